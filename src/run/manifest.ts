@@ -1,0 +1,99 @@
+/** manifest.json: the resolved config, seeds, versions, backend, status and per-member records of a run. */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { BackendInfo } from '../backend/select.ts';
+import type { TrainConfig } from '../config/train-config.ts';
+import { UserError } from '../errors.ts';
+import { writeJsonAtomic } from './atomic.ts';
+
+export interface MemberRecord {
+  index: number;
+  model: string;
+  seed: number;
+  testAccuracy: number;
+  finalLoss: number;
+  trainSeconds: number;
+  samplesPerSecond: number;
+  backend: string;
+  facts: Record<string, unknown>;
+}
+
+export interface Manifest {
+  tool: 'ensdef';
+  version: string;
+  createdAt: string;
+  updatedAt: string;
+  command: string;
+  config: TrainConfig;
+  seeds: { run: number; members: number[] };
+  versions: Record<string, string>;
+  backend: BackendInfo;
+  status: 'running' | 'complete' | 'failed';
+  failure?: string;
+  members: MemberRecord[];
+  evaluation?: { testCount: number; memberAccuracy: number[]; ensembleAccuracy: number };
+  timings: { trainSeconds?: number };
+  dataSource?: string;
+}
+
+export const MANIFEST = 'manifest.json';
+export const MEMBER_RECORD = 'record.json';
+
+const require = createRequire(import.meta.url);
+
+export function packageVersions(): Record<string, string> {
+  const version = (name: string) => {
+    try {
+      return (require(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      return 'not installed';
+    }
+  };
+  return {
+    ensdef: version('../../package.json'),
+    node: process.versions.node,
+    '@tensorflow/tfjs': version('@tensorflow/tfjs'),
+    '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),
+  };
+}
+
+function readJson<T>(path: string, what: string, fix: string): T {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new UserError(`${what} missing: ${path}; ${fix}`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new UserError(`${path}: corrupt ${what} (not valid JSON); ${fix}`);
+  }
+}
+
+export function manifestExists(dir: string): boolean {
+  return existsSync(join(dir, MANIFEST));
+}
+
+export function readManifest(dir: string): Manifest {
+  const manifest = readJson<Manifest>(join(dir, MANIFEST), 'manifest', `retrain the run or remove ${dir}`);
+  if (manifest.tool !== 'ensdef' || !manifest.config || !Array.isArray(manifest.members)) {
+    throw new UserError(`${join(dir, MANIFEST)}: not an ensdef manifest; retrain the run or remove ${dir}`);
+  }
+  return manifest;
+}
+
+export function writeManifest(dir: string, manifest: Manifest): void {
+  writeJsonAtomic(join(dir, MANIFEST), { ...manifest, updatedAt: new Date().toISOString() });
+}
+
+export function readMemberRecord(memberDirectory: string): MemberRecord | undefined {
+  const path = join(memberDirectory, MEMBER_RECORD);
+  if (!existsSync(path)) return undefined;
+  return readJson<MemberRecord>(path, 'member record', `delete ${memberDirectory} and rerun 'ensdef train' to retrain that member`);
+}
+
+export function writeMemberRecord(memberDirectory: string, record: MemberRecord): void {
+  writeJsonAtomic(join(memberDirectory, MEMBER_RECORD), record);
+}

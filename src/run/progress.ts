@@ -1,0 +1,61 @@
+/**
+ * Progress for long work: a live line on a terminal, or a plain line every ~10 s when piped (CI logs).
+ * Always written to stderr so stdout stays clean for results.
+ */
+export interface ProgressSnapshot {
+  done: number;
+  total: number;
+  /** Extra fields shown after the counters, e.g. "loss 0.213". */
+  detail?: string;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+export class Progress {
+  private readonly start = performance.now();
+  private lastPrint = 0;
+  private readonly live: boolean;
+
+  constructor(
+    private readonly label: string,
+    private readonly unit: string,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {
+    this.live = Boolean(stream.isTTY);
+  }
+
+  elapsedSeconds(): number {
+    return (performance.now() - this.start) / 1000;
+  }
+
+  rate(done: number): number {
+    return done / Math.max(this.elapsedSeconds(), 1e-9);
+  }
+
+  update({ done, total, detail }: ProgressSnapshot, force = false): void {
+    const now = performance.now();
+    if (!force && now - this.lastPrint < (this.live ? 250 : 10000)) return;
+    this.lastPrint = now;
+    const rate = this.rate(done);
+    const eta = rate > 0 ? (total - done) / rate : Infinity;
+    const pct = total > 0 ? ((100 * done) / total).toFixed(0).padStart(3) : '  ?';
+    const width = 20;
+    const filled = total > 0 ? Math.round((width * done) / total) : 0;
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+    const line = `${this.label} ${bar} ${pct}% ${done}/${total} ${rate.toFixed(0)} ${this.unit}/s ETA ${formatDuration(eta)}${detail ? ` ${detail}` : ''}`;
+    if (this.live) this.stream.write(`\r\x1b[K${line}`);
+    else this.stream.write(`${line}\n`);
+  }
+
+  /** Clears the live line; the caller prints its own summary. */
+  finish(): void {
+    if (this.live) this.stream.write('\r\x1b[K');
+  }
+}

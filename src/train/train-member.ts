@@ -1,0 +1,107 @@
+/**
+ * Trains one model with a seeded, hand-written loop: our PRNG shuffles (tfjs' fit cannot be seeded),
+ * an optional per-batch transform adds noise, and an optional loss supports the defenses.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { gatherBatch, type Split } from '../data/dataset.ts';
+import { UserError } from '../errors.ts';
+import { Rng } from '../run/rng.ts';
+import { standardLoss, type BatchLoss } from './loss.ts';
+
+export interface BatchInfo {
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  loss: number;
+  samplesDone: number;
+  samplesTotal: number;
+}
+
+export interface MemberTrainingOptions {
+  split: Split;
+  imageShape: [number, number, number];
+  numClasses: number;
+  /** Training examples this member sees (all of them, or a bootstrap replicate). */
+  indices: Int32Array;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  shuffleSeed: number;
+  /** Soft targets [split.count × classes] instead of one-hot labels (defensive distillation). */
+  softTargets?: Float32Array;
+  /** Applied to every training batch before the loss, e.g. Gaussian noise. Called inside tf.tidy. */
+  transformBatch?: (x: tf.Tensor4D, step: number) => tf.Tensor4D;
+  loss?: BatchLoss;
+  onBatch?: (info: BatchInfo) => void;
+  /** Label used in the NaN-loss error ("member 3"). */
+  label?: string;
+}
+
+export interface MemberTrainingResult {
+  finalLoss: number;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+export class NonFiniteLossError extends UserError {}
+
+function batchTargets(options: MemberTrainingOptions, indices: Int32Array, labels: Uint8Array): tf.Tensor2D {
+  const classes = options.numClasses;
+  if (!options.softTargets) return tf.oneHot(tf.tensor1d(labels, 'int32'), classes).toFloat() as tf.Tensor2D;
+  const rows = new Float32Array(indices.length * classes);
+  for (let i = 0; i < indices.length; i++) rows.set(options.softTargets.subarray(indices[i] * classes, (indices[i] + 1) * classes), i * classes);
+  return tf.tensor2d(rows, [indices.length, classes]);
+}
+
+/** One optimiser step on one batch; returns the loss value. Leaks no tensors. */
+export function trainStep(
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  x: tf.Tensor4D,
+  targets: tf.Tensor2D,
+  loss: BatchLoss = standardLoss,
+): number {
+  const cost = optimizer.minimize(() => loss(model, x, targets), true)!;
+  const value = cost.dataSync()[0];
+  cost.dispose();
+  return value;
+}
+
+export function trainMember(model: tf.LayersModel, options: MemberTrainingOptions): MemberTrainingResult {
+  const optimizer = tf.train.adam(options.learningRate);
+  const rng = new Rng(options.shuffleSeed);
+  const pixels = options.imageShape[0] * options.imageShape[1] * options.imageShape[2];
+  const n = options.indices.length;
+  const stepsPerEpoch = Math.ceil(n / options.batchSize);
+  const started = performance.now();
+  let finalLoss = NaN;
+  let samplesDone = 0;
+  try {
+    for (let epoch = 0; epoch < options.epochs; epoch++) {
+      const order = rng.permutation(n);
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        const picked = order.subarray(step * options.batchSize, Math.min(n, (step + 1) * options.batchSize)).map((k) => options.indices[k]);
+        const batch = gatherBatch(options.split, picked, pixels);
+        const globalStep = epoch * stepsPerEpoch + step;
+        const [x, targets] = tf.tidy(() => {
+          const raw = tf.tensor4d(batch.images, [picked.length, ...options.imageShape]);
+          return [options.transformBatch ? options.transformBatch(raw, globalStep) : raw, batchTargets(options, picked, batch.labels)];
+        });
+        finalLoss = trainStep(model, optimizer, x, targets, options.loss);
+        tf.dispose([x, targets]);
+        if (!Number.isFinite(finalLoss)) {
+          throw new NonFiniteLossError(
+            `${options.label ?? 'model'}: training loss became ${finalLoss} at epoch ${epoch + 1}, step ${step + 1}; lower --lr or check the data`,
+          );
+        }
+        samplesDone += picked.length;
+        options.onBatch?.({ epoch, epochs: options.epochs, step, stepsPerEpoch, loss: finalLoss, samplesDone, samplesTotal: n * options.epochs });
+      }
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { finalLoss, seconds, samplesPerSecond: samplesDone / seconds };
+}
