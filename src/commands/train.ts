@@ -82,7 +82,7 @@ export function trainCommand(): Command {
       const config = resolveTrainConfig(flags);
       const runName = flags.run ?? defaultRunName(config.dataset, config.method, config.seed);
       const backend = await startBackend(global, log);
-      const manifest = await trainRun({ config, runsRoot: global.runsDir, runName, workers: flags.workers, backend, command: process.argv.slice(2).join(' '), log });
+      const manifest = await trainRun({ config, runsRoot: global.runsDir, runName, workers: flags.workers, backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log });
       const evaluation = manifest.evaluation!;
       const rates = manifest.members.map((m) => m.samplesPerSecond);
       log(`run ${runName} (${runDir(global.runsDir, runName)}), training ${(rates.reduce((a, b) => a + b, 0) / rates.length).toFixed(0)} samples/s per member`);

@@ -51,7 +51,7 @@ export function packageVersions(): Record<string, string> {
     }
   };
   return {
-    ensdef: version('../../package.json'),
+    ensdef: (require('../../package.json') as { version: string }).version,
     node: process.versions.node,
     '@tensorflow/tfjs': version('@tensorflow/tfjs'),
     '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),
