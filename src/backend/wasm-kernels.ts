@@ -159,6 +159,34 @@ function makeUntransposedMatMul(builtIn: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/**
+ * Stock wasm _FusedMatMul adds the bias to the wrong columns once a batch holds more than one matrix
+ * (measured: [2,3,5]·[2,5,4] + bias misses by up to the bias itself from row 2 on); one matrix at a
+ * time it is right, so batched products with a bias run matrix by matrix and are concatenated.
+ */
+function makePerMatrixBiasMatMul(builtIn: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const { inputs } = args;
+    const backend = args.backend as Backend;
+    const { a, b, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined> & { a: TensorInfo; b: TensorInfo };
+    const batch = Math.max(a.shape[0], b.shape[0]);
+    if (!bias || batch === 1) return builtIn(args);
+    // tfjs-core reshapes every matmul operand to [batch, rows, cols] before calling the kernel.
+    const matrix = (t: TensorInfo, i: number) =>
+      t.shape.length === 3 && t.shape[0] > 1 ? run('Slice', backend, { x: t }, { begin: [i, 0, 0], size: [1, t.shape[1], t.shape[2]] }) : t;
+    const parts: TensorInfo[] = [];
+    for (let i = 0; i < batch; i++) {
+      const operands = { a: matrix(a, i), b: matrix(b, i), ...(preluActivationWeights ? { preluActivationWeights: matrix(preluActivationWeights, i) } : {}) };
+      const out = builtIn({ ...args, inputs: { ...inputs, ...operands } });
+      parts.push(Array.isArray(out) ? out[0] : out);
+      for (const [name, operand] of Object.entries(operands)) if (operand !== inputs[name]) release(backend, operand);
+    }
+    const product = run('Concat', backend, parts as unknown as Record<string, TensorInfo>, { axis: 0 });
+    release(backend, ...parts);
+    return product;
+  };
+}
+
 let registered = false;
 
 /** Registers the replacement kernels once; safe to call before or after the wasm backend is set. */
@@ -174,5 +202,5 @@ export function registerWasmTrainingKernels(): void {
   tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: WASM, kernelFunc: conv2DBackpropFilter as tf.KernelFunc });
   replace('Conv2DBackpropInput', makeConv2DBackpropInput);
   replace('BatchMatMul', makeUntransposedMatMul);
-  replace('_FusedMatMul', makeUntransposedMatMul);
+  replace('_FusedMatMul', (builtIn) => makeUntransposedMatMul(makePerMatrixBiasMatMul(builtIn)));
 }
