@@ -2,10 +2,12 @@
 import chalk from 'chalk';
 import { Command, CommanderError } from 'commander';
 import { UserError, USAGE_EXIT } from './errors.ts';
+import { attackCommand } from './commands/attack.ts';
 import { dataCommand } from './commands/data.ts';
 import { evalCommand } from './commands/eval.ts';
 import { addGlobalOptions } from './commands/global.ts';
-import { notBuiltCommand } from './commands/not-built.ts';
+import { reportCommand } from './commands/report.ts';
+import { reproduceCommand } from './commands/reproduce.ts';
 import { trainCommand, trainMemberCommand } from './commands/train.ts';
 
 const program = addGlobalOptions(
@@ -17,9 +19,9 @@ const program = addGlobalOptions(
 
 program.addCommand(trainCommand());
 program.addCommand(evalCommand());
-program.addCommand(notBuiltCommand('attack', 'attack a run with FGSM / BIM / PGD using Grad. 1, 2 or 3'));
-program.addCommand(notBuiltCommand('report', "rebuild the paper's Table 2 and Table 4 and figures from saved results"));
-program.addCommand(notBuiltCommand('reproduce', 'train, attack and report everything end to end'));
+program.addCommand(attackCommand());
+program.addCommand(reportCommand());
+program.addCommand(reproduceCommand());
 program.addCommand(dataCommand());
 program.addCommand(trainMemberCommand(), { hidden: true });
 

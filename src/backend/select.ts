@@ -73,6 +73,8 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
   }
   if (!info) {
     await tf.setBackend('cpu');
+    // The cpu backend greets Node users with a multi-line hint on first use; ensdef already said which backend runs.
+    (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
     info = { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: packageVersion('@tensorflow/tfjs-backend-cpu'), threads: 1, trainingKernels: false };
   }
   await tf.ready();

@@ -1,0 +1,89 @@
+/**
+ * Attacks a saved run: loads its ensemble (and a surrogate's, for transfer), runs each job on the test
+ * set and appends each job's rows to the run's results.csv as soon as the job finishes.
+ */
+import { loadDataset } from '../data/load.ts';
+import { Ensemble } from '../ensembles/ensemble.ts';
+import { usageError } from '../errors.ts';
+import { appendResults, resultsPath, type ResultRow } from '../eval/results.ts';
+import { readManifest, type Manifest } from '../run/manifest.ts';
+import { runDir, validateRunName } from '../run/run-dir.ts';
+import { averageOverMembers, formatRow, runJob, usesMember, type AttackJob, type JobContext } from './jobs.ts';
+
+export interface AttackRunOptions {
+  runsRoot: string;
+  runName: string;
+  jobs: AttackJob[];
+  /** Grad. 1's member, or 'all' to average over members. */
+  member: number | 'all';
+  /** Run whose ensemble supplies the gradients (transfer attack). */
+  surrogate?: string;
+  testLimit?: number;
+  batchSize: number;
+  log: (line: string) => void;
+  /** Called with each job's rows once they are saved. */
+  onRows?: (rows: ResultRow[]) => void;
+}
+
+export interface LoadedRun {
+  name: string;
+  dir: string;
+  manifest: Manifest;
+}
+
+export function openRun(runsRoot: string, name: string): LoadedRun {
+  const dir = runDir(runsRoot, name);
+  return { name, dir, manifest: readManifest(dir) };
+}
+
+export function openSurrogate(runsRoot: string, name: string, attacked: LoadedRun): LoadedRun {
+  if (validateRunName(name) === attacked.name) {
+    throw usageError(`--surrogate ${name}: name a different run than the attacked one (a transfer attack uses another ensemble's gradients)`);
+  }
+  const surrogate = openRun(runsRoot, name);
+  if (surrogate.manifest.config.dataset !== attacked.manifest.config.dataset) {
+    throw usageError(`--surrogate ${name}: it was trained on ${surrogate.manifest.config.dataset}, the attacked run on ${attacked.manifest.config.dataset}`);
+  }
+  return surrogate;
+}
+
+export function checkMember(member: number | 'all', run: LoadedRun): void {
+  const size = run.manifest.config.members;
+  if (member !== 'all' && member >= size) throw usageError(`--member ${member}: run ${run.name} has ${size} member${size === 1 ? '' : 's'} (0..${size - 1})`);
+}
+
+/** Runs the jobs; `withEnsembles` lets the caller use the loaded ensembles afterwards (Figure 1). */
+export async function attackRun(
+  options: AttackRunOptions,
+  withEnsembles?: (ensemble: Ensemble, gradientEnsemble: Ensemble, context: JobContext) => void,
+): Promise<ResultRow[]> {
+  const run = openRun(options.runsRoot, options.runName);
+  const surrogate = options.surrogate ? openSurrogate(options.runsRoot, options.surrogate, run) : undefined;
+  checkMember(options.member, surrogate ?? run);
+  const { manifest } = run;
+  const data = loadDataset({ dataset: manifest.config.dataset, dataDir: manifest.config.dataDir, testLimit: options.testLimit ?? manifest.config.testLimit });
+  const ensemble = await Ensemble.load(run.dir, manifest);
+  const gradientEnsemble = surrogate ? await Ensemble.load(surrogate.dir, surrogate.manifest) : ensemble;
+  const all: ResultRow[] = [];
+  try {
+    const context: JobContext = { ensemble, gradientEnsemble, dataset: data, method: manifest.config.method, surrogate: options.surrogate ?? '', batchSize: options.batchSize };
+    options.log(
+      `attacking run ${run.name}: ${data.name} ${manifest.config.method}, ${ensemble.size} members, ${data.test.count} test images${surrogate ? `, gradients from run ${surrogate.name}` : ''}`,
+    );
+    for (const job of options.jobs) {
+      const size = job.attack ? gradientEnsemble.size : ensemble.size;
+      const members = options.member === 'all' && usesMember(job) ? Array.from({ length: size }, (_, i) => i) : [options.member === 'all' ? 0 : options.member];
+      const perMember = members.map((m) => runJob(job, m, context));
+      if (members.length > 1) perMember.flat().forEach((row) => options.log(formatRow(row)));
+      const rows = members.length > 1 ? averageOverMembers(perMember) : perMember[0];
+      appendResults(resultsPath(run.dir), rows);
+      options.onRows?.(rows);
+      all.push(...rows);
+    }
+    withEnsembles?.(ensemble, gradientEnsemble, context);
+  } finally {
+    ensemble.dispose();
+    if (gradientEnsemble !== ensemble) gradientEnsemble.dispose();
+  }
+  return all;
+}

@@ -1,0 +1,116 @@
+/**
+ * Executes a reproduction plan step by step. Finished step ids are saved atomically in the output
+ * directory, so a rerun continues where it stopped; the report is rebuilt at the end.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { attackRun } from '../attacks/attack-run.ts';
+import { formatRow } from '../attacks/jobs.ts';
+import type { BackendInfo } from '../backend/select.ts';
+import { ATTACK_BATCH_SIZE } from '../config/attack-config.ts';
+import type { DatasetName } from '../data/dataset.ts';
+import { trainRun } from '../ensembles/train-ensemble.ts';
+import { UserError } from '../errors.ts';
+import { buildReport, type ReportFiles } from '../eval/report.ts';
+import { writeJsonAtomic } from '../run/atomic.ts';
+import { formatDuration } from '../run/progress.ts';
+import { buildPlan, type Step } from './plan.ts';
+import type { Preset } from './presets.ts';
+
+export interface ReproduceOptions {
+  preset: Preset;
+  datasets: DatasetName[];
+  outDir: string;
+  workers: number;
+  backend: BackendInfo;
+  command: string;
+  log: (line: string) => void;
+}
+
+interface ReproduceState {
+  preset: string;
+  datasets: DatasetName[];
+  done: string[];
+}
+
+const STATE_FILE = 'reproduce-state.json';
+
+export function reproduceDirs(outDir: string): { runs: string; report: string } {
+  return { runs: join(outDir, 'runs'), report: join(outDir, 'report') };
+}
+
+function loadState(outDir: string, preset: string, datasets: DatasetName[]): ReproduceState {
+  const path = join(outDir, STATE_FILE);
+  if (!existsSync(path)) return { preset, datasets, done: [] };
+  let state: ReproduceState;
+  try {
+    state = JSON.parse(readFileSync(path, 'utf8')) as ReproduceState;
+  } catch {
+    throw new UserError(`${path}: corrupt reproduce state (not JSON); delete it to start over, or choose another --out`);
+  }
+  if (state.preset !== preset || JSON.stringify(state.datasets) !== JSON.stringify(datasets)) {
+    throw new UserError(`${outDir} holds a reproduction with --preset ${state.preset} --dataset ${state.datasets.join(',')}; use another --out or the same options`);
+  }
+  return state;
+}
+
+/** Seconds per unit of cost, per step kind, learned from finished steps (initial guesses for a 2-core CPU). */
+class Eta {
+  private readonly secondsPerUnit: Record<Step['kind'], number> = { train: 1 / 2500, attack: 1 / 1500 };
+  private readonly observed: Record<Step['kind'], { seconds: number; cost: number }> = { train: { seconds: 0, cost: 0 }, attack: { seconds: 0, cost: 0 } };
+
+  record(step: Step, seconds: number): void {
+    const o = this.observed[step.kind];
+    o.seconds += seconds;
+    o.cost += step.cost;
+    this.secondsPerUnit[step.kind] = o.seconds / o.cost;
+  }
+
+  remaining(steps: Step[]): number {
+    return steps.reduce((sum, s) => sum + s.cost * this.secondsPerUnit[s.kind], 0);
+  }
+}
+
+export function estimateSeconds(steps: Step[]): number {
+  return new Eta().remaining(steps);
+}
+
+async function runStep(step: Step, options: ReproduceOptions, runsRoot: string): Promise<void> {
+  if (step.kind === 'train') {
+    await trainRun({ config: step.config, runsRoot, runName: step.runName, workers: options.workers, backend: options.backend, command: options.command, log: options.log });
+    return;
+  }
+  await attackRun({
+    runsRoot,
+    runName: step.runName,
+    jobs: [step.job],
+    member: 0,
+    surrogate: step.surrogate,
+    testLimit: step.testLimit,
+    batchSize: ATTACK_BATCH_SIZE,
+    log: () => {},
+    onRows: (rows) => rows.forEach((row) => options.log(`  ${formatRow(row)}`)),
+  });
+}
+
+export async function reproduce(options: ReproduceOptions): Promise<ReportFiles> {
+  const { outDir, preset, datasets, log } = options;
+  const dirs = reproduceDirs(outDir);
+  const plan = buildPlan(preset, datasets);
+  const state = loadState(outDir, preset.name, datasets);
+  const done = new Set(state.done);
+  const pending = plan.filter((s) => !done.has(s.id));
+  const eta = new Eta();
+  log(`reproduce --preset ${preset.name} (${preset.summary}) on ${datasets.join(', ')}: ${plan.length} steps, ${pending.length} to do, estimated ${formatDuration(eta.remaining(pending))}`);
+  const started = performance.now();
+  for (const [k, step] of pending.entries()) {
+    log(`[${plan.length - pending.length + k + 1}/${plan.length}] ${step.id}`);
+    const stepStarted = performance.now();
+    await runStep(step, options, dirs.runs);
+    eta.record(step, (performance.now() - stepStarted) / 1000);
+    done.add(step.id);
+    writeJsonAtomic(join(outDir, STATE_FILE), { ...state, done: plan.filter((s) => done.has(s.id)).map((s) => s.id) });
+    log(`    elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${formatDuration(eta.remaining(pending.slice(k + 1)))}`);
+  }
+  return buildReport(dirs.runs, dirs.report);
+}
