@@ -36,7 +36,7 @@ export interface TrainConfig {
 
 /** Paper values (section 4) and SPEC.md defaults for what the paper leaves open. */
 export const DATASET_DEFAULTS: Record<DatasetName, { epochs: number; fgsmEps: number; noiseSigma: number }> = {
-  mnist: { epochs: 10, fgsmEps: 0.3, noiseSigma: 0.3 },
+  mnist: { epochs: 10, fgsmEps: 0.3, noiseSigma: 0.1 },
   cifar10: { epochs: 25, fgsmEps: 0.03, noiseSigma: 0.05 },
 };
 
