@@ -207,6 +207,8 @@ export async function evaluateRun(dir: string, manifest: Manifest): Promise<NonN
 
 export async function trainRun(options: TrainRunOptions): Promise<Manifest> {
   const dir = runDir(options.runsRoot, options.runName);
+  // Missing or corrupt data fails here, before a run directory is created or LATEST moved.
+  loadDataset(options.config);
   let manifest = openRun(options, dir);
   markLatest(options.runsRoot, options.runName);
   const done = new Set(finishedMembers(dir, options.config.members).map((r) => r.index));

@@ -3,6 +3,7 @@
  * rebuilt from saved results only. No timestamps: the same results give byte-identical files.
  */
 import { stringify } from 'csv-stringify/sync';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
@@ -145,9 +146,10 @@ function epsSweepFigures(runs: RunResults[], outDir: string, written: string[]):
 
 function runsMarkdown(runs: RunResults[]): string {
   return markdownTable(
-    ['run', 'dataset', 'method', 'members', 'epochs', 'train limit', 'seed', 'backend', 'result rows'],
+    ['run', 'status', 'dataset', 'method', 'members', 'epochs', 'train limit', 'seed', 'backend', 'result rows'],
     runs.map(({ name, manifest: m, rows }) => [
       name,
+      m.status === 'failed' ? `**failed**: ${m.failure ?? 'unknown error'}` : `${m.status} (${m.members.length}/${m.config.members} members)`,
       m.config.dataset,
       m.config.method,
       String(m.config.members),
@@ -160,8 +162,20 @@ function runsMarkdown(runs: RunResults[]): string {
   );
 }
 
-export function buildReport(runsRoot: string, outDir: string, paper: PaperResults = loadPaperResults()): ReportFiles {
-  const runs = collectRunResults(runsRoot);
+/** Refuses to write into a non-empty directory that is not an earlier ensdef report, unless forced. */
+function checkOutDir(outDir: string, force: boolean): void {
+  if (force || !existsSync(outDir)) return;
+  const entries = readdirSync(outDir);
+  if (entries.length > 0 && !entries.includes('report.md')) {
+    throw new UserError(`--out ${outDir} already holds files that are not an ensdef report; choose an empty directory or pass --force to write there anyway`);
+  }
+}
+
+export function buildReport(runsRoot: string, outDir: string, options: { force?: boolean; paper?: PaperResults } = {}): ReportFiles {
+  checkOutDir(outDir, options.force ?? false);
+  const paper = options.paper ?? loadPaperResults();
+  const allRuns = collectRunResults(runsRoot);
+  const runs = allRuns.filter((run) => run.rows.length > 0);
   if (runs.length === 0) throw new UserError(`no results under ${resolve(runsRoot)}: run 'ensdef attack' on a trained run first (or 'ensdef reproduce')`);
   const table2 = buildTable2(runs, paper);
   const table4 = buildTable4(runs, paper);
@@ -186,7 +200,7 @@ export function buildReport(runsRoot: string, outDir: string, paper: PaperResult
     '',
     '## Runs',
     '',
-    runsMarkdown(runs),
+    runsMarkdown(allRuns),
     '',
     '## Table 2 — ensembles under FGSM and BIM ([CSV](table2.csv))',
     '',

@@ -1,4 +1,4 @@
-/** Every run under a runs directory that has results: its manifest and its results.csv rows. */
+/** Every run under a runs directory: its manifest and its results.csv rows (possibly none). */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
@@ -20,6 +20,5 @@ export function collectRunResults(runsRoot: string): RunResults[] {
     .map((name) => {
       const dir = join(runsRoot, name);
       return { name, manifest: readManifest(dir), rows: readResults(resultsPath(dir)) };
-    })
-    .filter((run) => run.rows.length > 0);
+    });
 }

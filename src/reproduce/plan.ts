@@ -111,26 +111,26 @@ export function buildPlan(preset: Preset, datasets: DatasetName[], seed = 0): St
   for (const dataset of datasets) {
     const fgsm = spec(dataset, 'fgsm', {});
     const bim = spec(dataset, 'bim', {});
-    const table2Runs = TABLE2_METHODS.map((method) => trainStep(preset, dataset, method, preset.members, seed, runNameFor(dataset, method)));
-    const defenseRuns = DEFENSES.map(({ method, ensemble }) => trainStep(preset, dataset, method, ensemble ? preset.members : 1, seed, runNameFor(dataset, method)));
-    const surrogate = trainStep(preset, dataset, 'random-init', preset.members, seed + SURROGATE_SEED, runNameFor(dataset, 'surrogate'));
-    steps.push(...table2Runs, ...defenseRuns, surrogate);
-
-    for (const run of table2Runs) {
+    // Each run is followed by its own attacks, so a partial reproduction already holds complete table rows.
+    for (const method of TABLE2_METHODS) {
+      const run = trainStep(preset, dataset, method, preset.members, seed, runNameFor(dataset, method));
+      steps.push(run);
       for (const loss of preset.lossForms) {
-        const jobs = table2Jobs([fgsm, bim], loss).filter((j, i) => j.attack !== null || (i === 0 && loss === preset.lossForms[0]));
+        const jobs = table2Jobs([fgsm, bim], loss).filter((j) => j.attack !== null || loss === preset.lossForms[0]);
         steps.push(...jobs.map((j) => attackStep(run.runName, j, preset.members, preset.testLimit)));
       }
     }
-    DEFENSES.forEach(({ ensemble }, d) => {
-      const run = defenseRuns[d];
+    for (const { method, ensemble } of DEFENSES) {
+      const run = trainStep(preset, dataset, method, ensemble ? preset.members : 1, seed, runNameFor(dataset, method));
       const members = run.config.members;
-      steps.push(attackStep(run.runName, job(null, null, preset.lossForms[0]), members, preset.testLimit));
+      steps.push(run, attackStep(run.runName, job(null, null, preset.lossForms[0]), members, preset.testLimit));
+      // The paper attacks ensembles with Grad. 2 (we add Grad. 3) and single models with their own gradient.
       const grads: GradName[] = ensemble ? ['2', '3'] : ['1'];
       for (const loss of preset.lossForms) {
         for (const attack of [fgsm, bim]) for (const grad of grads) steps.push(attackStep(run.runName, job(attack, grad, loss), members, preset.testLimit));
       }
-    });
+    }
+    steps.push(trainStep(preset, dataset, 'random-init', preset.members, seed + SURROGATE_SEED, runNameFor(dataset, 'surrogate')));
 
     // Beyond the paper, on the bagging ensemble (the paper's strongest plain ensemble), loss from logits.
     const bagging = runNameFor(dataset, 'bagging');

@@ -1,0 +1,130 @@
+/**
+ * Figure 1: a PNG grid of test images — clean on the top row, adversarial below — each with the label
+ * the scored model predicts for it, drawn in a built-in 3×5 pixel font (green when right, red when wrong).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { PNG } from 'pngjs';
+import { runAttack } from '../attacks/attack.ts';
+import { batchOf, predictorFor, specForBatch, type ScoreTarget } from '../attacks/evaluate.ts';
+import type { GradientSource } from '../attacks/gradients.ts';
+import type { AttackSpec } from '../attacks/params.ts';
+import { scorerOf } from '../attacks/scoring.ts';
+import type { Split } from '../data/dataset.ts';
+import type { Ensemble } from '../ensembles/ensemble.ts';
+import { writeFileAtomic } from '../run/atomic.ts';
+
+export interface FigureCell {
+  /** h × w × c pixels in [0, 1]. */
+  image: Float32Array;
+  predicted: number;
+  correct: boolean;
+}
+
+/** Digits 0–9, 3 pixels wide and 5 high, one string per row. */
+const DIGITS: string[][] = [
+  ['###', '#.#', '#.#', '#.#', '###'],
+  ['.#.', '##.', '.#.', '.#.', '###'],
+  ['###', '..#', '###', '#..', '###'],
+  ['###', '..#', '###', '..#', '###'],
+  ['#.#', '#.#', '###', '..#', '..#'],
+  ['###', '#..', '###', '..#', '###'],
+  ['###', '#..', '###', '#.#', '###'],
+  ['###', '..#', '..#', '..#', '..#'],
+  ['###', '#.#', '###', '#.#', '###'],
+  ['###', '#.#', '###', '..#', '###'],
+];
+
+export const FIGURE_LAYOUT = { imageScale: 2, glyphScale: 3, margin: 4, labelPad: 3 };
+const CORRECT_RGB = [0, 140, 0];
+const WRONG_RGB = [210, 0, 0];
+
+function setPixel(png: PNG, x: number, y: number, rgb: number[]): void {
+  const i = 4 * (y * png.width + x);
+  png.data[i] = rgb[0];
+  png.data[i + 1] = rgb[1];
+  png.data[i + 2] = rgb[2];
+  png.data[i + 3] = 255;
+}
+
+function drawNumber(png: PNG, value: number, centerX: number, top: number, rgb: number[]): void {
+  const { glyphScale: s } = FIGURE_LAYOUT;
+  const digits = String(value).split('').map(Number);
+  const width = digits.length * 4 * s - s;
+  let left = Math.round(centerX - width / 2);
+  for (const digit of digits) {
+    DIGITS[digit].forEach((row, gy) =>
+      [...row].forEach((on, gx) => {
+        if (on !== '#') return;
+        for (let dy = 0; dy < s; dy++) for (let dx = 0; dx < s; dx++) setPixel(png, left + gx * s + dx, top + gy * s + dy, rgb);
+      }),
+    );
+    left += 4 * s;
+  }
+}
+
+/** Renders rows of cells (all the same image shape) as a PNG. */
+export function renderFigure(rows: FigureCell[][], imageShape: [number, number, number]): Buffer {
+  const { imageScale, glyphScale, margin, labelPad } = FIGURE_LAYOUT;
+  const [h, w, c] = imageShape;
+  const cellWidth = w * imageScale;
+  const cellHeight = h * imageScale + 2 * labelPad + 5 * glyphScale;
+  const columns = Math.max(0, ...rows.map((r) => r.length));
+  const png = new PNG({ width: margin + columns * (cellWidth + margin), height: margin + rows.length * (cellHeight + margin) });
+  png.data.fill(255);
+  rows.forEach((row, r) =>
+    row.forEach((cell, col) => {
+      const left = margin + col * (cellWidth + margin);
+      const top = margin + r * (cellHeight + margin);
+      for (let y = 0; y < h * imageScale; y++) {
+        for (let x = 0; x < w * imageScale; x++) {
+          const base = (Math.floor(y / imageScale) * w + Math.floor(x / imageScale)) * c;
+          const rgb = c === 1 ? [0, 0, 0].map(() => cell.image[base]) : [cell.image[base], cell.image[base + 1], cell.image[base + 2]];
+          setPixel(png, left + x, top + y, rgb.map((v) => Math.round(255 * v)));
+        }
+      }
+      drawNumber(png, cell.predicted, left + cellWidth / 2, top + h * imageScale + labelPad, cell.correct ? CORRECT_RGB : WRONG_RGB);
+    }),
+  );
+  return PNG.sync.write(png);
+}
+
+export interface AttackFigureOptions {
+  ensemble: Ensemble;
+  /** The model whose predictions label the images. */
+  target: ScoreTarget;
+  attack: AttackSpec;
+  source: GradientSource;
+  split: Split;
+  imageShape: [number, number, number];
+  numClasses: number;
+  count: number;
+}
+
+/** The first `count` test images, clean and attacked, with the target model's predictions. */
+export function attackFigure(options: AttackFigureOptions): FigureCell[][] {
+  const count = Math.min(options.count, options.split.count);
+  const predict = predictorFor(options.ensemble, options.target);
+  const tensors = tf.tidy(() => {
+    const { x, labels, y } = batchOf(options.split, options.imageShape, options.numClasses, 0, count);
+    const { adversarial } = runAttack(specForBatch(options.attack, 0), options.source, x, y, scorerOf(predict));
+    return { clean: x, adversarial, cleanPredictions: predict(x), adversarialPredictions: predict(adversarial), labels };
+  });
+  const clean = tensors.clean.dataSync() as Float32Array;
+  const adversarial = tensors.adversarial.dataSync() as Float32Array;
+  const labels = tensors.labels.dataSync();
+  const cleanPredictions = tensors.cleanPredictions.dataSync();
+  const adversarialPredictions = tensors.adversarialPredictions.dataSync();
+  tf.dispose(tensors);
+  const pixels = options.imageShape[0] * options.imageShape[1] * options.imageShape[2];
+  const row = (images: Float32Array, predictions: ArrayLike<number>): FigureCell[] =>
+    Array.from({ length: count }, (_, i) => ({
+      image: images.slice(i * pixels, (i + 1) * pixels),
+      predicted: predictions[i],
+      correct: predictions[i] === labels[i],
+    }));
+  return [row(clean, cleanPredictions), row(adversarial, adversarialPredictions)];
+}
+
+export function writeFigure(path: string, rows: FigureCell[][], imageShape: [number, number, number]): void {
+  writeFileAtomic(path, renderFigure(rows, imageShape));
+}

@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'csv-parse/sync';
+import { DATASET_DEFAULTS, TRAIN_DEFAULTS, type MethodName } from '../src/config/train-config.ts';
+import { UserError } from '../src/errors.ts';
+import { buildReport } from '../src/eval/report.ts';
+import { appendResults, resultsPath, type ResultRow } from '../src/eval/results.ts';
+import { buildTable2, buildTable4, maskingFlags } from '../src/eval/tables.ts';
+import { loadPaperResults } from '../src/eval/paper.ts';
+import type { RunResults } from '../src/eval/run-results.ts';
+import { writeManifest, type Manifest } from '../src/run/manifest.ts';
+
+function manifest(method: MethodName, members: number, status: Manifest['status'] = 'complete'): Manifest {
+  return {
+    tool: 'ensdef',
+    version: 'test',
+    createdAt: '',
+    updatedAt: '',
+    command: 'test',
+    config: {
+      dataset: 'mnist',
+      method,
+      members,
+      epochs: 1,
+      batchSize: TRAIN_DEFAULTS.batchSize,
+      learningRate: TRAIN_DEFAULTS.learningRate,
+      seed: 0,
+      noiseSigma: DATASET_DEFAULTS.mnist.noiseSigma,
+      rho: 0.5,
+      atEps: 0.3,
+      temperature: 10,
+    },
+    seeds: { run: 0, members: [] },
+    versions: {},
+    backend: { name: 'wasm', package: 'p', version: 'v', threads: 1, trainingKernels: true },
+    status,
+    members: [],
+    timings: {},
+  };
+}
+
+function row(partial: Partial<ResultRow>): ResultRow {
+  return {
+    dataset: 'mnist',
+    method: 'bagging',
+    attack: 'none',
+    grad: '',
+    loss: '',
+    eps: 0,
+    alpha: null,
+    steps: null,
+    restarts: null,
+    scored_on: 'ensemble',
+    member: '',
+    accuracy: 0.5,
+    zero_grad_fraction: null,
+    n: 1000,
+    seconds: 1,
+    surrogate: '',
+    seed: null,
+    ...partial,
+  };
+}
+
+const fgsm = (grad: '1' | '2' | '3', scored_on: 'single' | 'ensemble', accuracy: number, extra: Partial<ResultRow> = {}) =>
+  row({ attack: 'fgsm', grad, loss: 'logits', eps: 0.3, steps: 1, scored_on, member: grad === '1' ? '0' : '', accuracy, zero_grad_fraction: 0, ...extra });
+
+const paper = loadPaperResults();
+
+describe('report tables', () => {
+  it('Table 2 puts the paper value and the difference beside ours, and keeps the paper setting only', () => {
+    const runs: RunResults[] = [
+      {
+        name: 'b',
+        manifest: manifest('bagging', 2),
+        rows: [
+          row({ scored_on: 'single', member: '0', accuracy: 0.98 }),
+          row({ scored_on: 'ensemble', accuracy: 0.99 }),
+          fgsm('1', 'single', 0.2),
+          fgsm('1', 'ensemble', 0.4),
+          fgsm('2', 'ensemble', 0.11, { eps: 0.1 }), // a sweep point, not the paper's ε
+          fgsm('2', 'ensemble', 0.3),
+          fgsm('3', 'ensemble', 0.25),
+        ],
+      },
+    ];
+    const cells = buildTable2(runs, paper).filter((c) => c.attack === 'fgsm' && c.loss === 'logits');
+    const get = (column: string) => cells.find((c) => c.column === column)!;
+    assert.equal(get('no_attack_single').ours, 0.98);
+    assert.equal(get('no_attack_single').paper, 0.99); // paper: MNIST bagging single 0.9900
+    assert.equal(get('grad2_ensemble').ours, 0.3);
+    assert.equal(get('grad2_ensemble').paper, 0.5716);
+    assert.ok(Math.abs(get('grad2_ensemble').difference! - (0.3 - 0.5716)) < 1e-12);
+    assert.equal(get('grad3_ensemble').paper, null, 'Grad. 3 is ours; the paper has no such column');
+    assert.equal(get('grad1_ensemble').gradient, 'Grad. 1 (member 0)');
+    assert.equal(cells.find((c) => c.attack === 'bim')?.ours ?? null, null);
+  });
+
+  it('Table 4 attacks ensembles with Grad. 2 and single models with their own gradient', () => {
+    const runs: RunResults[] = [
+      { name: 'at', manifest: manifest('adversarial-training', 1), rows: [row({ scored_on: 'single', member: '0', accuracy: 0.97 }), fgsm('1', 'single', 0.6), fgsm('2', 'ensemble', 0.01)] },
+      { name: 'bat', manifest: manifest('bagging+adversarial-training', 2), rows: [row({ accuracy: 0.98 }), fgsm('1', 'ensemble', 0.02), fgsm('2', 'ensemble', 0.8), fgsm('3', 'ensemble', 0.7)] },
+    ];
+    const cells = buildTable4(runs, paper);
+    const at = (column: string) => cells.find((c) => c.run === 'at' && c.column === column)!;
+    const bat = (column: string) => cells.find((c) => c.run === 'bat' && c.column === column)!;
+    assert.equal(at('no_attack').ours, 0.97);
+    assert.equal(at('fgsm').ours, 0.6);
+    assert.equal(at('fgsm').paper, 0.3586);
+    assert.equal(bat('no_attack').ours, 0.98);
+    assert.equal(bat('fgsm').ours, 0.8);
+    assert.equal(bat('fgsm').paper, 0.8703);
+    assert.equal(bat('fgsm_grad3').ours, 0.7);
+  });
+
+  it('flags accuracy that rises with ε, stays high at large ε, or rises with more iterations', () => {
+    const sweep = (eps: number, accuracy: number) => fgsm('2', 'ensemble', accuracy, { eps });
+    const bim = (steps: number, accuracy: number) => row({ attack: 'bim', grad: '3', loss: 'logits', eps: 0.2, alpha: 0.025, steps, accuracy, zero_grad_fraction: 0 });
+    const honest: RunResults = { name: 'honest', manifest: manifest('bagging', 2), rows: [sweep(0.1, 0.5), sweep(0.3, 0.1), sweep(0.5, 0.01), bim(8, 0.2), bim(16, 0.15)] };
+    assert.deepEqual(maskingFlags([honest]), []);
+    const masked: RunResults = { name: 'masked', manifest: manifest('bagging', 2), rows: [sweep(0.1, 0.5), sweep(0.3, 0.7), sweep(0.5, 0.6), bim(8, 0.2), bim(16, 0.4)] };
+    const reasons = maskingFlags([masked]).map((f) => f.reason);
+    assert.ok(reasons.some((r) => /rises from 0.5000 at ε=0.1 to 0.7000 at ε=0.3/.test(r)), reasons.join('\n'));
+    assert.ok(reasons.some((r) => /0.6000 at ε=0.5 does not fall towards 0/.test(r)));
+    assert.ok(reasons.some((r) => /n=8 to 0.4000 at n=16/.test(r)));
+  });
+});
+
+describe('ensdef report files', () => {
+  function runsDir(): string {
+    const root = mkdtempSync(join(tmpdir(), 'ensdef-report-'));
+    const dir = join(root, 'runs', 'b');
+    writeManifest(dir, manifest('bagging', 2));
+    appendResults(resultsPath(dir), [row({ scored_on: 'single', member: '0', accuracy: 0.98 }), row({ accuracy: 0.99 }), fgsm('2', 'ensemble', 0.3), fgsm('2', 'ensemble', 0.2, { eps: 0.1 }), fgsm('2', 'ensemble', 0.05, { eps: 0.5 })]);
+    const failed = { ...manifest('random-init', 2, 'failed'), failure: 'member 1: training loss became NaN' };
+    writeManifest(join(root, 'runs', 'f'), failed);
+    return root;
+  }
+
+  it('writes CSV + Markdown tables, figures and report.md; rerunning gives identical files', () => {
+    const root = runsDir();
+    const out = join(root, 'report');
+    const first = buildReport(join(root, 'runs'), out);
+    const snapshot = Object.fromEntries(first.files.map((f) => [f, readFileSync(join(out, f), 'utf8')]));
+    const table2 = parse(snapshot['table2.csv'], { columns: true }) as Record<string, string>[];
+    const grad2 = table2.find((r) => r.attack === 'fgsm' && r.column === 'grad2_ensemble')!;
+    assert.equal(Number(grad2.ours), 0.3);
+    assert.equal(Number(grad2.paper), 0.5716);
+    assert.match(snapshot['report.md'], /\*\*failed\*\*: member 1: training loss became NaN/);
+    assert.ok(first.files.some((f) => f.startsWith('figures/eps-sweep-b-logits')));
+    assert.ok(first.files.some((f) => f.startsWith('figures/figure2-mnist-fgsm-logits')));
+    const second = buildReport(join(root, 'runs'), out);
+    for (const f of second.files) assert.equal(readFileSync(join(out, f), 'utf8'), snapshot[f], f);
+  });
+
+  it('refuses to write into a directory that is not an ensdef report unless forced', () => {
+    const root = runsDir();
+    const out = join(root, 'elsewhere');
+    mkdirSync(out);
+    writeFileSync(join(out, 'thesis.tex'), 'precious');
+    assert.throws(() => buildReport(join(root, 'runs'), out), (e: unknown) => e instanceof UserError && /--force/.test(e.message));
+    buildReport(join(root, 'runs'), out, { force: true });
+    assert.equal(readFileSync(join(out, 'thesis.tex'), 'utf8'), 'precious');
+  });
+});
