@@ -1,5 +1,7 @@
 /** Training methods by name: the paper's four ensemble methods, a single model, and the defenses. */
 import type { MethodName } from '../config/train-config.ts';
+import { adversarialTraining, baggingAdversarialTraining } from '../defenses/adversarial-training.ts';
+import { baggingDistillation, distillation } from '../defenses/distillation.ts';
 import { UserError } from '../errors.ts';
 import { bagging } from './bagging.ts';
 import { gaussianNoise } from './gaussian-noise.ts';
@@ -13,6 +15,10 @@ const METHODS: Partial<Record<MethodName, EnsembleMethod>> = {
   'mixed-models': mixedModels,
   bagging,
   'gaussian-noise': gaussianNoise,
+  'adversarial-training': adversarialTraining,
+  distillation,
+  'bagging+adversarial-training': baggingAdversarialTraining,
+  'bagging+distillation': baggingDistillation,
 };
 
 export function methodFor(name: MethodName): EnsembleMethod {

@@ -1,0 +1,62 @@
+/**
+ * Adversarial training (Goodfellow et al. 2015; the paper's section 4.3):
+ *   J_AT = ρ·J(θ, x, y) + (1 − ρ)·J(θ, x + ε·sign(∇x J(θ, x, y)), y),  ρ = 0.5, ε = the dataset's FGSM ε.
+ * The adversarial half is recomputed from the current weights inside every optimiser step.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { EnsembleMethod } from '../ensembles/method.ts';
+import { baseModelFor } from '../models/registry.ts';
+import { crossEntropyFromLogits, type BatchLoss } from '../train/loss.ts';
+import { memberTrainingSet } from './training-set.ts';
+
+/**
+ * The FGSM example x + ε·sign(∇x J(θ, x, y)), clipped to [0, 1], as a constant: a fresh tensor with no
+ * history, so a surrounding gradient tape (optimizer.minimize) sees no path from the weights through the
+ * sign. That path has zero derivative anyway, but following it would mean differentiating the backward
+ * pass itself (second-order gradients of conv/max-pool backprop, which tfjs does not define).
+ *
+ * The input gradient uses the inference-mode forward (dropout off): x_adv is then exactly the FGSM
+ * example an attacker computes from the current weights (the attacks use inference mode too), not one
+ * aimed at a random dropout sub-network.
+ *
+ * TODO(attacks): once src/attacks/fgsm.ts exists, call it here instead of this local step.
+ */
+export function fgsmPerturbation(model: tf.LayersModel, x: tf.Tensor4D, targets: tf.Tensor2D, eps: number): tf.Tensor4D {
+  const adversarial = tf.tidy(() => {
+    const inputGradient = tf.grad((input) => crossEntropyFromLogits(targets, model.apply(input, { training: false }) as tf.Tensor2D))(x);
+    return tf.clipByValue(tf.add(x, tf.mul(eps, tf.sign(inputGradient))), 0, 1) as tf.Tensor4D;
+  });
+  const constant = tf.tensor4d(adversarial.dataSync(), adversarial.shape);
+  adversarial.dispose();
+  return constant;
+}
+
+/** ρ·J(x) + (1 − ρ)·J(x_fgsm), both halves with the training-mode forward (dropout on), as ordinary training. */
+export function adversarialTrainingLoss(rho: number, eps: number): BatchLoss {
+  return (model, x, targets) =>
+    tf.tidy(() => {
+      const clean = crossEntropyFromLogits(targets, model.apply(x, { training: true }) as tf.Tensor2D);
+      const xAdv = fgsmPerturbation(model, x, targets, eps);
+      const adversarial = crossEntropyFromLogits(targets, model.apply(xAdv, { training: true }) as tf.Tensor2D);
+      return tf.add(tf.mul(rho, clean), tf.mul(1 - rho, adversarial)) as tf.Scalar;
+    });
+}
+
+function adversarialTrainingMethod(bootstrap: boolean): EnsembleMethod {
+  return {
+    plan: (ctx) => {
+      const { rho, atEps } = ctx.config;
+      const { indices, facts } = memberTrainingSet(ctx, bootstrap);
+      return {
+        model: baseModelFor(ctx.dataset.name),
+        indices,
+        loss: adversarialTrainingLoss(rho, atEps),
+        facts: { ...facts, rho, atEps, adversarialGradient: 'inference-mode forward, fresh per batch' },
+      };
+    },
+  };
+}
+
+export const adversarialTraining = adversarialTrainingMethod(false);
+/** Bagging + adversarial training: each member adversarially trained on its own bootstrap replicate. */
+export const baggingAdversarialTraining = adversarialTrainingMethod(true);

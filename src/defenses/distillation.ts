@@ -1,0 +1,90 @@
+/**
+ * Defensive distillation (Papernot et al. 2016; the paper's section 4.3), T = 10:
+ * a teacher is trained on the labels with softmax(logits / T); the teacher's softmax at T labels the
+ * training set; the distilled network (the member) is trained at T on those soft labels, then used at
+ * T = 1. Both networks output plain logits: T only ever enters the training loss, so evaluation,
+ * ensembling and attacks see the distilled network at T = 1 without doing anything special.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import type { Split } from '../data/dataset.ts';
+import { MEMBER_STREAMS, type EnsembleMethod, type MemberContext } from '../ensembles/method.ts';
+import { EVAL_BATCH, evaluateAccuracy, modelLogits, scoreSplit } from '../eval/predict.ts';
+import { saveCheckpoint } from '../models/checkpoint.ts';
+import { baseModelFor, buildModel } from '../models/registry.ts';
+import { deriveSeed } from '../run/rng.ts';
+import { crossEntropyFromLogits, type BatchLoss } from '../train/loss.ts';
+import { trainMember } from '../train/train-member.ts';
+import { memberTrainingSet } from './training-set.ts';
+
+/** Subdirectory of the member's directory that holds its teacher. */
+export const TEACHER_DIR = 'teacher';
+
+/** CE(targets, softmax(logits / T)): the loss of both the teacher (one-hot targets) and the student (soft targets). */
+export function temperatureLoss(temperature: number): BatchLoss {
+  return (model, x, targets) => tf.tidy(() => crossEntropyFromLogits(targets, tf.div(model.apply(x, { training: true }) as tf.Tensor2D, temperature)));
+}
+
+/** softmax(logits / T) of every example of the split (inference mode, batched): flat [count × classes]. */
+export function softLabels(model: tf.LayersModel, split: Split, imageShape: [number, number, number], temperature: number, batchSize = EVAL_BATCH): Float32Array {
+  const logits = modelLogits(model);
+  return scoreSplit((x) => tf.softmax(tf.div<tf.Tensor2D>(logits(x), temperature)), split, imageShape, batchSize);
+}
+
+interface Teacher {
+  model: tf.LayersModel;
+  facts: Record<string, unknown>;
+}
+
+/** Trains the member's teacher at T on its own seed stream and saves it under the member's directory. */
+async function trainTeacher(ctx: MemberContext, modelName: string, indices: Int32Array): Promise<Teacher> {
+  const { config, dataset } = ctx;
+  const teacherSeed = deriveSeed(ctx.seed, MEMBER_STREAMS.teacher);
+  const model = buildModel(modelName, deriveSeed(teacherSeed, MEMBER_STREAMS.init));
+  const result = trainMember(model, {
+    split: dataset.train,
+    imageShape: dataset.imageShape,
+    numClasses: dataset.numClasses,
+    indices,
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    learningRate: config.learningRate,
+    shuffleSeed: deriveSeed(teacherSeed, MEMBER_STREAMS.shuffle),
+    loss: temperatureLoss(config.temperature),
+    label: `member ${ctx.index + 1} teacher`,
+    onBatch: (info) => ctx.onBatch(info, 'teacher'),
+  });
+  const testAccuracy = evaluateAccuracy(modelLogits(model), dataset.test, dataset.imageShape, dataset.numClasses);
+  await saveCheckpoint(model, join(ctx.dir, TEACHER_DIR), { model: modelName, seed: teacherSeed, role: 'teacher', temperature: config.temperature });
+  return {
+    model,
+    facts: { teacherSeed, teacherTestAccuracy: testAccuracy, teacherFinalLoss: result.finalLoss, teacherTrainSeconds: result.seconds },
+  };
+}
+
+function distillationMethod(bootstrap: boolean): EnsembleMethod {
+  return {
+    plan: async (ctx) => {
+      const { dataset, config } = ctx;
+      const modelName = baseModelFor(dataset.name);
+      const { indices, facts } = memberTrainingSet(ctx, bootstrap);
+      const teacher = await trainTeacher(ctx, modelName, indices);
+      try {
+        return {
+          model: modelName,
+          indices,
+          // Labels every training example; the student reads only its own indices (its bootstrap replicate when bagging).
+          softTargets: softLabels(teacher.model, dataset.train, dataset.imageShape, config.temperature),
+          loss: temperatureLoss(config.temperature),
+          facts: { ...facts, ...teacher.facts, temperature: config.temperature, teacher: TEACHER_DIR },
+        };
+      } finally {
+        teacher.model.dispose();
+      }
+    },
+  };
+}
+
+export const distillation = distillationMethod(false);
+/** Bagging + defensive distillation: each member (teacher and student) trained on its own bootstrap replicate. */
+export const baggingDistillation = distillationMethod(true);
