@@ -29,6 +29,9 @@ interface TrainFlags {
   dataDir?: string;
 }
 
+/** The paper's Table 4 rows for these defenses are single models; their bagging+ variants are ensembles. */
+const SINGLE_MODEL_METHODS: MethodName[] = ['adversarial-training', 'distillation'];
+
 export const DEFAULT_WORKERS = Math.min(2, availableParallelism());
 
 export function resolveTrainConfig(flags: TrainFlags): TrainConfig {
@@ -39,7 +42,7 @@ export function resolveTrainConfig(flags: TrainFlags): TrainConfig {
   return {
     dataset: flags.dataset,
     method: flags.method,
-    members: flags.method === 'single' ? 1 : (flags.members ?? TRAIN_DEFAULTS.members),
+    members: flags.method === 'single' ? 1 : (flags.members ?? (SINGLE_MODEL_METHODS.includes(flags.method) ? 1 : TRAIN_DEFAULTS.members)),
     epochs: flags.epochs ?? defaults.epochs,
     batchSize: flags.batchSize,
     learningRate: flags.lr,
@@ -66,7 +69,7 @@ export function trainCommand(): Command {
   const command = new Command('train').description('train a single model or an ensemble (saved under --runs-dir/NAME)');
   addDataOptions(command)
     .addOption(new Option('--method <name>', 'training method').choices(METHOD_NAMES).default('random-init').argParser(enumOption('--method', METHOD_NAMES)))
-    .option('--members <n>', `ensemble size (default: ${TRAIN_DEFAULTS.members}; 1 for --method single)`, integerOption('--members', 1, 100))
+    .option('--members <n>', `ensemble size (default: ${TRAIN_DEFAULTS.members}; 1 for single, adversarial-training and distillation)`, integerOption('--members', 1, 100))
     .option('--epochs <n>', `epochs per member (default: ${DATASET_DEFAULTS.mnist.epochs} for mnist, ${DATASET_DEFAULTS.cifar10.epochs} for cifar10)`, integerOption('--epochs', 1, 1000))
     .option('--batch-size <n>', 'mini-batch size', integerOption('--batch-size', 1, 65536), TRAIN_DEFAULTS.batchSize)
     .option('--lr <rate>', 'Adam learning rate', numberOption('--lr', 0, 10, true), TRAIN_DEFAULTS.learningRate)
