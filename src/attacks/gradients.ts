@@ -1,0 +1,83 @@
+/**
+ * Gradient sources: the hook an attack calls for ∇x J (Foolbox's `value_and_grad`). Swapping the source
+ * switches between the paper's Grad. 1 and Grad. 2, the ensemble's true gradient (Grad. 3), and a
+ * transfer attack (any of them built on another run's ensemble, the surrogate).
+ *
+ * J is summed over the batch, so row b of the result is exactly ∇ J(x_b, y_b) of example b alone.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Ensemble } from '../ensembles/ensemble.ts';
+
+/** (x [B,H,W,C], one-hot y [B,classes]) → ∇x J, same shape as x. */
+export type GradientSource = (x: tf.Tensor4D, y: tf.Tensor2D) => tf.Tensor4D;
+
+export const GRAD_NAMES = ['1', '2', '3'] as const;
+export type GradName = (typeof GRAD_NAMES)[number];
+
+/**
+ * `logits`: softmax cross-entropy computed from logits (stable; the honest attack).
+ * `clipped-probs`: the Keras form −log(clip(softmax, 1e-7, 1 − 1e-7)) in float32; its gradient is exactly
+ * zero wherever the true class's probability rounds to ≥ 1 − 1e-7 (or ≤ 1e-7).
+ */
+export const LOSS_FORMS = ['logits', 'clipped-probs'] as const;
+export type LossForm = (typeof LOSS_FORMS)[number];
+
+/** Keras' backend epsilon, the clip bound of its cross-entropy on probabilities. */
+export const KERAS_EPSILON = 1e-7;
+
+function clippedCrossEntropy(probabilities: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.neg(tf.sum(tf.mul(y, tf.log(tf.clipByValue(probabilities, KERAS_EPSILON, 1 - KERAS_EPSILON))), 1)) as tf.Tensor1D);
+}
+
+/** Per-example cross-entropy of one model's prediction. */
+export function memberLoss(logits: tf.Tensor2D, y: tf.Tensor2D, form: LossForm): tf.Tensor1D {
+  return tf.tidy(() => (form === 'logits' ? (tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1)) as tf.Tensor1D) : clippedCrossEntropy(tf.softmax(logits), y)));
+}
+
+/** Per-example cross-entropy of the ensemble's prediction, the mean of the members' softmax probabilities. */
+export function ensembleLoss(memberLogits: tf.Tensor2D[], y: tf.Tensor2D, form: LossForm): tf.Tensor1D {
+  return tf.tidy(() => {
+    if (form === 'clipped-probs') return clippedCrossEntropy(tf.mean(tf.stack(memberLogits.map((l) => tf.softmax(l))), 0) as tf.Tensor2D, y);
+    // log mean_i p_i = logsumexp_i(log p_i) − log n, stable where some p_i underflow.
+    const logMean = tf.sub(tf.logSumExp(tf.stack(memberLogits.map((l) => tf.logSoftmax(l))), 0), Math.log(memberLogits.length));
+    return tf.neg(tf.sum(tf.mul(y, logMean), 1)) as tf.Tensor1D;
+  });
+}
+
+function gradientOf(batchLoss: (x: tf.Tensor4D, y: tf.Tensor2D) => tf.Scalar): GradientSource {
+  return (x, y) => tf.tidy(() => tf.grad((input) => batchLoss(input as tf.Tensor4D, y))(x) as tf.Tensor4D);
+}
+
+/** Grad. 1: ∇x J(θ_i, x, y) of member i alone. */
+export function grad1(ensemble: Ensemble, member: number, form: LossForm): GradientSource {
+  if (!Number.isInteger(member) || member < 0 || member >= ensemble.size) throw new RangeError(`member ${member} is not in [0, ${ensemble.size - 1}]`);
+  return gradientOf((x, y) => tf.sum(memberLoss(ensemble.memberLogits(x, member), y, form)));
+}
+
+/** Grad. 2: (1/n) Σ_i ∇x J(θ_i, x, y), in one backward pass through all members (the gradient is linear). */
+export function grad2(ensemble: Ensemble, form: LossForm): GradientSource {
+  return gradientOf((x, y) => tf.div(tf.addN(ensemble.allMemberLogits(x).map((l) => tf.sum(memberLoss(l, y, form)))), ensemble.size));
+}
+
+/** Grad. 3: ∇x of the cross-entropy of the ensemble's averaged probabilities — what it predicts with. */
+export function grad3(ensemble: Ensemble, form: LossForm): GradientSource {
+  return gradientOf((x, y) => tf.sum(ensembleLoss(ensemble.allMemberLogits(x), y, form)));
+}
+
+export interface GradientChoice {
+  grad: GradName;
+  /** Member whose gradient Grad. 1 uses. */
+  member: number;
+  loss: LossForm;
+}
+
+/** The source for a choice; pass another run's ensemble (a surrogate) for a transfer attack. */
+export function gradientSource(ensemble: Ensemble, choice: GradientChoice): GradientSource {
+  if (choice.grad === '1') return grad1(ensemble, choice.member, choice.loss);
+  return choice.grad === '2' ? grad2(ensemble, choice.loss) : grad3(ensemble, choice.loss);
+}
+
+/** e.g. "Grad. 1 (member 0) [logits]"; `member` may be 'all' (Grad. 1 averaged over members). */
+export function describeGradient(grad: GradName, member: number | string, loss: LossForm): string {
+  return `Grad. ${grad}${grad === '1' ? ` (member ${member})` : ''} [${loss}]`;
+}

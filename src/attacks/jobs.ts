@@ -1,0 +1,135 @@
+/**
+ * Measurements as data: which attack, which gradient, scored on which models, and the result rows they
+ * produce. Table 2 is a list of such jobs.
+ */
+import type { Dataset } from '../data/dataset.ts';
+import type { Ensemble } from '../ensembles/ensemble.ts';
+import type { ResultRow } from '../eval/results.ts';
+import { Progress } from '../run/progress.ts';
+import { measure, type ScoreTarget } from './evaluate.ts';
+import { describeGradient, gradientSource, GRAD_NAMES, type GradName, type LossForm } from './gradients.ts';
+import { describeAttack, type AttackSpec } from './params.ts';
+
+export interface AttackJob {
+  /** null: clean accuracy. */
+  attack: AttackSpec | null;
+  grad: GradName | null;
+  loss: LossForm;
+  /** Gradients come from another run's ensemble (transfer); then only the attacked ensemble is scored. */
+  transfer: boolean;
+}
+
+/** Whether the job is about one member: the clean single-model score, and Grad. 1. */
+export function usesMember(job: AttackJob): boolean {
+  return job.attack === null || job.grad === '1';
+}
+
+/** Table 2's columns: no attack (single, ensemble); Grad. 1 (single, ensemble); Grad. 2 (ensemble); Grad. 3 (ensemble, ours). */
+export function jobTargets(job: AttackJob, member: number): ScoreTarget[] {
+  const ensemble: ScoreTarget = { scoredOn: 'ensemble' };
+  return usesMember(job) && !job.transfer ? [{ scoredOn: 'single', member }, ensemble] : [ensemble];
+}
+
+export function table2Jobs(attacks: AttackSpec[], loss: LossForm): AttackJob[] {
+  return [
+    { attack: null, grad: null, loss, transfer: false },
+    ...attacks.flatMap((attack) => GRAD_NAMES.map((grad): AttackJob => ({ attack, grad, loss, transfer: false }))),
+  ];
+}
+
+export interface JobContext {
+  /** The attacked run. */
+  ensemble: Ensemble;
+  /** Where gradients come from: the attacked run itself, or a surrogate. */
+  gradientEnsemble: Ensemble;
+  dataset: Dataset;
+  method: string;
+  /** Name of the surrogate run; '' for white-box. */
+  surrogate: string;
+  batchSize: number;
+}
+
+export function jobLabel(job: AttackJob, member: number | string): string {
+  if (!job.attack || !job.grad) return 'no attack';
+  return `${describeAttack(job.attack)} ${describeGradient(job.grad, member, job.loss)}`;
+}
+
+/** Runs one job with a progress bar; one row per scored model. */
+export function runJob(job: AttackJob, member: number, context: JobContext): ResultRow[] {
+  const { dataset } = context;
+  const targets = jobTargets(job, member);
+  const bar = new Progress(jobLabel(job, member), 'images');
+  const measurements = measure({
+    ensemble: context.ensemble,
+    split: dataset.test,
+    imageShape: dataset.imageShape,
+    numClasses: dataset.numClasses,
+    attack: job.attack && job.grad ? { spec: job.attack, source: gradientSource(context.gradientEnsemble, { grad: job.grad, member, loss: job.loss }) } : undefined,
+    targets,
+    batchSize: context.batchSize,
+    onProgress: (done, total) => bar.update({ done, total }, done === total),
+  });
+  bar.finish();
+  const attack = job.attack;
+  return measurements.map((m): ResultRow => ({
+    dataset: dataset.name,
+    method: context.method,
+    attack: attack?.name ?? 'none',
+    grad: job.grad ?? '',
+    loss: attack ? job.loss : '',
+    eps: attack?.eps ?? 0,
+    alpha: attack && attack.name !== 'fgsm' ? attack.alpha : null,
+    steps: attack ? (attack.name === 'fgsm' ? 1 : attack.steps) : null,
+    restarts: attack?.name === 'pgd' ? attack.restarts : null,
+    scored_on: m.target.scoredOn,
+    member: usesMember(job) && (job.attack !== null || m.target.scoredOn === 'single') ? String(member) : '',
+    accuracy: m.accuracy,
+    zero_grad_fraction: m.zeroGradFraction,
+    n: m.n,
+    seconds: roundSeconds(m.seconds),
+    surrogate: context.surrogate,
+    seed: attack?.name === 'pgd' ? attack.seed : null,
+  }));
+}
+
+/** Wall-clock seconds to the millisecond: more digits are noise. */
+function roundSeconds(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
+
+function mean(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** `--member all`: the same job for every member, accuracies and zero-gradient fractions averaged, seconds summed. */
+export function averageOverMembers(rowsPerMember: ResultRow[][]): ResultRow[] {
+  return rowsPerMember[0].map((first, r) => {
+    const rows = rowsPerMember.map((perMember) => perMember[r]);
+    const zero = rows.map((row) => row.zero_grad_fraction);
+    return {
+      ...first,
+      member: first.member === '' ? '' : 'all',
+      accuracy: mean(rows.map((row) => row.accuracy)),
+      zero_grad_fraction: zero.every((z) => z !== null) ? mean(zero as number[]) : null,
+      seconds: roundSeconds(rows.reduce((sum, row) => sum + row.seconds, 0)),
+    };
+  });
+}
+
+/** The attack a row records (null for a clean row). */
+function attackOfRow(row: ResultRow): AttackSpec | null {
+  const { eps, alpha, steps, restarts, seed } = row;
+  if (row.attack === 'none') return null;
+  if (row.attack === 'fgsm') return { name: 'fgsm', eps };
+  if (row.attack === 'bim') return { name: 'bim', eps, alpha: alpha ?? NaN, steps: steps ?? NaN };
+  return { name: 'pgd', eps, alpha: alpha ?? NaN, steps: steps ?? NaN, restarts: restarts ?? NaN, seed: seed ?? NaN };
+}
+
+/** One readable stdout line per result row. */
+export function formatRow(row: ResultRow): string {
+  const job: AttackJob = { attack: attackOfRow(row), grad: row.grad || null, loss: row.loss || 'logits', transfer: row.surrogate !== '' };
+  const source = row.surrogate ? ` from run ${row.surrogate}` : '';
+  const scored = row.scored_on === 'single' ? `member ${row.member}` : 'ensemble';
+  const zero = row.zero_grad_fraction === null ? '' : `, zero gradients ${(100 * row.zero_grad_fraction).toFixed(1)}%`;
+  return `${jobLabel(job, row.member)}${source} → ${scored}: accuracy ${row.accuracy.toFixed(4)}${zero} (${row.n} images, ${row.seconds.toFixed(1)} s)`;
+}

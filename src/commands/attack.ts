@@ -1,0 +1,116 @@
+/** `ensdef attack`: parses and validates options into attack jobs, runs them on a run's test set, appends results. */
+import { Command, Option } from 'commander';
+import { resolve } from 'node:path';
+import { GRAD_NAMES, gradientSource, LOSS_FORMS, type GradName, type LossForm } from '../attacks/gradients.ts';
+import { attackRun, checkMember, openRun, openSurrogate } from '../attacks/attack-run.ts';
+import { formatRow, jobTargets, table2Jobs, type AttackJob } from '../attacks/jobs.ts';
+import { ATTACK_NAMES, type AttackName } from '../attacks/params.ts';
+import { ATTACK_BATCH_SIZE, ATTACK_DEFAULTS, FIGURE_IMAGES, PGD_DEFAULTS, resolveAttackSpec } from '../config/attack-config.ts';
+import type { DatasetName } from '../data/dataset.ts';
+import { usageError } from '../errors.ts';
+import { attackFigure, writeFigure } from '../eval/figure1.ts';
+import { resultsPath } from '../eval/results.ts';
+import { resolveRunName } from '../run/run-dir.ts';
+import { log, startBackend, type GlobalOptions } from './global.ts';
+import { enumOption, integerOption, numberOption } from './parse.ts';
+
+interface AttackFlags {
+  run?: string;
+  attack?: AttackName;
+  grad?: GradName;
+  eps?: number;
+  alpha?: number;
+  steps?: number;
+  restarts?: number;
+  member?: number | 'all';
+  loss: LossForm;
+  testLimit?: number;
+  surrogate?: string;
+  seed: number;
+  table2: boolean;
+  figure?: string;
+  batchSize: number;
+}
+
+function memberOption(value: string): number | 'all' {
+  return value === 'all' ? 'all' : integerOption('--member', 0)(value);
+}
+
+const TABLE2_EXCLUSIVE = ['attack', 'grad', 'eps', 'alpha', 'steps', 'restarts', 'surrogate', 'figure'] as const;
+
+/** The jobs the flags ask for, validated against the run's data set (its defaults) before any work starts. */
+export function resolveJobs(flags: AttackFlags, dataset: DatasetName): AttackJob[] {
+  if (flags.table2) {
+    const clash = TABLE2_EXCLUSIVE.find((key) => flags[key] !== undefined);
+    if (clash) throw usageError(`--${clash}: --table2 runs FGSM and BIM with the paper's parameters and Grad. 1, 2, 3 itself; drop --${clash} or --table2`);
+    const attacks = (['fgsm', 'bim'] as const).map((name) => resolveAttackSpec(dataset, name, { seed: flags.seed }));
+    return table2Jobs(attacks, flags.loss);
+  }
+  if (!flags.attack) throw usageError('--attack: choose fgsm, bim or pgd (or --table2 for the whole Table 2 row)');
+  if (!flags.grad) throw usageError("--grad: choose 1 (one member's gradient), 2 (mean of the members' gradients) or 3 (the ensemble's own gradient)");
+  if (flags.member !== undefined && flags.grad !== '1') throw usageError(`--member: only Grad. 1 uses one member's gradient; drop --member for --grad ${flags.grad}`);
+  const attack = resolveAttackSpec(dataset, flags.attack, flags);
+  return [{ attack, grad: flags.grad, loss: flags.loss, transfer: flags.surrogate !== undefined }];
+}
+
+export function attackCommand(): Command {
+  const mnist = ATTACK_DEFAULTS.mnist;
+  const cifar = ATTACK_DEFAULTS.cifar10;
+  return new Command('attack')
+    .description("attack a run's test set with FGSM / BIM / PGD using Grad. 1, 2 or 3; rows are appended to runs/NAME/results.csv")
+    .option('--run <name>', 'run to attack (default: the most recent run)')
+    .addOption(new Option('--attack <name>', 'attack').choices(ATTACK_NAMES).argParser(enumOption('--attack', ATTACK_NAMES)))
+    .addOption(
+      new Option('--grad <g>', "gradient: 1 = member i's, 2 = mean of the members' gradients, 3 = gradient of the ensemble's averaged probabilities")
+        .choices(GRAD_NAMES)
+        .argParser(enumOption('--grad', GRAD_NAMES)),
+    )
+    .option('--eps <ε>', `L∞ budget (default: FGSM ${mnist.fgsm.eps} mnist, ${cifar.fgsm.eps} cifar10; BIM/PGD ${mnist.bim.eps} mnist, ${cifar.bim.eps} cifar10)`, numberOption('--eps', 0, 1))
+    .option('--alpha <α>', `BIM/PGD step size, 0 < α ≤ ε (default: ε/8, i.e. ${mnist.bim.alpha} mnist, ${cifar.bim.alpha} cifar10)`, numberOption('--alpha', 0, 1, true))
+    .option('--steps <n>', `BIM/PGD iterations (default: ${mnist.bim.steps})`, integerOption('--steps', 1, 100000))
+    .option('--restarts <R>', `PGD random restarts, worst case per example kept (default: ${PGD_DEFAULTS.restarts})`, integerOption('--restarts', 1, 10000))
+    .option('--member <i>', "member whose gradient Grad. 1 uses (and, with --table2, the single model scored), or 'all' to average over members (default: 0)", memberOption)
+    .addOption(
+      new Option('--loss <form>', "J from logits (stable), or Keras' −log(clip(softmax, 1e-7, 1−1e-7)) whose gradient vanishes where softmax saturates")
+        .choices(LOSS_FORMS)
+        .default('logits')
+        .argParser(enumOption('--loss', LOSS_FORMS)),
+    )
+    .option('--test-limit <n>', "attack only the first N test examples (default: the run's own --test-limit, else all)", integerOption('--test-limit', 1))
+    .option('--surrogate <run>', "transfer attack: take the gradients from this run's ensemble, score on the attacked run's ensemble")
+    .option('--seed <n>', 'seed of the PGD random starts', integerOption('--seed', 0, 2 ** 32 - 1), PGD_DEFAULTS.seed)
+    .option('--table2', "the run's whole Table 2 row: no attack, then FGSM and BIM with Grad. 1, 2 and 3", false)
+    .option('--figure <path.png>', 'also write Figure 1: the first test images, clean and adversarial, with predicted labels')
+    .option('--batch-size <n>', 'images attacked together', integerOption('--batch-size', 1, 100000), ATTACK_BATCH_SIZE)
+    .action(async (flags: AttackFlags, cmd: Command) => {
+      const global = cmd.optsWithGlobals() as GlobalOptions;
+      const run = openRun(global.runsDir, resolveRunName(global.runsDir, flags.run));
+      const jobs = resolveJobs(flags, run.manifest.config.dataset);
+      const member = flags.member ?? 0;
+      // every flag checked before the backend starts and models load
+      checkMember(member, flags.surrogate ? openSurrogate(global.runsDir, flags.surrogate, run) : run);
+      await startBackend(global, log);
+      await attackRun(
+        { runsRoot: global.runsDir, runName: run.name, jobs, member, surrogate: flags.surrogate, testLimit: flags.testLimit, batchSize: flags.batchSize, log, onRows: (rows) => rows.forEach((row) => console.log(formatRow(row))) },
+        (ensemble, gradientEnsemble, context) => {
+          if (!flags.figure) return;
+          const [job] = jobs;
+          const figureMember = member === 'all' ? 0 : member;
+          const { dataset } = context;
+          const cells = attackFigure({
+            ensemble,
+            target: jobTargets(job, figureMember)[0],
+            attack: job.attack!,
+            source: gradientSource(gradientEnsemble, { grad: job.grad!, member: figureMember, loss: job.loss }),
+            split: dataset.test,
+            imageShape: dataset.imageShape,
+            numClasses: dataset.numClasses,
+            count: FIGURE_IMAGES,
+          });
+          writeFigure(flags.figure, cells, dataset.imageShape);
+          log(`figure: ${resolve(flags.figure)} (top row clean, bottom row adversarial; labels are the predictions, red when wrong)`);
+        },
+      );
+      log(`results appended to ${resultsPath(run.dir)}`);
+    });
+}

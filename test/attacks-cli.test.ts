@@ -1,0 +1,119 @@
+/**
+ * `ensdef attack` end to end on a tiny run: the design's own example (`train --method bagging`, then
+ * `attack --grad 2 --attack bim` on the most recent run), Table 2, Grad. 1 over all members, a transfer
+ * attack, the figure, and one-line usage errors (exit 2) that leave results.csv alone.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { before, test } from 'node:test';
+import { PNG } from 'pngjs';
+import { resolveJobs } from '../src/commands/attack.ts';
+import { UserError } from '../src/errors.ts';
+import { readResults, type ResultRow } from '../src/eval/results.ts';
+
+const BIN = fileURLToPath(new URL('../bin/ensdef.js', import.meta.url));
+const runsDir = mkdtempSync(join(tmpdir(), 'ensdef-attack-cli-'));
+const results = () => readResults(join(runsDir, 'tiny', 'results.csv'));
+
+function ensdef(...args: string[]) {
+  const out = spawnSync(process.execPath, [BIN, ...args, '--runs-dir', runsDir], { encoding: 'utf8' });
+  return { status: out.status, stdout: out.stdout, stderr: out.stderr };
+}
+
+function train(run: string, seed: string) {
+  const out = ensdef('train', '--method', 'bagging', '--members', '2', '--epochs', '1', '--train-limit', '512', '--test-limit', '100', '--workers', '1', '--run', run, '--seed', seed);
+  assert.equal(out.status, 0, out.stderr);
+}
+
+before(() => {
+  train('surrogate', '1');
+  train('tiny', '0'); // trained last: the most recent run
+});
+
+test("the design's example: attack --grad 2 --attack bim on the most recent run", () => {
+  const out = ensdef('attack', '--grad', '2', '--attack', 'bim');
+  assert.equal(out.status, 0, out.stderr);
+  const rows = results();
+  assert.equal(rows.length, 1);
+  const expected: Partial<ResultRow> = { dataset: 'mnist', method: 'bagging', attack: 'bim', grad: '2', loss: 'logits', eps: 0.2, alpha: 0.025, steps: 8, restarts: null, scored_on: 'ensemble', member: '', n: 100, surrogate: '' };
+  assert.deepEqual(Object.fromEntries(Object.keys(expected).map((k) => [k, rows[0][k as keyof ResultRow]])), expected);
+  assert.match(out.stdout, /BIM\(ε=0\.2, α=0\.025, n=8\) Grad\. 2 \[logits\] → ensemble: accuracy \d\.\d{4}/);
+});
+
+test('bad flags: one line on stderr, exit 2, results.csv untouched', () => {
+  const before = readFileSync(join(runsDir, 'tiny', 'results.csv'), 'utf8');
+  for (const args of [
+    ['--attack', 'bim', '--grad', '1', '--alpha', '0.5'],
+    ['--attack', 'fgsm', '--grad', '1', '--member', '2'],
+  ]) {
+    const out = ensdef('attack', ...args);
+    assert.equal(out.status, 2, `${args.join(' ')}: exit ${out.status} ${out.stderr}`);
+    assert.match(out.stderr.trim(), /^ensdef: --(alpha|member)\b[^\n]+$/);
+  }
+  assert.equal(readFileSync(join(runsDir, 'tiny', 'results.csv'), 'utf8'), before);
+});
+
+test('flag combinations are checked before any work (usage errors, exit code 2)', () => {
+  const base = { loss: 'logits' as const, seed: 0, table2: false, batchSize: 200 };
+  for (const [flags, pattern] of [
+    [{ attack: 'bim', grad: '1', alpha: 0 }, /^--alpha/],
+    [{ attack: 'bim', grad: '1', eps: 0.01 }, null], // α follows ε: 0.01/8
+    [{ attack: 'pgd', grad: '1', steps: 0 }, /^--steps/],
+    [{ attack: 'fgsm', grad: '2', member: 0 }, /^--member/],
+    [{ attack: 'fgsm', grad: '1', steps: 3 }, /^--steps 3: --attack fgsm/],
+    [{ attack: 'bim', grad: '1', restarts: 3 }, /^--restarts/],
+    [{ grad: '1' }, /^--attack/],
+    [{ attack: 'fgsm' }, /^--grad/],
+    [{ table2: true, eps: 0.1 }, /^--eps: --table2/],
+  ] as const) {
+    const resolve = () => resolveJobs({ ...base, ...flags } as Parameters<typeof resolveJobs>[0], 'mnist');
+    if (pattern === null) assert.equal((resolve()[0].attack as { alpha: number }).alpha, 0.01 / 8);
+    else assert.throws(resolve, (e: unknown) => e instanceof UserError && e.exitCode === 2 && pattern.test(e.message), JSON.stringify(flags));
+  }
+});
+
+test('--table2 writes the whole row; its clean accuracies are the ones train measured', () => {
+  const out = ensdef('attack', '--table2', '--loss', 'clipped-probs');
+  assert.equal(out.status, 0, out.stderr);
+  const rows = results().slice(1);
+  const key = (r: ResultRow) => `${r.attack} ${r.grad} ${r.scored_on}`;
+  assert.deepEqual(rows.map(key), [
+    'none  single', 'none  ensemble',
+    'fgsm 1 single', 'fgsm 1 ensemble', 'fgsm 2 ensemble', 'fgsm 3 ensemble',
+    'bim 1 single', 'bim 1 ensemble', 'bim 2 ensemble', 'bim 3 ensemble',
+  ]);
+  const manifest = JSON.parse(readFileSync(join(runsDir, 'tiny', 'manifest.json'), 'utf8'));
+  assert.equal(rows[0].accuracy, manifest.evaluation.memberAccuracy[0]);
+  assert.equal(rows[1].accuracy, manifest.evaluation.ensembleAccuracy);
+  assert.ok(rows.slice(2).every((r) => r.loss === 'clipped-probs' && r.zero_grad_fraction !== null));
+  assert.deepEqual([rows[2].eps, rows[6].eps, rows[6].alpha, rows[6].steps], [0.3, 0.2, 0.025, 8]);
+  assert.ok(rows[2].accuracy < rows[0].accuracy, `FGSM Grad. 1 left member 0 at ${rows[2].accuracy} (clean ${rows[0].accuracy})`);
+  assert.equal(out.stdout.trim().split('\n').length, 10);
+});
+
+test('PGD with Grad. 1 over all members, and its figure', () => {
+  const figure = join(runsDir, 'figure1.png');
+  const out = ensdef('attack', '--attack', 'pgd', '--grad', '1', '--member', 'all', '--restarts', '2', '--test-limit', '20', '--figure', figure);
+  assert.equal(out.status, 0, out.stderr);
+  const rows = results().slice(-2);
+  assert.deepEqual(rows.map((r) => [r.attack, r.member, r.scored_on, r.restarts, r.seed, r.n]), [
+    ['pgd', 'all', 'single', 2, 0, 20],
+    ['pgd', 'all', 'ensemble', 2, 0, 20],
+  ]);
+  assert.ok(existsSync(figure));
+  const png = PNG.sync.read(readFileSync(figure));
+  assert.ok(png.width > 10 * 56 && png.height > 2 * 56);
+});
+
+test('a transfer attack takes its gradients from the surrogate run', () => {
+  const out = ensdef('attack', '--attack', 'fgsm', '--grad', '3', '--surrogate', 'surrogate');
+  assert.equal(out.status, 0, out.stderr);
+  const [row] = results().slice(-1);
+  assert.deepEqual([row.attack, row.grad, row.scored_on, row.surrogate], ['fgsm', '3', 'ensemble', 'surrogate']);
+  assert.match(out.stdout, /from run surrogate → ensemble/);
+  assert.equal(ensdef('attack', '--attack', 'fgsm', '--grad', '3', '--surrogate', 'tiny').status, 2);
+});
