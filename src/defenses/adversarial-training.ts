@@ -6,28 +6,28 @@
 import * as tf from '@tensorflow/tfjs';
 import type { EnsembleMethod } from '../ensembles/method.ts';
 import { baseModelFor } from '../models/registry.ts';
+import { fgsm } from '../attacks/fgsm.ts';
+import { memberLoss, type GradientSource } from '../attacks/gradients.ts';
 import { crossEntropyFromLogits, type BatchLoss } from '../train/loss.ts';
 import { memberTrainingSet } from './training-set.ts';
 
 /**
- * The FGSM example x + ε·sign(∇x J(θ, x, y)), clipped to [0, 1], as a constant: a fresh tensor with no
- * history, so a surrounding gradient tape (optimizer.minimize) sees no path from the weights through the
- * sign. That path has zero derivative anyway, but following it would mean differentiating the backward
- * pass itself (second-order gradients of conv/max-pool backprop, which tfjs does not define).
+ * The FGSM example of src/attacks/fgsm.ts (exact sign, [0, 1] projection) from the current weights, as a
+ * constant: a fresh tensor with no history, so a surrounding gradient tape (optimizer.minimize) sees no
+ * path from the weights through the sign. That path has zero derivative anyway, but following it would
+ * mean differentiating the backward pass itself (second-order gradients of conv/max-pool backprop, which
+ * tfjs does not define).
  *
  * The input gradient uses the inference-mode forward (dropout off): x_adv is then exactly the FGSM
  * example an attacker computes from the current weights (the attacks use inference mode too), not one
  * aimed at a random dropout sub-network.
- *
- * TODO(attacks): once src/attacks/fgsm.ts exists, call it here instead of this local step.
  */
 export function fgsmPerturbation(model: tf.LayersModel, x: tf.Tensor4D, targets: tf.Tensor2D, eps: number): tf.Tensor4D {
-  const adversarial = tf.tidy(() => {
-    const inputGradient = tf.grad((input) => crossEntropyFromLogits(targets, model.apply(input, { training: false }) as tf.Tensor2D))(x);
-    return tf.clipByValue(tf.add(x, tf.mul(eps, tf.sign(inputGradient))), 0, 1) as tf.Tensor4D;
-  });
+  const source: GradientSource = (input, y) =>
+    tf.tidy(() => tf.grad((z) => tf.sum(memberLoss(model.apply(z, { training: false }) as tf.Tensor2D, y, 'logits')))(input) as tf.Tensor4D);
+  const { adversarial, zeroGradient } = fgsm(source, x, targets, { eps });
   const constant = tf.tensor4d(adversarial.dataSync(), adversarial.shape);
-  adversarial.dispose();
+  tf.dispose([adversarial, zeroGradient]);
   return constant;
 }
 
