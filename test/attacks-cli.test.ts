@@ -58,7 +58,7 @@ test('bad flags: one line on stderr, exit 2, results.csv untouched', () => {
 });
 
 test('flag combinations are checked before any work (usage errors, exit code 2)', () => {
-  const base = { loss: 'logits' as const, seed: 0, table2: false, batchSize: 200 };
+  const base = { loss: 'logits' as const, seed: 0, table2: false, table4: false, batchSize: 200 };
   for (const [flags, pattern] of [
     [{ attack: 'bim', grad: '1', alpha: 0 }, /^--alpha/],
     [{ attack: 'bim', grad: '1', eps: 0.01 }, null], // α follows ε: 0.01/8
@@ -69,8 +69,10 @@ test('flag combinations are checked before any work (usage errors, exit code 2)'
     [{ grad: '1' }, /^--attack/],
     [{ attack: 'fgsm' }, /^--grad/],
     [{ table2: true, eps: 0.1 }, /^--eps: --table2/],
+    [{ table4: true, grad: '2' }, /^--grad: --table4/],
+    [{ table2: true, table4: true }, /^--table2 and --table4/],
   ] as const) {
-    const resolve = () => resolveJobs({ ...base, ...flags } as Parameters<typeof resolveJobs>[0], 'mnist');
+    const resolve = () => resolveJobs({ ...base, ...flags } as Parameters<typeof resolveJobs>[0], 'mnist', 2);
     if (pattern === null) assert.equal((resolve()[0].attack as { alpha: number }).alpha, 0.01 / 8);
     else assert.throws(resolve, (e: unknown) => e instanceof UserError && e.exitCode === 2 && pattern.test(e.message), JSON.stringify(flags));
   }
@@ -93,6 +95,14 @@ test('--table2 writes the whole row; its clean accuracies are the ones train mea
   assert.deepEqual([rows[2].eps, rows[6].eps, rows[6].alpha, rows[6].steps], [0.3, 0.2, 0.025, 8]);
   assert.ok(rows[2].accuracy < rows[0].accuracy, `FGSM Grad. 1 left member 0 at ${rows[2].accuracy} (clean ${rows[0].accuracy})`);
   assert.equal(out.stdout.trim().split('\n').length, 10);
+});
+
+test('--table4 scores an ensemble under Grad. 2 and 3 and a single model under its own gradient', () => {
+  const attacks = ['fgsm', 'bim'] as const;
+  const ensembleJobs = resolveJobs({ loss: 'logits', seed: 0, table2: false, table4: true, batchSize: 200 }, 'mnist', 2);
+  assert.deepEqual(ensembleJobs.map((j) => `${j.attack?.name ?? 'none'} ${j.grad ?? ''}`), ['none ', ...attacks.flatMap((a) => [`${a} 2`, `${a} 3`])]);
+  const singleJobs = resolveJobs({ loss: 'logits', seed: 0, table2: false, table4: true, batchSize: 200 }, 'mnist', 1);
+  assert.deepEqual(singleJobs.map((j) => `${j.attack?.name ?? 'none'} ${j.grad ?? ''}`), ['none ', 'fgsm 1', 'bim 1']);
 });
 
 test('PGD with Grad. 1 over all members, and its figure', () => {

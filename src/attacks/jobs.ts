@@ -37,6 +37,18 @@ export function table2Jobs(attacks: AttackSpec[], loss: LossForm): AttackJob[] {
   ];
 }
 
+/**
+ * Table 4's row: no attack, then each attack with the paper's gradient — Grad. 2 for an ensemble (plus our
+ * Grad. 3), the model's own gradient (Grad. 1 of member 0) for a single model.
+ */
+export function table4Jobs(attacks: AttackSpec[], loss: LossForm, ensemble: boolean): AttackJob[] {
+  const grads: GradName[] = ensemble ? ['2', '3'] : ['1'];
+  return [
+    { attack: null, grad: null, loss, transfer: false },
+    ...attacks.flatMap((attack) => grads.map((grad): AttackJob => ({ attack, grad, loss, transfer: false }))),
+  ];
+}
+
 export interface JobContext {
   /** The attacked run. */
   ensemble: Ensemble;

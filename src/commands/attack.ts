@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { GRAD_NAMES, gradientSource, LOSS_FORMS, type GradName, type LossForm } from '../attacks/gradients.ts';
 import { attackRun, checkMember, openRun, openSurrogate } from '../attacks/attack-run.ts';
-import { formatRow, jobTargets, table2Jobs, type AttackJob } from '../attacks/jobs.ts';
+import { formatRow, jobTargets, table2Jobs, table4Jobs, type AttackJob } from '../attacks/jobs.ts';
 import { ATTACK_NAMES, type AttackName } from '../attacks/params.ts';
 import { ATTACK_BATCH_SIZE, ATTACK_DEFAULTS, FIGURE_IMAGES, PGD_DEFAULTS, resolveAttackSpec } from '../config/attack-config.ts';
 import type { DatasetName } from '../data/dataset.ts';
@@ -28,6 +28,7 @@ interface AttackFlags {
   surrogate?: string;
   seed: number;
   table2: boolean;
+  table4: boolean;
   figure?: string;
   batchSize: number;
 }
@@ -36,17 +37,19 @@ function memberOption(value: string): number | 'all' {
   return value === 'all' ? 'all' : integerOption('--member', 0)(value);
 }
 
-const TABLE2_EXCLUSIVE = ['attack', 'grad', 'eps', 'alpha', 'steps', 'restarts', 'surrogate', 'figure'] as const;
+const TABLE_EXCLUSIVE = ['attack', 'grad', 'eps', 'alpha', 'steps', 'restarts', 'surrogate', 'figure'] as const;
 
 /** The jobs the flags ask for, validated against the run's data set (its defaults) before any work starts. */
-export function resolveJobs(flags: AttackFlags, dataset: DatasetName): AttackJob[] {
-  if (flags.table2) {
-    const clash = TABLE2_EXCLUSIVE.find((key) => flags[key] !== undefined);
-    if (clash) throw usageError(`--${clash}: --table2 runs FGSM and BIM with the paper's parameters and Grad. 1, 2, 3 itself; drop --${clash} or --table2`);
+export function resolveJobs(flags: AttackFlags, dataset: DatasetName, members: number): AttackJob[] {
+  if (flags.table2 && flags.table4) throw usageError('--table2 and --table4: choose one (run the command twice for both rows)');
+  if (flags.table2 || flags.table4) {
+    const table = flags.table2 ? '--table2' : '--table4';
+    const clash = TABLE_EXCLUSIVE.find((key) => flags[key] !== undefined);
+    if (clash) throw usageError(`--${clash}: ${table} runs FGSM and BIM with the paper's parameters and its own gradients; drop --${clash} or ${table}`);
     const attacks = (['fgsm', 'bim'] as const).map((name) => resolveAttackSpec(dataset, name, { seed: flags.seed }));
-    return table2Jobs(attacks, flags.loss);
+    return flags.table2 ? table2Jobs(attacks, flags.loss) : table4Jobs(attacks, flags.loss, members > 1);
   }
-  if (!flags.attack) throw usageError('--attack: choose fgsm, bim or pgd (or --table2 for the whole Table 2 row)');
+  if (!flags.attack) throw usageError('--attack: choose fgsm, bim or pgd (or --table2 / --table4 for a whole table row)');
   if (!flags.grad) throw usageError("--grad: choose 1 (one member's gradient), 2 (mean of the members' gradients) or 3 (the ensemble's own gradient)");
   if (flags.member !== undefined && flags.grad !== '1') throw usageError(`--member: only Grad. 1 uses one member's gradient; drop --member for --grad ${flags.grad}`);
   const attack = resolveAttackSpec(dataset, flags.attack, flags);
@@ -80,12 +83,13 @@ export function attackCommand(): Command {
     .option('--surrogate <run>', "transfer attack: take the gradients from this run's ensemble, score on the attacked run's ensemble")
     .option('--seed <n>', 'seed of the PGD random starts', integerOption('--seed', 0, 2 ** 32 - 1), PGD_DEFAULTS.seed)
     .option('--table2', "the run's whole Table 2 row: no attack, then FGSM and BIM with Grad. 1, 2 and 3", false)
+    .option('--table4', "the run's Table 4 row: no attack, FGSM and BIM with Grad. 2 and 3 (ensembles) or the model's own gradient (single models)", false)
     .option('--figure <path.png>', 'also write Figure 1: the first test images, clean and adversarial, with predicted labels')
     .option('--batch-size <n>', 'images attacked together', integerOption('--batch-size', 1, 100000), ATTACK_BATCH_SIZE)
     .action(async (flags: AttackFlags, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const run = openRun(global.runsDir, resolveRunName(global.runsDir, flags.run));
-      const jobs = resolveJobs(flags, run.manifest.config.dataset);
+      const jobs = resolveJobs(flags, run.manifest.config.dataset, run.manifest.config.members);
       const member = flags.member ?? 0;
       // every flag checked before the backend starts and models load
       checkMember(member, flags.surrogate ? openSurrogate(global.runsDir, flags.surrogate, run) : run);

@@ -3,7 +3,7 @@
  * beyond the paper (PGD restarts, ε and iteration sweeps, transfer), each a step with a stable id.
  */
 import { GRAD_NAMES, type GradName, type LossForm } from '../attacks/gradients.ts';
-import { table2Jobs, type AttackJob } from '../attacks/jobs.ts';
+import { table2Jobs, table4Jobs, type AttackJob } from '../attacks/jobs.ts';
 import type { AttackName, AttackSpec } from '../attacks/params.ts';
 import { ATTACK_DEFAULTS, resolveAttackSpec } from '../config/attack-config.ts';
 import { DATASET_DEFAULTS, TRAIN_DEFAULTS, type MethodName, type TrainConfig } from '../config/train-config.ts';
@@ -122,12 +122,10 @@ export function buildPlan(preset: Preset, datasets: DatasetName[], seed = 0): St
     }
     for (const { method, ensemble } of DEFENSES) {
       const run = trainStep(preset, dataset, method, ensemble ? preset.members : 1, seed, runNameFor(dataset, method));
-      const members = run.config.members;
-      steps.push(run, attackStep(run.runName, job(null, null, preset.lossForms[0]), members, preset.testLimit));
-      // The paper attacks ensembles with Grad. 2 (we add Grad. 3) and single models with their own gradient.
-      const grads: GradName[] = ensemble ? ['2', '3'] : ['1'];
+      steps.push(run);
       for (const loss of preset.lossForms) {
-        for (const attack of [fgsm, bim]) for (const grad of grads) steps.push(attackStep(run.runName, job(attack, grad, loss), members, preset.testLimit));
+        const jobs = table4Jobs([fgsm, bim], loss, ensemble).filter((j) => j.attack !== null || loss === preset.lossForms[0]);
+        steps.push(...jobs.map((j) => attackStep(run.runName, j, run.config.members, preset.testLimit)));
       }
     }
     steps.push(trainStep(preset, dataset, 'random-init', preset.members, seed + SURROGATE_SEED, runNameFor(dataset, 'surrogate')));
