@@ -71,6 +71,9 @@ test('flag combinations are checked before any work (usage errors, exit code 2)'
     [{ table2: true, eps: 0.1 }, /^--eps: --table2/],
     [{ table4: true, grad: '2' }, /^--grad: --table4/],
     [{ table2: true, table4: true }, /^--table2 and --table4/],
+    [{ table2: true, sweepEps: [0.1] }, /^--sweep-eps: --table2/],
+    [{ attack: 'bim', grad: '3', sweepEps: [0.1], eps: 0.2 }, /^--eps: --sweep-eps/],
+    [{ attack: 'fgsm', grad: '3', sweepSteps: [2, 4] }, /^--sweep-steps: FGSM/],
   ] as const) {
     const resolve = () => resolveJobs({ ...base, ...flags } as Parameters<typeof resolveJobs>[0], 'mnist', 2);
     if (pattern === null) assert.equal((resolve()[0].attack as { alpha: number }).alpha, 0.01 / 8);
@@ -95,6 +98,14 @@ test('--table2 writes the whole row; its clean accuracies are the ones train mea
   assert.deepEqual([rows[2].eps, rows[6].eps, rows[6].alpha, rows[6].steps], [0.3, 0.2, 0.025, 8]);
   assert.ok(rows[2].accuracy < rows[0].accuracy, `FGSM Grad. 1 left member 0 at ${rows[2].accuracy} (clean ${rows[0].accuracy})`);
   assert.equal(out.stdout.trim().split('\n').length, 10);
+});
+
+test('--sweep-eps and --sweep-steps make one job per value, α following ε as ε/8', () => {
+  const base = { loss: 'logits' as const, seed: 0, table2: false, table4: false, batchSize: 200, attack: 'bim' as const, grad: '3' as const };
+  const eps = resolveJobs({ ...base, sweepEps: [0.1, 0.2, 0.4] }, 'mnist', 2).map((j) => j.attack as { eps: number; alpha: number; steps: number });
+  assert.deepEqual(eps.map((a) => [a.eps, a.alpha, a.steps]), [[0.1, 0.0125, 8], [0.2, 0.025, 8], [0.4, 0.05, 8]]);
+  const steps = resolveJobs({ ...base, sweepSteps: [8, 16, 32] }, 'mnist', 2).map((j) => j.attack as { eps: number; alpha: number; steps: number });
+  assert.deepEqual(steps.map((a) => [a.eps, a.alpha, a.steps]), [[0.2, 0.025, 8], [0.2, 0.025, 16], [0.2, 0.025, 32]]);
 });
 
 test('--table4 scores an ensemble under Grad. 2 and 3 and a single model under its own gradient', () => {

@@ -12,7 +12,7 @@ import { attackFigure, writeFigure } from '../eval/figure1.ts';
 import { resultsPath } from '../eval/results.ts';
 import { resolveRunName } from '../run/run-dir.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
-import { enumOption, integerOption, numberOption } from './parse.ts';
+import { enumOption, integerListOption, integerOption, numberListOption, numberOption } from './parse.ts';
 
 interface AttackFlags {
   run?: string;
@@ -29,6 +29,8 @@ interface AttackFlags {
   seed: number;
   table2: boolean;
   table4: boolean;
+  sweepEps?: number[];
+  sweepSteps?: number[];
   figure?: string;
   batchSize: number;
 }
@@ -37,7 +39,8 @@ function memberOption(value: string): number | 'all' {
   return value === 'all' ? 'all' : integerOption('--member', 0)(value);
 }
 
-const TABLE_EXCLUSIVE = ['attack', 'grad', 'eps', 'alpha', 'steps', 'restarts', 'surrogate', 'figure'] as const;
+const TABLE_EXCLUSIVE = ['attack', 'grad', 'eps', 'alpha', 'steps', 'restarts', 'surrogate', 'figure', 'sweepEps', 'sweepSteps'] as const;
+const FLAG_NAMES: Record<string, string> = { sweepEps: 'sweep-eps', sweepSteps: 'sweep-steps' };
 
 /** The jobs the flags ask for, validated against the run's data set (its defaults) before any work starts. */
 export function resolveJobs(flags: AttackFlags, dataset: DatasetName, members: number): AttackJob[] {
@@ -45,15 +48,23 @@ export function resolveJobs(flags: AttackFlags, dataset: DatasetName, members: n
   if (flags.table2 || flags.table4) {
     const table = flags.table2 ? '--table2' : '--table4';
     const clash = TABLE_EXCLUSIVE.find((key) => flags[key] !== undefined);
-    if (clash) throw usageError(`--${clash}: ${table} runs FGSM and BIM with the paper's parameters and its own gradients; drop --${clash} or ${table}`);
+    if (clash) throw usageError(`--${FLAG_NAMES[clash] ?? clash}: ${table} runs FGSM and BIM with the paper's parameters and its own gradients; drop --${clash} or ${table}`);
     const attacks = (['fgsm', 'bim'] as const).map((name) => resolveAttackSpec(dataset, name, { seed: flags.seed }));
     return flags.table2 ? table2Jobs(attacks, flags.loss) : table4Jobs(attacks, flags.loss, members > 1);
   }
   if (!flags.attack) throw usageError('--attack: choose fgsm, bim or pgd (or --table2 / --table4 for a whole table row)');
   if (!flags.grad) throw usageError("--grad: choose 1 (one member's gradient), 2 (mean of the members' gradients) or 3 (the ensemble's own gradient)");
   if (flags.member !== undefined && flags.grad !== '1') throw usageError(`--member: only Grad. 1 uses one member's gradient; drop --member for --grad ${flags.grad}`);
-  const attack = resolveAttackSpec(dataset, flags.attack, flags);
-  return [{ attack, grad: flags.grad, loss: flags.loss, transfer: flags.surrogate !== undefined }];
+  if (flags.sweepEps && flags.eps !== undefined) throw usageError('--eps: --sweep-eps already sets ε; drop one of them');
+  if (flags.sweepSteps && flags.steps !== undefined) throw usageError('--steps: --sweep-steps already sets n; drop one of them');
+  if (flags.sweepSteps && flags.attack === 'fgsm') throw usageError('--sweep-steps: FGSM takes one step; use it with --attack bim or pgd');
+  if (flags.figure && (flags.sweepEps || flags.sweepSteps)) throw usageError('--figure: draw a figure from one attack, not a sweep; drop --figure or the sweep');
+  const { attack: name, grad, loss } = flags;
+  const epsValues: (number | undefined)[] = flags.sweepEps ?? [flags.eps];
+  const stepValues: (number | undefined)[] = flags.sweepSteps ?? [flags.steps];
+  return epsValues.flatMap((eps) =>
+    stepValues.map((steps): AttackJob => ({ attack: resolveAttackSpec(dataset, name, { ...flags, eps, steps }), grad, loss, transfer: flags.surrogate !== undefined })),
+  );
 }
 
 export function attackCommand(): Command {
@@ -84,6 +95,8 @@ export function attackCommand(): Command {
     .option('--seed <n>', 'seed of the PGD random starts', integerOption('--seed', 0, 2 ** 32 - 1), PGD_DEFAULTS.seed)
     .option('--table2', "the run's whole Table 2 row: no attack, then FGSM and BIM with Grad. 1, 2 and 3", false)
     .option('--table4', "the run's Table 4 row: no attack, FGSM and BIM with Grad. 2 and 3 (ensembles) or the model's own gradient (single models)", false)
+    .option('--sweep-eps <list>', 'ε sweep: run the attack at each ε of a comma-separated list (α = ε/8 unless --alpha)', numberListOption('--sweep-eps', 0, 1))
+    .option('--sweep-steps <list>', 'iteration sweep (BIM/PGD): run the attack at each step count of a comma-separated list', integerListOption('--sweep-steps', 1, 100000))
     .option('--figure <path.png>', 'also write Figure 1: the first test images, clean and adversarial, with predicted labels')
     .option('--batch-size <n>', 'images attacked together', integerOption('--batch-size', 1, 100000), ATTACK_BATCH_SIZE)
     .action(async (flags: AttackFlags, cmd: Command) => {

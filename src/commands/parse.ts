@@ -29,11 +29,18 @@ export function enumOption<T extends string>(flag: string, allowed: readonly T[]
   };
 }
 
-export function numberListOption(flag: string, min: number, max = Infinity) {
-  const one = numberOption(flag, min, max);
-  return (value: string): number[] => {
+function listOption<T>(flag: string, one: (value: string) => T) {
+  return (value: string): T[] => {
     const items = value.split(',').map((s) => s.trim());
-    if (items.length === 0 || items.some((s) => s === '')) throw usageError(`${flag}: '${value}' is not a comma-separated list of numbers`);
+    if (items.some((s) => s === '')) throw usageError(`${flag}: '${value}' is not a comma-separated list of numbers`);
     return items.map(one);
   };
+}
+
+export function numberListOption(flag: string, min: number, max = Infinity) {
+  return listOption(flag, numberOption(flag, min, max));
+}
+
+export function integerListOption(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return listOption(flag, integerOption(flag, min, max));
 }

@@ -43,7 +43,8 @@ export function resolveAttackSpec(dataset: DatasetName, name: AttackName, values
     spec = { name, eps: values.eps ?? defaults.fgsm.eps };
   } else {
     const eps = values.eps ?? defaults.bim.eps;
-    const alpha = values.alpha ?? (values.eps === undefined ? defaults.bim.alpha : (eps * defaults.bim.alpha) / defaults.bim.eps);
+    // ε / (ε₀/α₀) rather than ε·α₀/ε₀: dividing by the exact ratio 8 keeps α = 0.025 exact at ε = 0.2.
+    const alpha = values.alpha ?? (values.eps === undefined ? defaults.bim.alpha : eps / (defaults.bim.eps / defaults.bim.alpha));
     const steps = values.steps ?? defaults.bim.steps;
     if (name === 'bim') {
       refuse('--restarts', values.restarts, name, 'pgd');
