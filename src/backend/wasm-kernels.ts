@@ -5,35 +5,11 @@
  * its `Conv2DBackpropInput` is a naive loop, and its transposed matmul path is ~13x slower than the
  * plain one (../shared/NOTES.md). Each replacement below re-expresses the op as a forward Conv2D or a
  * plain matmul, which run on XNNPACK. Equivalence with the cpu backend is checked in
- * test/wasm-kernels.test.ts.
+ * test/wasm-kernels.test.ts. Faster paths for the shapes training uses are in wasm-fast-paths.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-
-type Backend = tf.KernelBackend;
-type TensorInfo = tf.TensorInfo;
-type KernelArgs = Parameters<tf.KernelFunc>[0];
-
-const WASM = 'wasm';
-
-function wasmKernel(name: string): tf.KernelFunc {
-  const config = tf.getKernel(name, WASM);
-  if (!config) throw new Error(`wasm backend has no '${name}' kernel`);
-  return config.kernelFunc;
-}
-
-/** Runs a wasm kernel and returns its single output. */
-function run(name: string, backend: Backend, inputs: Record<string, TensorInfo>, attrs: object = {}): TensorInfo {
-  const out = wasmKernel(name)({ inputs, backend, attrs: attrs as tf.NamedAttrMap });
-  return Array.isArray(out) ? out[0] : out;
-}
-
-function release(backend: Backend, ...infos: TensorInfo[]): void {
-  for (const info of infos) backend.disposeData(info.dataId);
-}
-
-function transpose(backend: Backend, x: TensorInfo, perm: number[]): TensorInfo {
-  return run('Transpose', backend, { x }, { perm });
-}
+import { registerWasmFastPaths } from './wasm-fast-paths.ts';
+import { release, replaceKernel, run, transpose, transposeMatrix, WASM, type Backend, type KernelArgs, type TensorInfo } from './wasm-kernel-utils.ts';
 
 type Conv2DAttrs = {
   strides: number | [number, number];
@@ -84,9 +60,13 @@ function conv2DBackpropFilter({ inputs, backend: anyBackend, attrs }: KernelArgs
     const [b, h, w, c] = x.shape;
     source = run('Slice', backend, { x }, { begin: [0, 0, 0, 0], size: [b, h + Math.min(bottom, 0), w + Math.min(right, 0), c] });
   }
-  const xT = transpose(backend, source, [3, 1, 2, 0]);
+  // x → [Cin, H, W, B] as [B, H·W·Cin]ᵀ = [H·W, Cin, B], then Cin to the front (moves runs of B floats).
+  const [batch, height, width, channels] = source.shape;
+  const pixelsFirst = transposeMatrix(backend, source, batch, height * width * channels);
+  const xT = transpose(backend, { ...pixelsFirst, shape: [height * width, channels, batch] }, [1, 0, 2]);
+  release(backend, pixelsFirst);
   const dyT = transpose(backend, dy, [1, 2, 0, 3]);
-  const dwT = run('Conv2D', backend, { x: xT, filter: dyT }, {
+  const dwT = run('Conv2D', backend, { x: { ...xT, shape: [channels, height, width, batch] }, filter: dyT }, {
     strides: 1,
     dilations: [sh, sw],
     pad: [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]],
@@ -145,6 +125,10 @@ function makeUntransposedMatMul(builtIn: tf.KernelFunc): tf.KernelFunc {
     if (!transposeA && !transposeB) return builtIn(args);
     const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
     const swapLast = (t: TensorInfo) => {
+      const [rows, cols] = t.shape.slice(-2);
+      if (t.shape.length === 2 || (t.shape.length === 3 && t.shape[0] === 1)) {
+        return { ...transposeMatrix(backend, t, rows, cols), shape: [...t.shape.slice(0, -2), cols, rows] };
+      }
       const perm = t.shape.map((_, i) => i);
       const n = perm.length;
       [perm[n - 2], perm[n - 1]] = [perm[n - 1], perm[n - 2]];
@@ -193,14 +177,9 @@ let registered = false;
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   registered = true;
-  const replace = (kernelName: string, make: (builtIn: tf.KernelFunc) => tf.KernelFunc) => {
-    const builtIn = tf.getKernel(kernelName, WASM)!;
-    tf.unregisterKernel(kernelName, WASM);
-    // setupFunc binds the kernel's wasm export; it runs once when the backend initialises.
-    tf.registerKernel({ ...builtIn, kernelFunc: make(builtIn.kernelFunc) });
-  };
   tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: WASM, kernelFunc: conv2DBackpropFilter as tf.KernelFunc });
-  replace('Conv2DBackpropInput', makeConv2DBackpropInput);
-  replace('BatchMatMul', makeUntransposedMatMul);
-  replace('_FusedMatMul', (builtIn) => makeUntransposedMatMul(makePerMatrixBiasMatMul(builtIn)));
+  replaceKernel('Conv2DBackpropInput', makeConv2DBackpropInput);
+  replaceKernel('BatchMatMul', makeUntransposedMatMul);
+  replaceKernel('_FusedMatMul', (builtIn) => makeUntransposedMatMul(makePerMatrixBiasMatMul(builtIn)));
+  registerWasmFastPaths();
 }
