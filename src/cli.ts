@@ -13,7 +13,6 @@ import { trainCommand, trainMemberCommand } from './commands/train.ts';
 const program = addGlobalOptions(
   new Command('ensdef')
     .description('Ensemble methods as a defense to adversarial perturbations (2017): train, attack, report')
-    .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ showGlobalOptions: true }),
 );
 
@@ -25,11 +24,27 @@ program.addCommand(reproduceCommand());
 program.addCommand(dataCommand());
 program.addCommand(trainMemberCommand(), { hidden: true });
 
-function exitOverride(command: Command): void {
-  command.exitOverride();
-  command.commands.forEach(exitOverride);
+/** The words that run `command`, e.g. "ensdef data info". */
+function commandPath(command: Command): string {
+  return command.parent ? `${commandPath(command.parent)} ${command.name()}` : command.name();
 }
-exitOverride(program);
+
+/**
+ * Commander's own usage errors (unknown option or command, missing value, extra argument) print as one
+ * `ensdef:` line like every other user error, ending with where to look (commander would add a
+ * "Did you mean" line or the whole help).
+ */
+function configureErrors(command: Command): void {
+  command.exitOverride();
+  command.configureOutput({
+    outputError: (message, write) => {
+      const oneLine = message.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ');
+      write(`${chalk.red(`ensdef: ${oneLine}`)} (see '${commandPath(command)} --help')\n`);
+    },
+  });
+  command.commands.forEach(configureErrors);
+}
+configureErrors(program);
 
 const debug = process.argv.includes('--debug');
 

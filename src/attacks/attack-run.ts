@@ -5,7 +5,7 @@
 import { loadDataset } from '../data/load.ts';
 import { Ensemble } from '../ensembles/ensemble.ts';
 import { usageError } from '../errors.ts';
-import { appendResults, resultsPath, type ResultRow } from '../eval/results.ts';
+import { appendResults, readResults, resultsPath, type ResultRow } from '../eval/results.ts';
 import { readManifest, type Manifest } from '../run/manifest.ts';
 import { runDir, validateRunName } from '../run/run-dir.ts';
 import { averageOverMembers, formatRow, runJob, usesMember, type AttackJob, type JobContext } from './jobs.ts';
@@ -60,6 +60,8 @@ export async function attackRun(
   const run = openRun(options.runsRoot, options.runName);
   const surrogate = options.surrogate ? openSurrogate(options.runsRoot, options.surrogate, run) : undefined;
   checkMember(options.member, surrogate ?? run);
+  // A malformed results.csv fails now, naming the file, not after the first job's work.
+  readResults(resultsPath(run.dir));
   const { manifest } = run;
   const data = loadDataset({ dataset: manifest.config.dataset, dataDir: manifest.config.dataDir, testLimit: options.testLimit ?? manifest.config.testLimit });
   const ensemble = await Ensemble.load(run.dir, manifest);

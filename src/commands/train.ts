@@ -4,9 +4,9 @@ import { availableParallelism } from 'node:os';
 import { DATASET_DEFAULTS, METHOD_NAMES, TRAIN_DEFAULTS, type MethodName, type TrainConfig } from '../config/train-config.ts';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.ts';
 import { usageError } from '../errors.ts';
-import { trainAndSaveMember, trainRun } from '../ensembles/train-ensemble.ts';
+import { trainMemberInWorker, trainRun } from '../ensembles/train-ensemble.ts';
 import { readManifest } from '../run/manifest.ts';
-import { defaultRunName, runDir } from '../run/run-dir.ts';
+import { defaultRunName, runDir, validateRunName } from '../run/run-dir.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
 import { enumOption, integerOption, numberOption } from './parse.ts';
 
@@ -83,7 +83,8 @@ export function trainCommand(): Command {
     .action(async (flags: TrainFlags, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const config = resolveTrainConfig(flags);
-      const runName = flags.run ?? defaultRunName(config.dataset, config.method, config.seed);
+      // checked before the backend starts, like every other flag
+      const runName = validateRunName(flags.run ?? defaultRunName(config.dataset, config.method, config.seed));
       const backend = await startBackend(global, log);
       const manifest = await trainRun({ config, runsRoot: global.runsDir, runName, workers: flags.workers, backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log });
       const evaluation = manifest.evaluation!;
@@ -110,7 +111,9 @@ export function trainMemberCommand(): Command {
       const backend = await startBackend(global, () => {});
       const dir = runDir(global.runsDir, flags.run);
       const { config } = readManifest(dir);
-      const record = await trainAndSaveMember(dir, config, flags.member, backend);
-      log(`member ${flags.member + 1}/${config.members} done: test accuracy ${record.testAccuracy.toFixed(4)}, ${record.samplesPerSecond.toFixed(0)} samples/s`);
+      const record = await trainMemberInWorker(dir, config, flags.member, backend);
+      // A failure was recorded for the parent to print; exit non-zero without printing it twice.
+      if (!record) process.exitCode = 1;
+      else log(`member ${flags.member + 1}/${config.members} done: test accuracy ${record.testAccuracy.toFixed(4)}, ${record.samplesPerSecond.toFixed(0)} samples/s`);
     });
 }

@@ -3,7 +3,8 @@
  * trains only what is missing; a run directory is never continued with a different config.
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendInfo } from '../backend/select.ts';
 import { trainingIdentity, type TrainConfig } from '../config/train-config.ts';
@@ -22,6 +23,7 @@ import {
   type Manifest,
   type MemberRecord,
 } from '../run/manifest.ts';
+import { writeFileAtomic } from '../run/atomic.ts';
 import { formatDuration, Progress } from '../run/progress.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { markLatest, memberDir, runDir } from '../run/run-dir.ts';
@@ -150,14 +152,41 @@ export async function trainAndSaveMember(dir: string, config: TrainConfig, index
 
 const ENSDEF_BIN = fileURLToPath(new URL('../../bin/ensdef.js', import.meta.url));
 
+/** Where a worker leaves the reason it failed, for the parent to print once and record in the manifest. */
+function workerFailurePath(dir: string, index: number): string {
+  return join(memberDir(dir, index), 'failure.txt');
+}
+
+/**
+ * Trains one member in a worker process (`ensdef train-member`). A user-level failure (e.g. a NaN loss)
+ * is written to the member's directory and returns undefined: the worker prints nothing, the parent
+ * prints it once and records it in the manifest, as without workers. Other errors are also rethrown.
+ */
+export async function trainMemberInWorker(dir: string, config: TrainConfig, index: number, backend: BackendInfo): Promise<MemberRecord | undefined> {
+  try {
+    return await trainAndSaveMember(dir, config, index, backend);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    writeFileAtomic(workerFailurePath(dir, index), error instanceof UserError ? message : `internal error: ${message}`);
+    if (!(error instanceof UserError)) throw error;
+    return undefined;
+  }
+}
+
 function runWorker(options: TrainRunOptions, index: number): Promise<void> {
+  const failurePath = workerFailurePath(runDir(options.runsRoot, options.runName), index);
+  rmSync(failurePath, { force: true });
+  const failure = (how: string) =>
+    existsSync(failurePath)
+      ? new UserError(readFileSync(failurePath, 'utf8'))
+      : new UserError(`member ${index + 1} failed in its worker (${how}); see the message above, then rerun the same command to retry it`);
   const args = [ENSDEF_BIN, 'train-member', '--runs-dir', options.runsRoot, '--run', options.runName, '--member', String(index), '--backend', options.backend.name];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (code === 0) resolvePromise();
-      else reject(new UserError(`member ${index + 1} failed in its worker (${signal ?? `exit ${code}`}); see the message above, then rerun the same command to retry it`));
+      else reject(failure(signal ?? `exit ${code}`));
     });
   });
 }

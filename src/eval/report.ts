@@ -3,7 +3,7 @@
  * rebuilt from saved results only. No timestamps: the same results give byte-identical files.
  */
 import { stringify } from 'csv-stringify/sync';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
@@ -162,11 +162,21 @@ function runsMarkdown(runs: RunResults[]): string {
   );
 }
 
+const REPORT_MD = 'report.md';
+const REPORT_TITLE = '# ensdef report';
+
+/** An earlier ensdef report: its report.md starts with our title (someone else's report.md does not count). */
+function holdsEnsdefReport(outDir: string): boolean {
+  const path = join(outDir, REPORT_MD);
+  return existsSync(path) && readFileSync(path, 'utf8').startsWith(`${REPORT_TITLE}\n`);
+}
+
 /** Refuses to write into a non-empty directory that is not an earlier ensdef report, unless forced. */
 function checkOutDir(outDir: string, force: boolean): void {
-  if (force || !existsSync(outDir)) return;
-  const entries = readdirSync(outDir);
-  if (entries.length > 0 && !entries.includes('report.md')) {
+  if (!existsSync(outDir)) return;
+  if (!statSync(outDir).isDirectory()) throw new UserError(`--out ${outDir} is a file, not a directory; choose a directory for the report`);
+  if (force) return;
+  if (readdirSync(outDir).length > 0 && !holdsEnsdefReport(outDir)) {
     throw new UserError(`--out ${outDir} already holds files that are not an ensdef report; choose an empty directory or pass --force to write there anyway`);
   }
 }
@@ -176,7 +186,11 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
   const paper = options.paper ?? loadPaperResults();
   const allRuns = collectRunResults(runsRoot);
   const runs = allRuns.filter((run) => run.rows.length > 0);
-  if (runs.length === 0) throw new UserError(`no results under ${resolve(runsRoot)}: run 'ensdef attack' on a trained run first (or 'ensdef reproduce')`);
+  if (runs.length === 0) {
+    // Without results there is no report to write, but a failed run still says why on the same line.
+    const failures = allRuns.filter((run) => run.manifest.status === 'failed').map((run) => `; run ${run.name} failed: ${run.manifest.failure ?? 'unknown error'}`);
+    throw new UserError(`no results under ${resolve(runsRoot)}: run 'ensdef attack' on a trained run first (or 'ensdef reproduce')${failures.join('')}`);
+  }
   const table2 = buildTable2(runs, paper);
   const table4 = buildTable4(runs, paper);
   const beyond = buildBeyondTable(runs);
@@ -194,7 +208,7 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
   const figure2Links = figure2(table2, outDir, written);
   const sweepLinks = epsSweepFigures(runs, outDir, written);
   const report = [
-    '# ensdef report',
+    REPORT_TITLE,
     '',
     `Paper values: ${paper.source}. Each cell reads \`ours (paper value, our − paper)\`; every number names its loss form and gradient source in the CSVs.`,
     '',
@@ -223,6 +237,6 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
     ...[...figure2Links, ...sweepLinks].map((link) => `![${link}](${link})`),
     '',
   ].join('\n');
-  write('report.md', report);
+  write(REPORT_MD, report);
   return { outDir, files: written };
 }

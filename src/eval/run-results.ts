@@ -1,9 +1,9 @@
 /** Every run under a runs directory: its manifest and its results.csv rows (possibly none). */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
-import { manifestExists, readManifest, type Manifest } from '../run/manifest.ts';
-import { readResults, resultsPath, type ResultRow } from './results.ts';
+import { MANIFEST, manifestExists, readManifest, type Manifest } from '../run/manifest.ts';
+import { readResults, RESULTS_FILE, resultsPath, type ResultRow } from './results.ts';
 
 export interface RunResults {
   name: string;
@@ -12,10 +12,15 @@ export interface RunResults {
 }
 
 export function collectRunResults(runsRoot: string): RunResults[] {
-  if (!existsSync(runsRoot)) throw new UserError(`runs directory not found: ${resolve(runsRoot)}; train and attack first, or pass --runs`);
-  return readdirSync(runsRoot, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && manifestExists(join(runsRoot, entry.name)))
-    .map((entry) => entry.name)
+  if (!existsSync(runsRoot) || !statSync(runsRoot).isDirectory()) throw new UserError(`runs directory not found: ${resolve(runsRoot)}; train and attack first, or pass --runs`);
+  const names = readdirSync(runsRoot, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name);
+  // Results without the manifest that says what produced them are refused, never silently left out.
+  const orphan = names.find((name) => !manifestExists(join(runsRoot, name)) && existsSync(resultsPath(join(runsRoot, name))));
+  if (orphan) throw new UserError(`${join(runsRoot, orphan, MANIFEST)} missing beside ${RESULTS_FILE}; restore it or move ${join(runsRoot, orphan)} out of ${runsRoot}`);
+  return names
+    .filter((name) => manifestExists(join(runsRoot, name)))
     .sort()
     .map((name) => {
       const dir = join(runsRoot, name);

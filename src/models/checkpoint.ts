@@ -61,6 +61,13 @@ function readCheckpointJson(dir: string): CheckpointJson {
     throw new UserError(`${path}: not valid JSON; delete the member directory and rerun 'ensdef train' to retrain it`);
   }
   if (json.format !== 'ensdef-checkpoint-1') throw new UserError(`${path}: not an ensdef checkpoint; delete it and retrain`);
+  const complete =
+    typeof json.modelTopology === 'object' &&
+    json.modelTopology !== null &&
+    Array.isArray(json.weightSpecs) &&
+    Number.isSafeInteger(json.weightsBytes) &&
+    typeof json.weightsSha256 === 'string';
+  if (!complete) throw new UserError(`${path}: incomplete checkpoint (modelTopology, weightSpecs, weightsBytes or weightsSha256 missing); delete ${dir} and rerun 'ensdef train' to retrain it`);
   return json;
 }
 
@@ -76,5 +83,10 @@ export async function loadCheckpoint(dir: string): Promise<tf.LayersModel> {
     throw new UserError(`${weightsPath}: missing or corrupt (size or sha256 differs from model.json); delete ${dir} and rerun 'ensdef train' to retrain it`);
   }
   const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
-  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightSpecs, weightData }));
+  try {
+    return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightSpecs, weightData }));
+  } catch (error) {
+    // The hash matched model.json, so model.json itself describes a model tfjs cannot build.
+    throw new UserError(`${join(dir, MODEL_JSON)}: cannot rebuild the model (${(error as Error).message.split('\n')[0]}); delete ${dir} and rerun 'ensdef train' to retrain it`);
+  }
 }

@@ -1,5 +1,5 @@
 /** Run directories: runs/NAME/{manifest.json, members/member-NN/, results.csv, log}. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UserError, usageError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
@@ -16,7 +16,9 @@ export function validateRunName(name: string): string {
 }
 
 export function runDir(root: string, name: string): string {
-  return resolve(root, validateRunName(name));
+  validateRunName(name);
+  if (existsSync(root) && !statSync(root).isDirectory()) throw usageError(`--runs-dir ${root} is a file, not a directory; name a directory for the runs`);
+  return resolve(root, name);
 }
 
 export function memberDir(dir: string, index: number): string {
