@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: how fast ensdef trains and attacks on the active tensor backend (initBackend).
  *
- *   npm run bench                                  every measure (about 15 minutes on 2 wasm cores)
+ *   npm run bench                                  every measure (about 8 minutes on 2 wasm cores)
  *   npm run bench -- --quick                       fewer batches, smaller pipelines (about 3 minutes)
  *   npm run bench -- --only mnist-train,mnist-epoch
  *   npm run bench -- --backend cpu --only mnist-train
