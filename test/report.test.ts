@@ -127,6 +127,15 @@ describe('report tables', () => {
     assert.ok(reasons.some((r) => /0.6000 at ε=0.5 does not fall towards 0/.test(r)));
     assert.ok(reasons.some((r) => /n=8 to 0.4000 at n=16/.test(r)));
   });
+
+  it('flags a sweep that plateaus at the fraction of examples with an exactly zero gradient', () => {
+    const clipped = (eps: number, accuracy: number) => fgsm('2', 'ensemble', accuracy, { eps, loss: 'clipped-probs', zero_grad_fraction: 0.033 });
+    const plateau: RunResults = { name: 'p', manifest: manifest('bagging', 2), rows: [clipped(0.1, 0.5), clipped(0.3, 0.033), clipped(0.5, 0.033)] };
+    const reasons = maskingFlags([plateau]).map((f) => f.reason);
+    assert.ok(reasons.some((r) => /stops falling at 0.0330 \(ε=0.3→0.5\) while 3.3% of examples have an exactly zero input gradient/.test(r)), reasons.join('\n'));
+    const falling: RunResults = { name: 'f', manifest: manifest('bagging', 2), rows: [clipped(0.1, 0.5), clipped(0.3, 0.05), clipped(0.5, 0.034)] };
+    assert.deepEqual(maskingFlags([falling]), []);
+  });
 });
 
 describe('ensdef report files', () => {

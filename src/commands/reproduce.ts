@@ -9,7 +9,7 @@ import { estimateSeconds, reproduce } from '../reproduce/run.ts';
 import { formatDuration } from '../run/progress.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
 import { enumOption, integerOption } from './parse.ts';
-import { DEFAULT_WORKERS } from './train.ts';
+import { DEFAULT_WORKERS, WORKERS_HELP, workersFor } from './train.ts';
 
 const DATASET_CHOICES = [...DATASET_NAMES, 'all'] as const;
 
@@ -31,7 +31,7 @@ export function reproduceCommand(): Command {
         .argParser(enumOption('--preset', PRESET_NAMES)),
     )
     .option('--out <dir>', 'output directory: runs/, report/ and the resume state (default: results/reproduce-PRESET)')
-    .option('--workers <n>', 'members trained in parallel processes', integerOption('--workers', 1, 64), DEFAULT_WORKERS)
+    .option('--workers <n>', WORKERS_HELP, integerOption('--workers', 1, 64), DEFAULT_WORKERS)
     .action(async (flags: ReproduceFlags, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const preset = PRESETS[flags.preset];
@@ -46,7 +46,7 @@ export function reproduceCommand(): Command {
         log(`warning: CIFAR-10 at --preset ${preset.name} on the ${backend.name} backend is estimated at ${formatDuration(seconds)}; it is realistic only with a GPU (npm install @tensorflow/tfjs-node-gpu)`);
       }
       const out = flags.out ?? join('results', `reproduce-${preset.name}`);
-      const report = await reproduce({ preset, datasets, outDir: out, workers: flags.workers, backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log });
+      const report = await reproduce({ preset, datasets, outDir: out, workers: workersFor(cmd, backend), backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log });
       console.log(`report written to ${resolve(report.outDir)}: ${report.files.length} files (open report.md)`);
     });
 }

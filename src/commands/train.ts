@@ -1,5 +1,6 @@
 /** `ensdef train`: parses and validates options into a TrainConfig, then trains the run. */
 import { Command, Option } from 'commander';
+import type { BackendInfo } from '../backend/select.ts';
 import { availableParallelism } from 'node:os';
 import { DATASET_DEFAULTS, METHOD_NAMES, TRAIN_DEFAULTS, type MethodName, type TrainConfig } from '../config/train-config.ts';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.ts';
@@ -32,7 +33,19 @@ interface TrainFlags {
 /** The paper's Table 4 rows for these defenses are single models; their bagging+ variants are ensembles. */
 const SINGLE_MODEL_METHODS: MethodName[] = ['adversarial-training', 'distillation'];
 
-export const DEFAULT_WORKERS = Math.min(2, availableParallelism());
+/**
+ * One single-threaded wasm worker per core (docs/PERFORMANCE.md: two workers keep 96-99% of the solo rate
+ * each, while wasm threads gave 1.06x on MNIST). tfjs-node is multi-threaded itself: one process.
+ */
+export const DEFAULT_WORKERS = Math.min(availableParallelism(), 8);
+
+export const WORKERS_HELP = "members trained in parallel processes (one per core, at most 8; 1 on the tensorflow backend unless given)";
+
+/** --workers as given, or its default for the backend that started. */
+export function workersFor(cmd: Command, backend: BackendInfo): number {
+  const given = cmd.getOptionValueSource('workers') !== 'default';
+  return given || backend.name !== 'tensorflow' ? (cmd.getOptionValue('workers') as number) : 1;
+}
 
 export function resolveTrainConfig(flags: TrainFlags): TrainConfig {
   const defaults = DATASET_DEFAULTS[flags.dataset];
@@ -79,14 +92,14 @@ export function trainCommand(): Command {
     .option('--rho <ρ>', 'adversarial training: weight of the clean loss', numberOption('--rho', 0, 1), TRAIN_DEFAULTS.rho)
     .option('--at-eps <ε>', `adversarial training FGSM ε (default: ${DATASET_DEFAULTS.mnist.fgsmEps} mnist, ${DATASET_DEFAULTS.cifar10.fgsmEps} cifar10)`, numberOption('--at-eps', 0, 1))
     .option('--temperature <T>', 'defensive distillation temperature', numberOption('--temperature', 0, 1000, true), TRAIN_DEFAULTS.temperature)
-    .option('--workers <n>', 'members trained in parallel processes', integerOption('--workers', 1, 64), DEFAULT_WORKERS)
+    .option('--workers <n>', WORKERS_HELP, integerOption('--workers', 1, 64), DEFAULT_WORKERS)
     .action(async (flags: TrainFlags, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const config = resolveTrainConfig(flags);
       // checked before the backend starts, like every other flag
       const runName = validateRunName(flags.run ?? defaultRunName(config.dataset, config.method, config.seed));
       const backend = await startBackend(global, log);
-      const manifest = await trainRun({ config, runsRoot: global.runsDir, runName, workers: flags.workers, backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log });
+      const manifest = await trainRun({ config, runsRoot: global.runsDir, runName, workers: workersFor(cmd, backend), backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log });
       const evaluation = manifest.evaluation!;
       const rates = manifest.members.map((m) => m.samplesPerSecond);
       log(`run ${runName} (${runDir(global.runsDir, runName)}), training ${(rates.reduce((a, b) => a + b, 0) / rates.length).toFixed(0)} samples/s per member`);

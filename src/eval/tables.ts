@@ -209,6 +209,14 @@ export function maskingFlags(runs: RunResults[]): MaskingFlag[] {
       if (last.eps >= SATURATING_EPS[run.manifest.config.dataset] && last.accuracy > 0.1) {
         flags.push({ run: run.name, description: describe(last), reason: `accuracy ${last.accuracy.toFixed(4)} at ε=${last.eps} does not fall towards 0` });
       }
+      const [before, last2] = rows.slice(-2);
+      if ((last2.zero_grad_fraction ?? 0) > 0 && last2.accuracy > 0 && last2.accuracy >= before.accuracy) {
+        flags.push({
+          run: run.name,
+          description: describe(last2),
+          reason: `accuracy stops falling at ${last2.accuracy.toFixed(4)} (ε=${before.eps}→${last2.eps}) while ${(100 * last2.zero_grad_fraction!).toFixed(1)}% of examples have an exactly zero input gradient, which sign(0) = 0 leaves unattacked`,
+        });
+      }
     }
     for (const rows of sweep('steps')) {
       for (let i = 1; i < rows.length; i++) {
