@@ -48,10 +48,11 @@ export function isPaperSetting(row: ResultRow, dataset: DatasetName): boolean {
   return false;
 }
 
+/** The measurement on the most test images (a sweep point on a subset never hides a full-set one); among equals, the latest. */
 function pick(rows: ResultRow[], predicate: (row: ResultRow) => boolean): ResultRow | undefined {
-  // The latest measurement wins (rows are appended in time order).
-  for (let i = rows.length - 1; i >= 0; i--) if (predicate(rows[i])) return rows[i];
-  return undefined;
+  let best: ResultRow | undefined;
+  for (const row of rows) if (predicate(row) && (!best || row.n >= best.n)) best = row;
+  return best;
 }
 
 /** Member 0's row if there is one, else the mean over members ('all'). */
