@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { DATASET_DEFAULTS, TRAIN_DEFAULTS, type MethodName } from '../src/config/train-config.ts';
+import type { MethodName } from '../src/config/train-config.ts';
+import { runManifest } from './helpers/reliability.ts';
 import { UserError } from '../src/errors.ts';
 import { buildReport } from '../src/eval/report.ts';
 import { appendResults, resultsPath, type ResultRow } from '../src/eval/results.ts';
@@ -14,32 +15,7 @@ import type { RunResults } from '../src/eval/run-results.ts';
 import { writeManifest, type Manifest } from '../src/run/manifest.ts';
 
 function manifest(method: MethodName, members: number, status: Manifest['status'] = 'complete'): Manifest {
-  return {
-    tool: 'ensdef',
-    version: 'test',
-    createdAt: '',
-    updatedAt: '',
-    command: 'test',
-    config: {
-      dataset: 'mnist',
-      method,
-      members,
-      epochs: 1,
-      batchSize: TRAIN_DEFAULTS.batchSize,
-      learningRate: TRAIN_DEFAULTS.learningRate,
-      seed: 0,
-      noiseSigma: DATASET_DEFAULTS.mnist.noiseSigma,
-      rho: 0.5,
-      atEps: 0.3,
-      temperature: 10,
-    },
-    seeds: { run: 0, members: [] },
-    versions: {},
-    backend: { name: 'wasm', package: 'p', version: 'v', threads: 1, trainingKernels: true },
-    status,
-    members: [],
-    timings: {},
-  };
+  return runManifest({ method, members, status });
 }
 
 function row(partial: Partial<ResultRow>): ResultRow {

@@ -108,9 +108,23 @@ export async function trainTinyRun(runsDir: string, name: string, ...extra: stri
  * Writes the manifest of a finished MNIST run without training it: enough for every check that reads a
  * run's manifest (flag validation, report), not for loading its models.
  */
-export function writeRunManifest(dir: string, options: { method?: MethodName; members?: number; status?: Manifest['status']; failure?: string } = {}): Manifest {
+export function writeRunManifest(dir: string, options: RunManifestOptions = {}): Manifest {
+  const manifest = runManifest(options);
+  writeManifest(dir, manifest);
+  return manifest;
+}
+
+export interface RunManifestOptions {
+  method?: MethodName;
+  members?: number;
+  status?: Manifest['status'];
+  failure?: string;
+}
+
+/** The manifest of a finished MNIST run (nothing trained behind it). */
+export function runManifest(options: RunManifestOptions = {}): Manifest {
   const members = options.members ?? 2;
-  const manifest: Manifest = {
+  return {
     tool: 'ensdef',
     version: 'test',
     createdAt: '2026-01-01T00:00:00.000Z',
@@ -137,6 +151,4 @@ export function writeRunManifest(dir: string, options: { method?: MethodName; me
     members: [],
     timings: {},
   };
-  writeManifest(dir, manifest);
-  return manifest;
 }
