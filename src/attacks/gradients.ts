@@ -54,9 +54,14 @@ export function grad1(ensemble: Ensemble, member: number, form: LossForm): Gradi
   return gradientOf((x, y) => tf.sum(memberLoss(ensemble.memberLogits(x, member), y, form)));
 }
 
-/** Grad. 2: (1/n) Σ_i ∇x J(θ_i, x, y), in one backward pass through all members (the gradient is linear). */
+/**
+ * Grad. 2: (1/n) Σ_i ∇x J(θ_i, x, y), summed member by member: the same arithmetic as one backward pass
+ * through all members, but only one member's activations are alive at a time (a 10-member CIFAR-10
+ * batch of 200 peaked at 4.2 GiB in one pass).
+ */
 export function grad2(ensemble: Ensemble, form: LossForm): GradientSource {
-  return gradientOf((x, y) => tf.div(tf.addN(ensemble.allMemberLogits(x).map((l) => tf.sum(memberLoss(l, y, form)))), ensemble.size));
+  const members = Array.from({ length: ensemble.size }, (_, i) => grad1(ensemble, i, form));
+  return (x, y) => tf.tidy(() => tf.div(tf.addN(members.map((gradient) => gradient(x, y))), ensemble.size) as tf.Tensor4D);
 }
 
 /** Grad. 3: ∇x of the cross-entropy of the ensemble's averaged probabilities — what it predicts with. */
