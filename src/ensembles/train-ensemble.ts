@@ -194,11 +194,19 @@ function runWorker(options: TrainRunOptions, index: number): Promise<void> {
 async function trainPending(options: TrainRunOptions, dir: string, pending: number[]): Promise<void> {
   const { config, log } = options;
   const workers = Math.min(options.workers, pending.length);
+  const started = performance.now();
+  let finished = 0;
+  // Members cost about the same, so the rate of finished members (parallel workers included) predicts the rest.
+  const runEta = () => {
+    finished++;
+    const elapsed = (performance.now() - started) / 1000;
+    return `run: ${finished}/${pending.length} members this time, elapsed ${formatDuration(elapsed)}, ETA ${formatDuration((elapsed / finished) * (pending.length - finished))}`;
+  };
   if (workers <= 1) {
     for (const index of pending) {
       const record = await trainAndSaveMember(dir, config, index, options.backend);
       log(
-        `member ${index + 1}/${config.members} done: test accuracy ${record.testAccuracy.toFixed(4)}, loss ${record.finalLoss.toFixed(4)}, ${record.samplesPerSecond.toFixed(0)} samples/s, ${formatDuration(record.trainSeconds)}`,
+        `member ${index + 1}/${config.members} done: test accuracy ${record.testAccuracy.toFixed(4)}, loss ${record.finalLoss.toFixed(4)}, ${record.samplesPerSecond.toFixed(0)} samples/s, ${formatDuration(record.trainSeconds)}; ${runEta()}`,
       );
     }
     return;
@@ -211,6 +219,7 @@ async function trainPending(options: TrainRunOptions, dir: string, pending: numb
       for (let index = queue.shift(); index !== undefined; index = queue.shift()) {
         try {
           await runWorker(options, index);
+          log(runEta());
         } catch (error) {
           failures.push(error as Error);
         }
