@@ -32,6 +32,12 @@ checkTable('table2.csv', 12);
 checkTable('table4.csv', 5);
 const figures = existsSync(join(dir, 'figures')) ? readdirSync(join(dir, 'figures')).filter((f) => f.endsWith('.svg')) : [];
 if (!figures.some((f) => f.startsWith('figure2-'))) problems.push('no Figure 2 SVG');
+const pngs = existsSync(join(dir, 'figures')) ? readdirSync(join(dir, 'figures')).filter((f) => /^figure1-.*\.png$/.test(f)) : [];
+for (const f of pngs) {
+  const bytes = readFileSync(join(dir, 'figures', f));
+  if (bytes.subarray(0, 8).toString('hex') !== '89504e470d0a1a0a') problems.push(`${f}: not a PNG file`);
+}
+if (pngs.length === 0) problems.push('no Figure 1 PNG');
 if (!figures.some((f) => f.startsWith('eps-sweep-'))) problems.push('no ε-sweep SVG');
 for (const f of figures) {
   const svg = readFileSync(join(dir, 'figures', f), 'utf8');
@@ -43,4 +49,4 @@ if (problems.length > 0) {
   for (const p of problems) console.error(`check-report: ${p}`);
   process.exit(1);
 }
-console.log(`check-report: ${dir} OK (tables parse, ${figures.length} figures)`);
+console.log(`check-report: ${dir} OK (tables parse, ${figures.length} SVG figures, ${pngs.length} Figure 1 PNG)`);

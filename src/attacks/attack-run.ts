@@ -8,7 +8,10 @@ import { usageError } from '../errors.ts';
 import { appendResults, readResults, resultsPath, type ResultRow } from '../eval/results.ts';
 import { readManifest, type Manifest } from '../run/manifest.ts';
 import { runDir, validateRunName } from '../run/run-dir.ts';
-import { averageOverMembers, formatRow, runJob, usesMember, type AttackJob, type JobContext } from './jobs.ts';
+import { FIGURE_IMAGES } from '../config/attack-config.ts';
+import { attackFigure, writeFigure } from '../eval/figure1.ts';
+import { gradientSource } from './gradients.ts';
+import { averageOverMembers, formatRow, jobTargets, runJob, usesMember, type AttackJob, type JobContext } from './jobs.ts';
 
 export interface AttackRunOptions {
   runsRoot: string;
@@ -52,10 +55,29 @@ export function checkMember(member: number | 'all', run: LoadedRun): void {
   if (member !== 'all' && member >= size) throw usageError(`--member ${member}: run ${run.name} has ${size} member${size === 1 ? '' : 's'} (0..${size - 1})`);
 }
 
+export type EnsemblesHook = (ensemble: Ensemble, gradientEnsemble: Ensemble, context: JobContext) => void;
+
+/** Figure 1 for `job`: the first test images, clean and attacked, with the scored model's predictions. */
+export function figureWriter(job: AttackJob, member: number, path: string): EnsemblesHook {
+  return (ensemble, gradientEnsemble, { dataset }) => {
+    const cells = attackFigure({
+      ensemble,
+      target: jobTargets(job, member)[0],
+      attack: job.attack!,
+      source: gradientSource(gradientEnsemble, { grad: job.grad!, member, loss: job.loss }),
+      split: dataset.test,
+      imageShape: dataset.imageShape,
+      numClasses: dataset.numClasses,
+      count: FIGURE_IMAGES,
+    });
+    writeFigure(path, cells, dataset.imageShape);
+  };
+}
+
 /** Runs the jobs; `withEnsembles` lets the caller use the loaded ensembles afterwards (Figure 1). */
 export async function attackRun(
   options: AttackRunOptions,
-  withEnsembles?: (ensemble: Ensemble, gradientEnsemble: Ensemble, context: JobContext) => void,
+  withEnsembles?: EnsemblesHook,
 ): Promise<ResultRow[]> {
   const run = openRun(options.runsRoot, options.runName);
   const surrogate = options.surrogate ? openSurrogate(options.runsRoot, options.surrogate, run) : undefined;

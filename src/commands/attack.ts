@@ -1,14 +1,13 @@
 /** `ensdef attack`: parses and validates options into attack jobs, runs them on a run's test set, appends results. */
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
-import { GRAD_NAMES, gradientSource, LOSS_FORMS, type GradName, type LossForm } from '../attacks/gradients.ts';
-import { attackRun, checkMember, openRun, openSurrogate } from '../attacks/attack-run.ts';
-import { formatRow, jobTargets, table2Jobs, table4Jobs, type AttackJob } from '../attacks/jobs.ts';
+import { GRAD_NAMES, LOSS_FORMS, type GradName, type LossForm } from '../attacks/gradients.ts';
+import { attackRun, checkMember, figureWriter, openRun, openSurrogate } from '../attacks/attack-run.ts';
+import { formatRow, table2Jobs, table4Jobs, type AttackJob } from '../attacks/jobs.ts';
 import { ATTACK_NAMES, type AttackName } from '../attacks/params.ts';
-import { ATTACK_BATCH_SIZE, ATTACK_DEFAULTS, FIGURE_IMAGES, PGD_DEFAULTS, resolveAttackSpec } from '../config/attack-config.ts';
+import { ATTACK_BATCH_SIZE, ATTACK_DEFAULTS, PGD_DEFAULTS, resolveAttackSpec } from '../config/attack-config.ts';
 import type { DatasetName } from '../data/dataset.ts';
 import { usageError } from '../errors.ts';
-import { attackFigure, writeFigure } from '../eval/figure1.ts';
 import { resultsPath } from '../eval/results.ts';
 import { resolveRunName } from '../run/run-dir.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
@@ -109,25 +108,9 @@ export function attackCommand(): Command {
       await startBackend(global, log);
       await attackRun(
         { runsRoot: global.runsDir, runName: run.name, jobs, member, surrogate: flags.surrogate, testLimit: flags.testLimit, batchSize: flags.batchSize, log, onRows: (rows) => rows.forEach((row) => console.log(formatRow(row))) },
-        (ensemble, gradientEnsemble, context) => {
-          if (!flags.figure) return;
-          const [job] = jobs;
-          const figureMember = member === 'all' ? 0 : member;
-          const { dataset } = context;
-          const cells = attackFigure({
-            ensemble,
-            target: jobTargets(job, figureMember)[0],
-            attack: job.attack!,
-            source: gradientSource(gradientEnsemble, { grad: job.grad!, member: figureMember, loss: job.loss }),
-            split: dataset.test,
-            imageShape: dataset.imageShape,
-            numClasses: dataset.numClasses,
-            count: FIGURE_IMAGES,
-          });
-          writeFigure(flags.figure, cells, dataset.imageShape);
-          log(`figure: ${resolve(flags.figure)} (top row clean, bottom row adversarial; labels are the predictions, red when wrong)`);
-        },
+        flags.figure ? figureWriter(jobs[0], member === 'all' ? 0 : member, flags.figure) : undefined,
       );
+      if (flags.figure) log(`figure: ${resolve(flags.figure)} (top row clean, bottom row adversarial; labels are the predictions, red when wrong)`);
       log(`results appended to ${resultsPath(run.dir)}`);
     });
 }

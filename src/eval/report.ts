@@ -205,6 +205,9 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
   write('beyond.csv', toCsv(beyond));
   write('table2.md', `# Table 2\n\n${table2Markdown(table2)}\n`);
   write('table4.md', `# Table 4\n\n${table4Markdown(table4)}\n`);
+  // Figure 1 needs the models, so `reproduce` draws it (figures/figure1-DATASET.png); the report links what is there.
+  const figuresDir = join(outDir, 'figures');
+  const figure1Links = existsSync(figuresDir) ? readdirSync(figuresDir).filter((f) => /^figure1-.*\.png$/.test(f)).sort().map((f) => `figures/${f}`) : [];
   const figure2Links = figure2(table2, outDir, written);
   const sweepLinks = epsSweepFigures(runs, outDir, written);
   const report = [
@@ -234,7 +237,7 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
     '',
     '## Figures',
     '',
-    ...[...figure2Links, ...sweepLinks].map((link) => `![${link}](${link})`),
+    ...[...figure1Links, ...figure2Links, ...sweepLinks].map((link) => `![${link}](${link})`),
     '',
   ].join('\n');
   write(REPORT_MD, report);

@@ -30,7 +30,22 @@ export interface AttackStep {
   cost: number;
 }
 
-export type Step = TrainStep | AttackStep;
+/** The paper's Figure 1: BIM on a single classifier, clean and adversarial test images side by side. */
+export interface FigureStep {
+  kind: 'figure';
+  id: string;
+  runName: string;
+  job: AttackJob;
+  /** Path inside the report directory. */
+  path: string;
+  cost: number;
+}
+
+export type Step = TrainStep | AttackStep | FigureStep;
+
+export function figurePath(dataset: DatasetName): string {
+  return `figures/figure1-${dataset}.png`;
+}
 
 const TABLE2_METHODS: MethodName[] = ['random-init', 'mixed-models', 'bagging', 'gaussian-noise'];
 const DEFENSES: Array<{ method: MethodName; ensemble: boolean }> = [
@@ -118,6 +133,10 @@ export function buildPlan(preset: Preset, datasets: DatasetName[], seed = 0): St
       for (const loss of preset.lossForms) {
         const jobs = table2Jobs([fgsm, bim], loss).filter((j) => j.attack !== null || loss === preset.lossForms[0]);
         steps.push(...jobs.map((j) => attackStep(run.runName, j, preset.members, preset.testLimit)));
+      }
+      if (method === 'random-init') {
+        const path = figurePath(dataset);
+        steps.push({ kind: 'figure', id: `figure:${path}`, runName: run.runName, job: job(bim, '1', preset.lossForms[0]), path, cost: 10 * PAPER_BIM_STEPS });
       }
     }
     for (const { method, ensemble } of DEFENSES) {

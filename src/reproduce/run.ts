@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { attackRun } from '../attacks/attack-run.ts';
+import { attackRun, figureWriter } from '../attacks/attack-run.ts';
 import { formatRow } from '../attacks/jobs.ts';
 import type { BackendInfo } from '../backend/select.ts';
 import { ATTACK_BATCH_SIZE } from '../config/attack-config.ts';
@@ -56,8 +56,12 @@ function loadState(outDir: string, preset: string, datasets: DatasetName[]): Rep
 
 /** Seconds per unit of cost, per step kind, learned from finished steps (initial guesses for a 2-core CPU). */
 class Eta {
-  private readonly secondsPerUnit: Record<Step['kind'], number> = { train: 1 / 2500, attack: 1 / 1500 };
-  private readonly observed: Record<Step['kind'], { seconds: number; cost: number }> = { train: { seconds: 0, cost: 0 }, attack: { seconds: 0, cost: 0 } };
+  private readonly secondsPerUnit: Record<Step['kind'], number> = { train: 1 / 2500, attack: 1 / 1500, figure: 1 / 1500 };
+  private readonly observed: Record<Step['kind'], { seconds: number; cost: number }> = {
+    train: { seconds: 0, cost: 0 },
+    attack: { seconds: 0, cost: 0 },
+    figure: { seconds: 0, cost: 0 },
+  };
 
   record(step: Step, seconds: number): void {
     const o = this.observed[step.kind];
@@ -75,9 +79,15 @@ export function estimateSeconds(steps: Step[]): number {
   return new Eta().remaining(steps);
 }
 
-async function runStep(step: Step, options: ReproduceOptions, runsRoot: string): Promise<void> {
+async function runStep(step: Step, options: ReproduceOptions, dirs: { runs: string; report: string }): Promise<void> {
+  const runsRoot = dirs.runs;
   if (step.kind === 'train') {
     await trainRun({ config: step.config, runsRoot, runName: step.runName, workers: options.workers, backend: options.backend, command: options.command, log: options.log });
+    return;
+  }
+  if (step.kind === 'figure') {
+    const quiet = { runsRoot, runName: step.runName, jobs: [], member: 0, batchSize: ATTACK_BATCH_SIZE, log: () => {} };
+    await attackRun(quiet, figureWriter(step.job, 0, join(dirs.report, step.path)));
     return;
   }
   await attackRun({
@@ -106,11 +116,12 @@ export async function reproduce(options: ReproduceOptions): Promise<ReportFiles>
   for (const [k, step] of pending.entries()) {
     log(`[${plan.length - pending.length + k + 1}/${plan.length}] ${step.id}`);
     const stepStarted = performance.now();
-    await runStep(step, options, dirs.runs);
+    await runStep(step, options, dirs);
     eta.record(step, (performance.now() - stepStarted) / 1000);
     done.add(step.id);
     writeJsonAtomic(join(outDir, STATE_FILE), { ...state, done: plan.filter((s) => done.has(s.id)).map((s) => s.id) });
     log(`    elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${formatDuration(eta.remaining(pending.slice(k + 1)))}`);
   }
-  return buildReport(dirs.runs, dirs.report);
+  // OUT/report is reproduce's own directory: it already holds the Figure 1 it drew.
+  return buildReport(dirs.runs, dirs.report, { force: true });
 }
