@@ -189,6 +189,8 @@ export function maskingFlags(runs: RunResults[]): MaskingFlag[] {
   const flags: MaskingFlag[] = [];
   for (const run of runs) {
     const attacked = run.rows.filter((r) => r.attack !== 'none');
+    const describe = (r: ResultRow) => `${r.attack.toUpperCase()} Grad. ${r.grad} [${r.loss}] on ${r.scored_on}${r.surrogate ? ` from ${r.surrogate}` : ''}`;
+    const flag = (r: ResultRow, reason: string) => flags.push({ run: run.name, description: describe(r), reason });
     const sweep = (vary: 'eps' | 'steps') => {
       const groups = new Map<string, ResultRow[]>();
       for (const r of attacked) {
@@ -199,33 +201,28 @@ export function maskingFlags(runs: RunResults[]): MaskingFlag[] {
         .map((rows) => [...new Map(rows.map((r) => [r[vary], r])).values()].sort((a, b) => (a[vary] ?? 0) - (b[vary] ?? 0)))
         .filter((rows) => rows.length >= (vary === 'eps' ? 3 : 2));
     };
-    const describe = (r: ResultRow) => `${r.attack.toUpperCase()} Grad. ${r.grad} [${r.loss}] on ${r.scored_on}${r.surrogate ? ` from ${r.surrogate}` : ''}`;
+    const flagRises = (rows: ResultRow[], vary: 'eps' | 'steps') => {
+      const at = (r: ResultRow) => `${r.accuracy.toFixed(4)} at ${vary === 'eps' ? 'ε' : 'n'}=${r[vary]}`;
+      for (let i = 1; i < rows.length; i++) {
+        if (rows[i].accuracy > rows[i - 1].accuracy + binomialTolerance(rows[i - 1].accuracy, rows[i].n)) {
+          flag(rows[i], `accuracy rises from ${at(rows[i - 1])} to ${at(rows[i])}`);
+        }
+      }
+    };
     for (const rows of sweep('eps')) {
-      for (let i = 1; i < rows.length; i++) {
-        if (rows[i].accuracy > rows[i - 1].accuracy + binomialTolerance(rows[i - 1].accuracy, rows[i].n)) {
-          flags.push({ run: run.name, description: describe(rows[i]), reason: `accuracy rises from ${rows[i - 1].accuracy.toFixed(4)} at ε=${rows[i - 1].eps} to ${rows[i].accuracy.toFixed(4)} at ε=${rows[i].eps}` });
-        }
-      }
-      const last = rows[rows.length - 1];
+      flagRises(rows, 'eps');
+      const [before, last] = rows.slice(-2);
       if (last.eps >= SATURATING_EPS[run.manifest.config.dataset] && last.accuracy > 0.1) {
-        flags.push({ run: run.name, description: describe(last), reason: `accuracy ${last.accuracy.toFixed(4)} at ε=${last.eps} does not fall towards 0` });
+        flag(last, `accuracy ${last.accuracy.toFixed(4)} at ε=${last.eps} does not fall towards 0`);
       }
-      const [before, last2] = rows.slice(-2);
-      if ((last2.zero_grad_fraction ?? 0) > 0 && last2.accuracy > 0 && last2.accuracy >= before.accuracy) {
-        flags.push({
-          run: run.name,
-          description: describe(last2),
-          reason: `accuracy stops falling at ${last2.accuracy.toFixed(4)} (ε=${before.eps}→${last2.eps}) while ${(100 * last2.zero_grad_fraction!).toFixed(1)}% of examples have an exactly zero input gradient, which sign(0) = 0 leaves unattacked`,
-        });
+      if ((last.zero_grad_fraction ?? 0) > 0 && last.accuracy > 0 && last.accuracy >= before.accuracy) {
+        flag(
+          last,
+          `accuracy stops falling at ${last.accuracy.toFixed(4)} (ε=${before.eps}→${last.eps}) while ${(100 * last.zero_grad_fraction!).toFixed(1)}% of examples have an exactly zero input gradient, which sign(0) = 0 leaves unattacked`,
+        );
       }
     }
-    for (const rows of sweep('steps')) {
-      for (let i = 1; i < rows.length; i++) {
-        if (rows[i].accuracy > rows[i - 1].accuracy + binomialTolerance(rows[i - 1].accuracy, rows[i].n)) {
-          flags.push({ run: run.name, description: describe(rows[i]), reason: `accuracy rises from ${rows[i - 1].accuracy.toFixed(4)} at n=${rows[i - 1].steps} to ${rows[i].accuracy.toFixed(4)} at n=${rows[i].steps}` });
-        }
-      }
-    }
+    for (const rows of sweep('steps')) flagRises(rows, 'steps');
   }
   return flags;
 }
