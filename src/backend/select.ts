@@ -3,8 +3,8 @@
  * The native packages are optional peers: they are imported only if installed, never required.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createRequire } from 'node:module';
 import { usageError } from '../errors.ts';
+import { installedVersion } from '../run/versions.ts';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -20,15 +20,6 @@ export interface BackendInfo {
   trainingKernels: boolean;
 }
 
-const require = createRequire(import.meta.url);
-
-function packageVersion(name: string): string {
-  try {
-    return (require(`${name}/package.json`) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 async function tryNative(): Promise<string | undefined> {
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
@@ -59,7 +50,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
   let info: BackendInfo | undefined;
   if (choice === 'auto' || choice === 'tensorflow') {
     const pkg = await tryNative();
-    if (pkg) info = { name: 'tensorflow', package: pkg, version: packageVersion(pkg), threads: 0, trainingKernels: false };
+    if (pkg) info = { name: 'tensorflow', package: pkg, version: installedVersion(pkg), threads: 0, trainingKernels: false };
     else if (choice === 'tensorflow') {
       throw usageError(
         "--backend tensorflow: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed; run 'npm install @tensorflow/tfjs-node' (or -node-gpu with CUDA)",
@@ -69,13 +60,13 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
   if (!info && (choice === 'auto' || choice === 'wasm') && (await useWasm())) {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const pkg = '@tensorflow/tfjs-backend-wasm';
-    info = { name: 'wasm', package: pkg, version: packageVersion(pkg), threads: wasm.getThreadsCount(), trainingKernels: true };
+    info = { name: 'wasm', package: pkg, version: installedVersion(pkg), threads: wasm.getThreadsCount(), trainingKernels: true };
   }
   if (!info) {
     await tf.setBackend('cpu');
     // The cpu backend greets Node users with a multi-line hint on first use; ensdef already said which backend runs.
     (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
-    info = { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: packageVersion('@tensorflow/tfjs-backend-cpu'), threads: 1, trainingKernels: false };
+    info = { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: installedVersion('@tensorflow/tfjs-backend-cpu'), threads: 1, trainingKernels: false };
   }
   await tf.ready();
   active = info;

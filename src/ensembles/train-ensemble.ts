@@ -70,15 +70,16 @@ function openRun(options: TrainRunOptions, dir: string): Manifest {
     return manifest;
   }
   const now = new Date().toISOString();
+  const versions = packageVersions();
   const manifest: Manifest = {
     tool: 'ensdef',
-    version: packageVersions().ensdef,
+    version: versions.ensdef,
     createdAt: now,
     updatedAt: now,
     command: options.command,
     config,
     seeds: { run: config.seed, members: memberSeeds(config) },
-    versions: packageVersions(),
+    versions,
     backend: options.backend,
     status: 'running',
     members: [],

@@ -1,11 +1,11 @@
 /** manifest.json: the resolved config, seeds, versions, backend, status and per-member records of a run. */
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { BackendInfo } from '../backend/select.ts';
 import type { TrainConfig } from '../config/train-config.ts';
 import { UserError } from '../errors.ts';
 import { writeJsonAtomic } from './atomic.ts';
+import { ensdefVersion, installedVersion } from './versions.ts';
 
 export interface MemberRecord {
   index: number;
@@ -40,21 +40,12 @@ export interface Manifest {
 export const MANIFEST = 'manifest.json';
 export const MEMBER_RECORD = 'record.json';
 
-const require = createRequire(import.meta.url);
-
 export function packageVersions(): Record<string, string> {
-  const version = (name: string) => {
-    try {
-      return (require(`${name}/package.json`) as { version: string }).version;
-    } catch {
-      return 'not installed';
-    }
-  };
   return {
-    ensdef: (require('../../package.json') as { version: string }).version,
+    ensdef: ensdefVersion(),
     node: process.versions.node,
-    '@tensorflow/tfjs': version('@tensorflow/tfjs'),
-    '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),
+    '@tensorflow/tfjs': installedVersion('@tensorflow/tfjs'),
+    '@tensorflow/tfjs-backend-wasm': installedVersion('@tensorflow/tfjs-backend-wasm'),
   };
 }
 
