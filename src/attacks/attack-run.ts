@@ -6,6 +6,7 @@ import { loadDataset } from '../data/load.ts';
 import { Ensemble } from '../ensembles/ensemble.ts';
 import { usageError } from '../errors.ts';
 import { appendResults, readResults, resultsPath, type ResultRow } from '../eval/results.ts';
+import { withDirLock } from '../run/lock.ts';
 import { readManifest, type Manifest } from '../run/manifest.ts';
 import { runDir, validateRunName } from '../run/run-dir.ts';
 import { FIGURE_IMAGES } from '../config/attack-config.ts';
@@ -84,6 +85,10 @@ export async function attackRun(
   checkMember(options.member, surrogate ?? run);
   // A malformed results.csv fails now, naming the file, not after the first job's work.
   readResults(resultsPath(run.dir));
+  return withDirLock(run.dir, () => attackLockedRun(options, run, surrogate, withEnsembles));
+}
+
+async function attackLockedRun(options: AttackRunOptions, run: LoadedRun, surrogate: LoadedRun | undefined, withEnsembles?: EnsemblesHook): Promise<ResultRow[]> {
   const { manifest } = run;
   const data = loadDataset({ dataset: manifest.config.dataset, dataDir: manifest.config.dataDir, testLimit: options.testLimit ?? manifest.config.testLimit });
   const ensemble = await Ensemble.load(run.dir, manifest);

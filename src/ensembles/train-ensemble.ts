@@ -24,6 +24,7 @@ import {
   type MemberRecord,
 } from '../run/manifest.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
+import { withDirLock } from '../run/lock.ts';
 import { formatDuration, Progress } from '../run/progress.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { markLatest, memberDir, runDir } from '../run/run-dir.ts';
@@ -248,6 +249,10 @@ export async function trainRun(options: TrainRunOptions): Promise<Manifest> {
   const dir = runDir(options.runsRoot, options.runName);
   // Missing or corrupt data fails here, before a run directory is created or LATEST moved.
   loadDataset(options.config);
+  return withDirLock(dir, () => trainLockedRun(options, dir));
+}
+
+async function trainLockedRun(options: TrainRunOptions, dir: string): Promise<Manifest> {
   let manifest = openRun(options, dir);
   markLatest(options.runsRoot, options.runName);
   const done = new Set(finishedMembers(dir, options.config.members).map((r) => r.index));

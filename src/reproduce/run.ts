@@ -13,6 +13,7 @@ import { trainRun } from '../ensembles/train-ensemble.ts';
 import { UserError } from '../errors.ts';
 import { buildReport, type ReportFiles } from '../eval/report.ts';
 import { writeJsonAtomic } from '../run/atomic.ts';
+import { withDirLock } from '../run/lock.ts';
 import { formatDuration } from '../run/progress.ts';
 import { buildPlan, type Step } from './plan.ts';
 import type { Preset } from './presets.ts';
@@ -104,6 +105,10 @@ async function runStep(step: Step, options: ReproduceOptions, dirs: { runs: stri
 }
 
 export async function reproduce(options: ReproduceOptions): Promise<ReportFiles> {
+  return withDirLock(options.outDir, () => reproduceLocked(options));
+}
+
+async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> {
   const { outDir, preset, datasets, log } = options;
   const dirs = reproduceDirs(outDir);
   const plan = buildPlan(preset, datasets);
