@@ -184,4 +184,10 @@ describe('clipped-probs on a saturated softmax', () => {
     const secondOnly = gradientValues(grad1(ensemble, 1, 'clipped-probs'), images, [0, 0]);
     assert.ok(maxAbsDifference(g2, secondOnly.map((v) => v / 2)) < 1e-7);
   });
+
+  test('Grad. 3 with clipped-probs is exactly zero when the averaged probability saturates', () => {
+    const saturatedPair = new Ensemble([saturating.model, saturating.model]);
+    assert.ok(gradientValues(grad3(saturatedPair, 'clipped-probs'), images, [0, 0]).every((v) => v === 0));
+    assert.ok(gradientValues(grad3(saturatedPair, 'logits'), images, [0, 0]).every((v) => v !== 0));
+  });
 });

@@ -34,13 +34,16 @@ export function memberLoss(logits: tf.Tensor2D, y: tf.Tensor2D, form: LossForm):
   return tf.tidy(() => (form === 'logits' ? (tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1)) as tf.Tensor1D) : clippedCrossEntropy(tf.softmax(logits), y)));
 }
 
-/** Per-example cross-entropy of the ensemble's prediction, the mean of the members' softmax probabilities. */
-export function ensembleLoss(memberLogits: tf.Tensor2D[], y: tf.Tensor2D, form: LossForm): tf.Tensor1D {
+/**
+ * Per-example cross-entropy −log p̄_y of the ensemble's prediction (the mean of its members' softmax
+ * probabilities), from the members' true-class losses ℓ_i = −log p_i,y [n, B].
+ */
+function ensembleLossOfMemberLosses(memberLosses: tf.Tensor2D, form: LossForm): tf.Tensor1D {
   return tf.tidy(() => {
-    if (form === 'clipped-probs') return clippedCrossEntropy(tf.mean(tf.stack(memberLogits.map((l) => tf.softmax(l))), 0) as tf.Tensor2D, y);
-    // log mean_i p_i = logsumexp_i(log p_i) − log n, stable where some p_i underflow.
-    const logMean = tf.sub(tf.logSumExp(tf.stack(memberLogits.map((l) => tf.logSoftmax(l))), 0), Math.log(memberLogits.length));
-    return tf.neg(tf.sum(tf.mul(y, logMean), 1)) as tf.Tensor1D;
+    const meanTrueProbability = (): tf.Tensor1D => tf.mean(tf.exp(tf.neg(memberLosses)), 0) as tf.Tensor1D;
+    if (form === 'clipped-probs') return tf.neg(tf.log(tf.clipByValue(meanTrueProbability(), KERAS_EPSILON, 1 - KERAS_EPSILON))) as tf.Tensor1D;
+    // log p̄_y = logsumexp_i(−ℓ_i) − log n, stable where some p_i,y underflow.
+    return tf.neg(tf.sub(tf.logSumExp(tf.neg(memberLosses), 0), Math.log(memberLosses.shape[0]))) as tf.Tensor1D;
   });
 }
 
@@ -64,9 +67,23 @@ export function grad2(ensemble: Ensemble, form: LossForm): GradientSource {
   return (x, y) => tf.tidy(() => tf.div(tf.addN(members.map((gradient) => gradient(x, y))), ensemble.size) as tf.Tensor4D);
 }
 
-/** Grad. 3: ∇x of the cross-entropy of the ensemble's averaged probabilities — what it predicts with. */
+/**
+ * Grad. 3: ∇x of the cross-entropy of the ensemble's averaged probabilities — what it predicts with.
+ * By the chain rule through ℓ_i = −log p_i,y, it is Σ_i (∂J/∂ℓ_i) ∇x ℓ_i, with ∂J/∂ℓ_i = p_i,y / (n p̄_y)
+ * (zero where the clipped form clips p̄_y). Summed member by member like Grad. 2, so one member's
+ * activations are alive at a time: a 10-member CIFAR-10 batch of 200 took 4.2 GiB as one backward pass.
+ */
 export function grad3(ensemble: Ensemble, form: LossForm): GradientSource {
-  return gradientOf((x, y) => tf.sum(ensembleLoss(ensemble.allMemberLogits(x), y, form)));
+  return (x, y) =>
+    tf.tidy(() => {
+      const perMember = Array.from({ length: ensemble.size }, (_, i) =>
+        tf.valueAndGrad((input) => memberLoss(ensemble.memberLogits(input as tf.Tensor4D, i), y, 'logits'))(x),
+      );
+      const memberLosses = tf.stack(perMember.map((m) => m.value)) as tf.Tensor2D;
+      const weights = tf.grad((losses) => tf.sum(ensembleLossOfMemberLosses(losses as tf.Tensor2D, form)))(memberLosses);
+      const perExample = [x.shape[0], 1, 1, 1];
+      return tf.addN(perMember.map((m, i) => tf.mul(m.grad, tf.reshape(tf.gather(weights, i), perExample)))) as tf.Tensor4D;
+    });
 }
 
 export interface GradientChoice {
