@@ -100,6 +100,29 @@ test('--table2 writes the whole row; its clean accuracies are the ones train mea
   assert.equal(out.stdout.trim().split('\n').length, 10);
 });
 
+test('a rerun skips what results.csv already holds and prints the saved rows; --force or other images measure again', () => {
+  const path = join(runsDir, 'tiny', 'results.csv');
+  const before = readFileSync(path, 'utf8');
+  const first = ensdef('attack', '--grad', '2', '--attack', 'bim');
+  assert.equal(first.status, 0, first.stderr);
+  assert.equal(readFileSync(path, 'utf8'), before, 'a measurement already saved was written again');
+  assert.match(first.stderr, /BIM\(ε=0\.2, α=0\.025, n=8\) Grad\. 2 \[logits\]: already in results\.csv/);
+  const saved = results()[0];
+  assert.ok(first.stdout.includes(`accuracy ${saved.accuracy.toFixed(4)}`), first.stdout);
+
+  const table = ensdef('attack', '--table2', '--loss', 'clipped-probs');
+  assert.equal(table.status, 0, table.stderr);
+  assert.equal(readFileSync(path, 'utf8'), before);
+  assert.equal(table.stdout.trim().split('\n').length, 10, 'every saved row is printed');
+
+  const count = results().length;
+  assert.equal(ensdef('attack', '--grad', '2', '--attack', 'bim', '--force').status, 0);
+  assert.equal(ensdef('attack', '--grad', '2', '--attack', 'bim', '--test-limit', '50').status, 0);
+  const added = results().slice(count);
+  assert.deepEqual(added.map((r) => [r.attack, r.grad, r.n]), [['bim', '2', 100], ['bim', '2', 50]]);
+  assert.equal(added[0].accuracy, saved.accuracy, 'BIM is deterministic: measuring again gives the saved accuracy');
+});
+
 test('--sweep-eps and --sweep-steps make one job per value, α following ε as ε/8', () => {
   const base = { loss: 'logits' as const, seed: 0, table2: false, table4: false, batchSize: 200, attack: 'bim' as const, grad: '3' as const };
   const eps = resolveJobs({ ...base, sweepEps: [0.1, 0.2, 0.4] }, 'mnist', 2).map((j) => j.attack as { eps: number; alpha: number; steps: number });

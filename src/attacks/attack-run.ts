@@ -5,14 +5,14 @@
 import { loadDataset } from '../data/load.ts';
 import { Ensemble } from '../ensembles/ensemble.ts';
 import { usageError } from '../errors.ts';
-import { appendResults, readResults, resultsPath, type ResultRow } from '../eval/results.ts';
+import { appendResults, measurementKey, readResults, resultsPath, type ResultRow } from '../eval/results.ts';
 import { withDirLock } from '../run/lock.ts';
 import { readManifest, type Manifest } from '../run/manifest.ts';
 import { runDir, validateRunName } from '../run/run-dir.ts';
 import { FIGURE_IMAGES } from '../config/attack-config.ts';
 import { attackFigure, writeFigure } from '../eval/figure1.ts';
 import { gradientSource } from './gradients.ts';
-import { averageOverMembers, formatRow, jobTargets, runJob, usesMember, type AttackJob, type JobContext } from './jobs.ts';
+import { averageOverMembers, formatRow, jobLabel, jobTargets, plannedRows, runJob, usesMember, type AttackJob, type JobContext } from './jobs.ts';
 
 export interface AttackRunOptions {
   runsRoot: string;
@@ -25,7 +25,9 @@ export interface AttackRunOptions {
   testLimit?: number;
   batchSize: number;
   log: (line: string) => void;
-  /** Called with each job's rows once they are saved. */
+  /** Measure again a job whose rows results.csv already holds (by default it is skipped, its saved rows reported). */
+  remeasure?: boolean;
+  /** Called with each job's rows once they are saved (or found already saved). */
   onRows?: (rows: ResultRow[]) => void;
 }
 
@@ -99,9 +101,17 @@ async function attackLockedRun(options: AttackRunOptions, run: LoadedRun, surrog
     options.log(
       `attacking run ${run.name}: ${data.name} ${manifest.config.method}, ${ensemble.size} members, ${data.test.count} test images${surrogate ? `, gradients from run ${surrogate.name}` : ''}`,
     );
+    const measured = new Map(readResults(resultsPath(run.dir)).map((row) => [measurementKey(row), row]));
     for (const job of options.jobs) {
       const size = job.attack ? gradientEnsemble.size : ensemble.size;
       const members = options.member === 'all' && usesMember(job) ? Array.from({ length: size }, (_, i) => i) : [options.member === 'all' ? 0 : options.member];
+      const previous = plannedRows(job, members, context).map((row) => measured.get(measurementKey(row)));
+      if (!options.remeasure && previous.every((row) => row !== undefined)) {
+        options.log(`${jobLabel(job, options.member)}: already in results.csv, not measured again (--force to measure again)`);
+        options.onRows?.(previous);
+        all.push(...previous);
+        continue;
+      }
       const perMember = members.map((m) => runJob(job, m, context));
       if (members.length > 1) perMember.flat().forEach((row) => options.log(formatRow(row)));
       const rows = members.length > 1 ? averageOverMembers(perMember) : perMember[0];

@@ -6,7 +6,7 @@ import type { Dataset } from '../data/dataset.ts';
 import type { Ensemble } from '../ensembles/ensemble.ts';
 import type { ResultRow } from '../eval/results.ts';
 import { Progress } from '../run/progress.ts';
-import { measure, type ScoreTarget } from './evaluate.ts';
+import { measure, type Measurement, type ScoreTarget } from './evaluate.ts';
 import { describeGradient, gradientSource, GRAD_NAMES, type GradName, type LossForm } from './gradients.ts';
 import { describeAttack, type AttackSpec } from './params.ts';
 
@@ -69,7 +69,6 @@ export function jobLabel(job: AttackJob, member: number | string): string {
 /** Runs one job with a progress bar; one row per scored model. */
 export function runJob(job: AttackJob, member: number, context: JobContext): ResultRow[] {
   const { dataset } = context;
-  const targets = jobTargets(job, member);
   const bar = new Progress(jobLabel(job, member), 'images');
   const measurements = measure({
     ensemble: context.ensemble,
@@ -77,14 +76,18 @@ export function runJob(job: AttackJob, member: number, context: JobContext): Res
     imageShape: dataset.imageShape,
     numClasses: dataset.numClasses,
     attack: job.attack && job.grad ? { spec: job.attack, source: gradientSource(context.gradientEnsemble, { grad: job.grad, member, loss: job.loss }) } : undefined,
-    targets,
+    targets: jobTargets(job, member),
     batchSize: context.batchSize,
     onProgress: (done, total) => bar.update({ done, total }, done === total),
   });
   bar.finish();
+  return jobRows(job, member, context, measurements);
+}
+
+function jobRows(job: AttackJob, member: number, context: JobContext, measurements: Measurement[]): ResultRow[] {
   const attack = job.attack;
   return measurements.map((m): ResultRow => ({
-    dataset: dataset.name,
+    dataset: context.dataset.name,
     method: context.method,
     attack: attack?.name ?? 'none',
     grad: job.grad ?? '',
@@ -102,6 +105,17 @@ export function runJob(job: AttackJob, member: number, context: JobContext): Res
     surrogate: context.surrogate,
     seed: attack?.name === 'pgd' ? attack.seed : null,
   }));
+}
+
+/**
+ * The rows a job over `members` will write, before it runs, with empty outcomes: what a rerun looks for
+ * in results.csv (`measurementKey`) to skip a measurement already made.
+ */
+export function plannedRows(job: AttackJob, members: number[], context: JobContext): ResultRow[] {
+  const perMember = members.map((member) =>
+    jobRows(job, member, context, jobTargets(job, member).map((target) => ({ target, accuracy: NaN, zeroGradFraction: null, n: context.dataset.test.count, seconds: 0 }))),
+  );
+  return perMember.length > 1 ? averageOverMembers(perMember) : perMember[0];
 }
 
 /** Wall-clock seconds to the millisecond: more digits are noise. */

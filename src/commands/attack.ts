@@ -32,6 +32,7 @@ interface AttackFlags {
   sweepSteps?: number[];
   figure?: string;
   batchSize: number;
+  force?: boolean;
 }
 
 function memberOption(value: string): number | 'all' {
@@ -97,6 +98,7 @@ export function attackCommand(): Command {
     .option('--sweep-eps <list>', 'ε sweep: run the attack at each ε of a comma-separated list (α = ε/8 unless --alpha)', numberListOption('--sweep-eps', 0, 1))
     .option('--sweep-steps <list>', 'iteration sweep (BIM/PGD): run the attack at each step count of a comma-separated list', integerListOption('--sweep-steps', 1, 100000))
     .option('--figure <path.png>', 'also write Figure 1: the first test images, clean and adversarial, with predicted labels')
+    .option('--force', 'measure again what results.csv already holds (by default a rerun skips those jobs and prints their saved rows)', false)
     .option('--batch-size <n>', 'images attacked together', integerOption('--batch-size', 1, 100000), ATTACK_BATCH_SIZE)
     .action(async (flags: AttackFlags, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
@@ -107,7 +109,7 @@ export function attackCommand(): Command {
       checkMember(member, flags.surrogate ? openSurrogate(global.runsDir, flags.surrogate, run) : run);
       await startBackend(global, log);
       await attackRun(
-        { runsRoot: global.runsDir, runName: run.name, jobs, member, surrogate: flags.surrogate, testLimit: flags.testLimit, batchSize: flags.batchSize, log, onRows: (rows) => rows.forEach((row) => console.log(formatRow(row))) },
+        { runsRoot: global.runsDir, runName: run.name, jobs, member, surrogate: flags.surrogate, testLimit: flags.testLimit, batchSize: flags.batchSize, remeasure: flags.force, log, onRows: (rows) => rows.forEach((row) => console.log(formatRow(row))) },
         flags.figure ? figureWriter(jobs[0], member === 'all' ? 0 : member, flags.figure) : undefined,
       );
       if (flags.figure) log(`figure: ${resolve(flags.figure)} (top row clean, bottom row adversarial; labels are the predictions, red when wrong)`);

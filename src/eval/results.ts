@@ -106,6 +106,14 @@ export function readResults(path: string): ResultRow[] {
   });
 }
 
+/** The columns that are a measurement's outcome; the others say what was measured. */
+const OUTCOME_COLUMNS: readonly (keyof ResultRow)[] = ['accuracy', 'zero_grad_fraction', 'seconds'];
+
+/** What a row measured, without its outcome: rows with equal keys are the same measurement. */
+export function measurementKey(row: ResultRow): string {
+  return JSON.stringify(RESULT_COLUMNS.filter((c) => !OUTCOME_COLUMNS.includes(c)).map((c) => row[c]));
+}
+
 /** Appends rows (header written once); the file is replaced atomically, never left half-written. */
 export function appendResults(path: string, rows: ResultRow[]): void {
   const all = [...readResults(path), ...rows];
