@@ -111,7 +111,7 @@ test('attack appends: the rows already in results.csv are kept byte for byte', a
   const pristine = join(home, 'real');
   await trainTinyRun(pristine, 'run');
   const path = resultsPath(join(pristine, 'run'));
-  const attack = () => ensdef(['attack', '--run', 'run', '--attack', 'fgsm', '--grad', '2', '--test-limit', '20', '--runs-dir', pristine]);
+  const attack = () => ensdef(['attack', '--run', 'run', '--attack', 'fgsm', '--grad', '2', '--test-limit', '20', '--force', '--runs-dir', pristine]);
   assert.equal((await attack()).status, 0);
   const first = readFileSync(path, 'utf8');
   assert.equal((await attack()).status, 0);
