@@ -181,6 +181,7 @@ function attackPlans(settings: Settings): Record<string, AttackPlan> {
     'mnist-bim-grad2': { dataset: 'mnist', grad: '2', images: mnistImages, realImages: true },
     'mnist-bim-grad3': { dataset: 'mnist', grad: '3', images: mnistImages, realImages: true },
     'cifar10-bim-grad2': { dataset: 'cifar10', grad: '2', images: settings.quick ? 3 * 10 : 3 * ATTACK_BATCH_SIZE, realImages: false },
+    'cifar10-bim-grad3': { dataset: 'cifar10', grad: '3', images: settings.quick ? 3 * 10 : 3 * ATTACK_BATCH_SIZE, realImages: false },
   };
 }
 
