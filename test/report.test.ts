@@ -143,6 +143,20 @@ describe('ensdef report files', () => {
     for (const f of second.files) assert.equal(readFileSync(join(out, f), 'utf8'), snapshot[f], f);
   });
 
+  it('two runs of one method get a row each in the Markdown tables, named by run', () => {
+    const root = mkdtempSync(join(tmpdir(), 'ensdef-report-'));
+    for (const [name, accuracy] of [['sigma-a', 0.123], ['sigma-b', 0.456]] as const) {
+      const dir = join(root, 'runs', name);
+      writeManifest(dir, manifest('gaussian-noise', 2));
+      appendResults(resultsPath(dir), [row({ method: 'gaussian-noise', accuracy: 0.99 }), fgsm('2', 'ensemble', accuracy, { method: 'gaussian-noise' })]);
+    }
+    const out = join(root, 'report');
+    buildReport(join(root, 'runs'), out);
+    const table2 = readFileSync(join(out, 'table2.md'), 'utf8');
+    assert.match(table2, /\| FGSM \| gaussian_noise \(sigma-a\) \|[^\n]*0\.1230/);
+    assert.match(table2, /\| FGSM \| gaussian_noise \(sigma-b\) \|[^\n]*0\.4560/);
+  });
+
   it('refuses to write into a directory that is not an ensdef report unless forced', () => {
     const root = runsDir();
     const out = join(root, 'elsewhere');

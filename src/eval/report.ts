@@ -54,14 +54,25 @@ function groupKeys(cells: TableCell[]): Array<{ dataset: string; loss: string }>
   });
 }
 
+/**
+ * A table row's (or bar's) name: the method, with the run's name where several runs of one method are
+ * reported (e.g. gaussian-noise at several σ) — one row each, none hidden behind another.
+ */
+function rowLabeller(cells: TableCell[]): (cell: TableCell) => string {
+  const runsOf = new Map<string, Set<string>>();
+  for (const c of cells) runsOf.set(`${c.dataset}\u0000${c.method}`, (runsOf.get(`${c.dataset}\u0000${c.method}`) ?? new Set()).add(c.run));
+  return (c) => (runsOf.get(`${c.dataset}\u0000${c.method}`)!.size > 1 ? `${c.method} (${c.run})` : c.method);
+}
+
 function table2Markdown(cells: TableCell[]): string {
   if (cells.length === 0) return '_No Table 2 results yet: attack a random-init, mixed-models, bagging or gaussian-noise run with `ensdef attack --table2`._';
   return groupKeys(cells)
     .map(({ dataset, loss }) => {
       const group = cells.filter((c) => c.dataset === dataset && c.loss === loss);
-      const rows = [...new Set(group.map((c) => `${c.attack}\u0000${c.method}`))].map((key) => {
+      const label = rowLabeller(cells);
+      const rows = [...new Set(group.map((c) => `${c.attack}\u0000${label(c)}`))].map((key) => {
         const [attack, method] = key.split('\u0000');
-        const row = group.filter((c) => c.attack === attack && c.method === method);
+        const row = group.filter((c) => c.attack === attack && label(c) === method);
         return [attack.toUpperCase(), method, ...TABLE2_COLUMNS.map((col) => cellText(row.find((c) => c.column === col)))];
       });
       return `### ${dataset}, loss form \`${loss}\`\n\n${markdownTable(['attack', 'method', ...TABLE2_COLUMNS], rows)}`;
@@ -74,8 +85,9 @@ function table4Markdown(cells: TableCell[]): string {
   return groupKeys(cells)
     .map(({ dataset, loss }) => {
       const group = cells.filter((c) => c.dataset === dataset && c.loss === loss);
-      const rows = [...new Set(group.map((c) => c.method))].map((method) => {
-        const row = group.filter((c) => c.method === method);
+      const label = rowLabeller(cells);
+      const rows = [...new Set(group.map(label))].map((method) => {
+        const row = group.filter((c) => label(c) === method);
         return [method, ...TABLE4_COLUMNS.map((col) => cellText(row.find((c) => c.column === col)))];
       });
       return `### ${dataset}, loss form \`${loss}\`\n\nEnsembles: FGSM/BIM with Grad. 2 (the paper's choice), \`*_grad3\` with Grad. 3; single models: their own gradient.\n\n${markdownTable(['defense', ...TABLE4_COLUMNS], rows)}`;
@@ -107,8 +119,9 @@ function figure2(cells: TableCell[], outDir: string, written: string[]): string[
     for (const attack of PAPER_ATTACKS) {
       const group = cells.filter((c) => c.dataset === dataset && c.loss === loss && c.attack === attack);
       if (group.length === 0) continue;
-      const methods = [...new Set(group.map((c) => c.method))];
-      const series = TABLE2_COLUMNS.map((column) => ({ name: column, values: methods.map((m) => group.find((c) => c.method === m && c.column === column)?.ours ?? null) }));
+      const label = rowLabeller(cells);
+      const methods = [...new Set(group.map(label))];
+      const series = TABLE2_COLUMNS.map((column) => ({ name: column, values: methods.map((m) => group.find((c) => label(c) === m && c.column === column)?.ours ?? null) }));
       const name = `figures/figure2-${dataset}-${attack}-${loss}.svg`;
       writeFileAtomic(join(outDir, name), groupedBarChart(`${dataset} ${attack.toUpperCase()} (${loss})`, methods, series));
       written.push(name);
