@@ -66,10 +66,10 @@ function rowLabeller(cells: TableCell[]): (cell: TableCell) => string {
 
 function table2Markdown(cells: TableCell[]): string {
   if (cells.length === 0) return '_No Table 2 results yet: attack a random-init, mixed-models, bagging or gaussian-noise run with `ensdef attack --table2`._';
+  const label = rowLabeller(cells);
   return groupKeys(cells)
     .map(({ dataset, loss }) => {
       const group = cells.filter((c) => c.dataset === dataset && c.loss === loss);
-      const label = rowLabeller(cells);
       const rows = [...new Set(group.map((c) => `${c.attack}\u0000${label(c)}`))].map((key) => {
         const [attack, method] = key.split('\u0000');
         const row = group.filter((c) => c.attack === attack && label(c) === method);
@@ -82,10 +82,10 @@ function table2Markdown(cells: TableCell[]): string {
 
 function table4Markdown(cells: TableCell[]): string {
   if (cells.length === 0) return '_No Table 4 results yet: attack the defense runs with `ensdef attack --table4`._';
+  const label = rowLabeller(cells);
   return groupKeys(cells)
     .map(({ dataset, loss }) => {
       const group = cells.filter((c) => c.dataset === dataset && c.loss === loss);
-      const label = rowLabeller(cells);
       const rows = [...new Set(group.map(label))].map((method) => {
         const row = group.filter((c) => label(c) === method);
         return [method, ...TABLE4_COLUMNS.map((col) => cellText(row.find((c) => c.column === col)))];
@@ -115,11 +115,11 @@ function flagsMarkdown(flags: MaskingFlag[], runs: RunResults[]): string {
 
 function figure2(cells: TableCell[], outDir: string, written: string[]): string[] {
   const links: string[] = [];
+  const label = rowLabeller(cells);
   for (const { dataset, loss } of groupKeys(cells)) {
     for (const attack of PAPER_ATTACKS) {
       const group = cells.filter((c) => c.dataset === dataset && c.loss === loss && c.attack === attack);
       if (group.length === 0) continue;
-      const label = rowLabeller(cells);
       const methods = [...new Set(group.map(label))];
       const series = TABLE2_COLUMNS.map((column) => ({ name: column, values: methods.map((m) => group.find((c) => label(c) === m && c.column === column)?.ours ?? null) }));
       const name = `figures/figure2-${dataset}-${attack}-${loss}.svg`;
