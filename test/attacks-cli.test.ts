@@ -107,6 +107,7 @@ test('a rerun skips what results.csv already holds and prints the saved rows; --
   assert.equal(first.status, 0, first.stderr);
   assert.equal(readFileSync(path, 'utf8'), before, 'a measurement already saved was written again');
   assert.match(first.stderr, /BIM\(ε=0\.2, α=0\.025, n=8\) Grad\. 2 \[logits\]: already in results\.csv/);
+  assert.match(first.stderr, /nothing new measured; \S+results\.csv unchanged/);
   const saved = results()[0];
   assert.ok(first.stdout.includes(`accuracy ${saved.accuracy.toFixed(4)}`), first.stdout);
 

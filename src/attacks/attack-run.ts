@@ -31,6 +31,13 @@ export interface AttackRunOptions {
   onRows?: (rows: ResultRow[]) => void;
 }
 
+export interface AttackRunResult {
+  /** Every job's rows, measured now or found already saved. */
+  rows: ResultRow[];
+  /** How many of them this call measured and appended to results.csv. */
+  appended: number;
+}
+
 export interface LoadedRun {
   name: string;
   dir: string;
@@ -81,7 +88,7 @@ export function figureWriter(job: AttackJob, member: number, path: string): Ense
 export async function attackRun(
   options: AttackRunOptions,
   withEnsembles?: EnsemblesHook,
-): Promise<ResultRow[]> {
+): Promise<AttackRunResult> {
   const run = openRun(options.runsRoot, options.runName);
   const surrogate = options.surrogate ? openSurrogate(options.runsRoot, options.surrogate, run) : undefined;
   checkMember(options.member, surrogate ?? run);
@@ -90,12 +97,13 @@ export async function attackRun(
   return withDirLock(run.dir, () => attackLockedRun(options, run, surrogate, withEnsembles));
 }
 
-async function attackLockedRun(options: AttackRunOptions, run: LoadedRun, surrogate: LoadedRun | undefined, withEnsembles?: EnsemblesHook): Promise<ResultRow[]> {
+async function attackLockedRun(options: AttackRunOptions, run: LoadedRun, surrogate: LoadedRun | undefined, withEnsembles?: EnsemblesHook): Promise<AttackRunResult> {
   const { manifest } = run;
   const data = loadDataset({ dataset: manifest.config.dataset, dataDir: manifest.config.dataDir, testLimit: options.testLimit ?? manifest.config.testLimit });
   const ensemble = await Ensemble.load(run.dir, manifest);
   const gradientEnsemble = surrogate ? await Ensemble.load(surrogate.dir, surrogate.manifest) : ensemble;
   const all: ResultRow[] = [];
+  let appended = 0;
   try {
     const context: JobContext = { ensemble, gradientEnsemble, dataset: data, method: manifest.config.method, surrogate: options.surrogate ?? '', batchSize: options.batchSize };
     options.log(
@@ -118,11 +126,12 @@ async function attackLockedRun(options: AttackRunOptions, run: LoadedRun, surrog
       appendResults(resultsPath(run.dir), rows);
       options.onRows?.(rows);
       all.push(...rows);
+      appended += rows.length;
     }
     withEnsembles?.(ensemble, gradientEnsemble, context);
   } finally {
     ensemble.dispose();
     if (gradientEnsemble !== ensemble) gradientEnsemble.dispose();
   }
-  return all;
+  return { rows: all, appended };
 }

@@ -108,11 +108,11 @@ export function attackCommand(): Command {
       // every flag checked before the backend starts and models load
       checkMember(member, flags.surrogate ? openSurrogate(global.runsDir, flags.surrogate, run) : run);
       await startBackend(global, log);
-      await attackRun(
+      const { appended } = await attackRun(
         { runsRoot: global.runsDir, runName: run.name, jobs, member, surrogate: flags.surrogate, testLimit: flags.testLimit, batchSize: flags.batchSize, remeasure: flags.force, log, onRows: (rows) => rows.forEach((row) => console.log(formatRow(row))) },
         flags.figure ? figureWriter(jobs[0], member === 'all' ? 0 : member, flags.figure) : undefined,
       );
       if (flags.figure) log(`figure: ${resolve(flags.figure)} (top row clean, bottom row adversarial; labels are the predictions, red when wrong)`);
-      log(`results appended to ${resultsPath(run.dir)}`);
+      log(appended > 0 ? `results appended to ${resultsPath(run.dir)}` : `nothing new measured; ${resultsPath(run.dir)} unchanged`);
     });
 }
