@@ -99,16 +99,19 @@ function finishedMembers(dir: string, count: number): MemberRecord[] {
   return records;
 }
 
-/** Trains member `index` of the run in `dir` and saves it; the member's directory is rebuilt from scratch. */
-export async function trainAndSaveMember(dir: string, config: TrainConfig, index: number, backend: BackendInfo): Promise<MemberRecord> {
+/**
+ * Trains member `index` of the run in `dir` and saves it; the member's directory is rebuilt from scratch.
+ * `inWorker`: one of several processes sharing the terminal, so progress comes as plain lines.
+ */
+export async function trainAndSaveMember(dir: string, config: TrainConfig, index: number, backend: BackendInfo, inWorker = false): Promise<MemberRecord> {
   const dataset = loadDataset(config);
   const seed = deriveSeed(config.seed, index);
   const directory = memberDir(dir, index);
   rmSync(directory, { recursive: true, force: true });
   const label = `member ${index + 1}/${config.members}`;
-  const bar = new Progress(label, 'samples');
+  const bar = new Progress(label, 'samples', { lines: inWorker });
   const showBatch = (phase: string) => (info: BatchInfo) =>
-    bar.update({ done: info.samplesDone, total: info.samplesTotal, detail: `${label} ${phase} epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)}` });
+    bar.update({ done: info.samplesDone, total: info.samplesTotal, detail: `${phase} epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)}` });
   const plan = await methodFor(config.method).plan({
     config,
     dataset,
@@ -166,7 +169,7 @@ function workerFailurePath(dir: string, index: number): string {
  */
 export async function trainMemberInWorker(dir: string, config: TrainConfig, index: number, backend: BackendInfo): Promise<MemberRecord | undefined> {
   try {
-    return await trainAndSaveMember(dir, config, index, backend);
+    return await trainAndSaveMember(dir, config, index, backend, true);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     writeFileAtomic(workerFailurePath(dir, index), error instanceof UserError ? message : `internal error: ${message}`);

@@ -22,13 +22,19 @@ export class Progress {
   private readonly start = performance.now();
   private lastPrint = 0;
   private readonly live: boolean;
+  private readonly stream: NodeJS.WriteStream;
 
+  /**
+   * `lines: true` prints plain lines even on a terminal: several worker processes share one terminal, and
+   * their live lines would overwrite each other.
+   */
   constructor(
     private readonly label: string,
     private readonly unit: string,
-    private readonly stream: NodeJS.WriteStream = process.stderr,
+    { lines = false, stream = process.stderr }: { lines?: boolean; stream?: NodeJS.WriteStream } = {},
   ) {
-    this.live = Boolean(stream.isTTY);
+    this.stream = stream;
+    this.live = !lines && Boolean(stream.isTTY);
   }
 
   elapsedSeconds(): number {

@@ -1,0 +1,39 @@
+/**
+ * Progress output: a live, self-overwriting line on a terminal; plain lines when piped, and on a terminal
+ * shared by several worker processes (`lines: true`), whose live lines would overwrite each other.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatDuration, Progress } from '../src/run/progress.ts';
+
+/** A stream that records what is written, claiming to be a terminal or not. */
+function fakeStream(isTTY: boolean): { stream: NodeJS.WriteStream; written: string[] } {
+  const written: string[] = [];
+  const stream = { isTTY, write: (chunk: string) => written.push(chunk) > 0 } as unknown as NodeJS.WriteStream;
+  return { stream, written };
+}
+
+test('on a terminal the line is redrawn in place', () => {
+  const { stream, written } = fakeStream(true);
+  const bar = new Progress('member 1/2', 'samples', { stream });
+  bar.update({ done: 50, total: 100 }, true);
+  bar.finish();
+  assert.match(written[0], /^\r\x1b\[Kmember 1\/2 \[#{10}\.{10}\]  50% 50\/100 /);
+  assert.equal(written[1], '\r\x1b[K');
+});
+
+test('piped, or with lines: true on a terminal, every update is a plain line and finish() writes nothing', () => {
+  for (const [isTTY, lines] of [[false, false], [true, true]] as const) {
+    const { stream, written } = fakeStream(isTTY);
+    const bar = new Progress('member 2/2', 'samples', { stream, lines });
+    bar.update({ done: 25, total: 100, detail: 'train epoch 1/3 loss 0.5000' }, true);
+    bar.finish();
+    assert.equal(written.length, 1);
+    assert.match(written[0], /^member 2\/2 \[#{5}\.{15}\]  25% 25\/100 \d+ samples\/s ETA \S+ train epoch 1\/3 loss 0\.5000\n$/);
+    assert.ok(!written[0].includes('\r'));
+  }
+});
+
+test('durations read as h/m/s', () => {
+  assert.deepEqual([formatDuration(59.4), formatDuration(61), formatDuration(3 * 3600 + 125), formatDuration(Infinity)], ['59s', '1m01s', '3h02m', '?']);
+});
