@@ -132,6 +132,16 @@ test('--sweep-eps and --sweep-steps make one job per value, α following ε as �
   assert.deepEqual(steps.map((a) => [a.eps, a.alpha, a.steps]), [[0.2, 0.025, 8], [0.2, 0.025, 16], [0.2, 0.025, 32]]);
 });
 
+test("PGD's default step is Madry et al.'s 2.5·ε/n, at most ε; BIM keeps the paper's ε/8; --alpha overrides both", () => {
+  const base = { loss: 'logits' as const, seed: 0, table2: false, table4: false, batchSize: 200, grad: '3' as const };
+  const alphaOf = (flags: Record<string, unknown>) => (resolveJobs({ ...base, ...flags } as Parameters<typeof resolveJobs>[0], 'mnist', 2)[0].attack as { alpha: number }).alpha;
+  assert.equal(alphaOf({ attack: 'pgd' }), (2.5 * 0.2) / 8);
+  assert.equal(alphaOf({ attack: 'pgd', steps: 40, eps: 0.3 }), (2.5 * 0.3) / 40);
+  assert.equal(alphaOf({ attack: 'pgd', steps: 2 }), 0.2);
+  assert.equal(alphaOf({ attack: 'bim' }), 0.025);
+  assert.equal(alphaOf({ attack: 'pgd', alpha: 0.01 }), 0.01);
+});
+
 test('--table4 scores an ensemble under Grad. 2 and 3 and a single model under its own gradient', () => {
   const attacks = ['fgsm', 'bim'] as const;
   const ensembleJobs = resolveJobs({ loss: 'logits', seed: 0, table2: false, table4: true, batchSize: 200 }, 'mnist', 2);

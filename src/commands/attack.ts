@@ -80,7 +80,7 @@ export function attackCommand(): Command {
         .argParser(enumOption('--grad', GRAD_NAMES)),
     )
     .option('--eps <ε>', `L∞ budget (default: FGSM ${mnist.fgsm.eps} mnist, ${cifar.fgsm.eps} cifar10; BIM/PGD ${mnist.bim.eps} mnist, ${cifar.bim.eps} cifar10)`, numberOption('--eps', 0, 1))
-    .option('--alpha <α>', `BIM/PGD step size, 0 < α ≤ ε (default: ε/8, i.e. ${mnist.bim.alpha} mnist, ${cifar.bim.alpha} cifar10)`, numberOption('--alpha', 0, 1, true))
+    .option('--alpha <α>', `BIM/PGD step size, 0 < α ≤ ε (default: BIM ε/8, i.e. ${mnist.bim.alpha} mnist, ${cifar.bim.alpha} cifar10; PGD min(ε, ${PGD_DEFAULTS.alphaTimesStepsOverEps}·ε/n), Madry et al.)`, numberOption('--alpha', 0, 1, true))
     .option('--steps <n>', `BIM/PGD iterations (default: ${mnist.bim.steps})`, integerOption('--steps', 1, 100000))
     .option('--restarts <R>', `PGD random restarts, worst case per example kept (default: ${PGD_DEFAULTS.restarts})`, integerOption('--restarts', 1, 10000))
     .option('--member <i>', "member whose gradient Grad. 1 uses (and, with --table2, the single model scored), or 'all' to average over members (default: 0)", memberOption)
@@ -95,7 +95,7 @@ export function attackCommand(): Command {
     .option('--seed <n>', 'seed of the PGD random starts', integerOption('--seed', 0, 2 ** 32 - 1), PGD_DEFAULTS.seed)
     .option('--table2', "the run's whole Table 2 row: no attack, then FGSM and BIM with Grad. 1, 2 and 3", false)
     .option('--table4', "the run's Table 4 row: no attack, FGSM and BIM with Grad. 2 and 3 (ensembles) or the model's own gradient (single models)", false)
-    .option('--sweep-eps <list>', 'ε sweep: run the attack at each ε of a comma-separated list (α = ε/8 unless --alpha)', numberListOption('--sweep-eps', 0, 1))
+    .option('--sweep-eps <list>', 'ε sweep: run the attack at each ε of a comma-separated list (α follows ε unless --alpha)', numberListOption('--sweep-eps', 0, 1))
     .option('--sweep-steps <list>', 'iteration sweep (BIM/PGD): run the attack at each step count of a comma-separated list', integerListOption('--sweep-steps', 1, 100000))
     .option('--figure <path.png>', 'also write Figure 1: the first test images, clean and adversarial, with predicted labels')
     .option('--force', 'measure again what results.csv already holds (by default a rerun skips those jobs and prints their saved rows)', false)
