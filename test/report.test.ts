@@ -9,7 +9,7 @@ import { runManifest } from './helpers/reliability.ts';
 import { UserError } from '../src/errors.ts';
 import { buildReport } from '../src/eval/report.ts';
 import { appendResults, resultsPath, type ResultRow } from '../src/eval/results.ts';
-import { buildTable2, buildTable4, maskingFlags } from '../src/eval/tables.ts';
+import { buildTable2, buildTable4, maskingFlags, sweeps } from '../src/eval/tables.ts';
 import { loadPaperResults } from '../src/eval/paper.ts';
 import type { RunResults } from '../src/eval/run-results.ts';
 import { writeManifest, type Manifest } from '../src/run/manifest.ts';
@@ -113,6 +113,34 @@ describe('report tables', () => {
     assert.ok(reasons.some((r) => /stops falling at 0.0330 \(ε=0.3→0.5\) while 3.3% of examples have an exactly zero input gradient/.test(r)), reasons.join('\n'));
     const falling: RunResults = { name: 'f', manifest: manifest('bagging', 2), rows: [clipped(0.1, 0.5), clipped(0.3, 0.05), clipped(0.5, 0.034)] };
     assert.deepEqual(maskingFlags([falling]), []);
+  });
+});
+
+describe('sweeps', () => {
+  const bim = (eps: number, steps: number, accuracy: number) => row({ attack: 'bim', grad: '2', loss: 'logits', eps, alpha: 0.025, steps, accuracy, zero_grad_fraction: 0 });
+  const pgd = (eps: number, alphaOverEps: number, accuracy: number) =>
+    row({ attack: 'pgd', grad: '2', loss: 'logits', eps, alpha: eps * alphaOverEps, steps: 8, restarts: 5, seed: 0, accuracy, zero_grad_fraction: 0 });
+  const rows = [
+    ...[[0.1, 0.6], [0.2, 0.3], [0.3, 0.1]].map(([eps, a]) => ({ ...bim(eps, 8, a), alpha: eps / 8 })),
+    bim(0.2, 32, 0.01), // an iteration-sweep point at ε = .2
+    ...[[0.1, 0.5], [0.2, 0.2], [0.3, 0.05]].map(([eps, a]) => pgd(eps, 1 / 8, a)),
+    ...[[0.1, 0.4], [0.2, 0.1], [0.3, 0.0]].map(([eps, a]) => pgd(eps, 2.5 / 8, a)),
+  ];
+
+  it('an ε sweep keeps one schedule: n and α/ε', () => {
+    const groups = sweeps(rows, 'eps');
+    assert.deepEqual(
+      groups.map((g) => [g[0].attack, g[0].alpha! / g[0].eps, g.map((r) => r.accuracy)]),
+      [
+        ['bim', 1 / 8, [0.6, 0.3, 0.1]],
+        ['pgd', 1 / 8, [0.5, 0.2, 0.05]],
+        ['pgd', 2.5 / 8, [0.4, 0.1, 0.0]],
+      ],
+    );
+  });
+
+  it('an iteration sweep groups step counts at one ε', () => {
+    assert.deepEqual(sweeps(rows, 'steps').map((g) => g.map((r) => [r.attack, r.steps, r.accuracy])), [[['bim', 8, 0.3], ['bim', 32, 0.01]]]);
   });
 });
 

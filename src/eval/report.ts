@@ -16,6 +16,7 @@ import {
   buildTable2,
   buildTable4,
   maskingFlags,
+  sweeps,
   PAPER_ATTACKS,
   TABLE2_COLUMNS,
   TABLE4_COLUMNS,
@@ -134,20 +135,21 @@ function figure2(cells: TableCell[], outDir: string, written: string[]): string[
 function epsSweepFigures(runs: RunResults[], outDir: string, written: string[]): string[] {
   const links: string[] = [];
   for (const run of runs) {
-    const attacked = run.rows.filter((r) => r.attack !== 'none' && r.scored_on === 'ensemble' && r.surrogate === '');
-    for (const loss of [...new Set(attacked.map((r) => r.loss))].sort()) {
-      const bySeries = new Map<string, ResultRow[]>();
-      for (const r of attacked.filter((row) => row.loss === loss)) {
-        const key = `${r.attack.toUpperCase()} Grad. ${r.grad}${r.restarts ? ` R=${r.restarts}` : ''}`;
-        bySeries.set(key, [...(bySeries.get(key) ?? []), r]);
-      }
-      const series = [...bySeries.entries()]
-        .map(([name, rows]) => ({ name, points: [...new Map(rows.map((r) => [r.eps, r.accuracy])).entries()] as [number, number][] }))
-        .filter((s) => s.points.length >= 3)
+    const attacked = run.rows.filter((r) => r.scored_on === 'ensemble' && r.surrogate === '');
+    for (const loss of [...new Set(attacked.filter((r) => r.attack !== 'none').map((r) => r.loss))].sort()) {
+      const groups = sweeps(attacked.filter((r) => r.loss === loss), 'eps');
+      const base = (r: ResultRow) => `${r.attack.toUpperCase()} Grad. ${r.grad}${r.restarts ? ` R=${r.restarts}` : ''}`;
+      const shared = (r: ResultRow) => groups.filter((g) => base(g[0]) === base(r)).length > 1;
+      // Two schedules of one attack (another n, or α/ε) get a curve each, named by the schedule.
+      const series = groups
+        .map((rows) => ({
+          name: shared(rows[0]) ? `${base(rows[0])} n=${rows[0].steps}${rows[0].alpha === null ? '' : ` α=${(rows[0].alpha / rows[0].eps).toPrecision(3)}ε`}` : base(rows[0]),
+          points: rows.map((r) => [r.eps, r.accuracy] as [number, number]),
+        }))
         .sort((a, b) => a.name.localeCompare(b.name));
       if (series.length === 0) continue;
       const clean = run.rows.find((r) => r.attack === 'none' && r.scored_on === 'ensemble');
-      if (clean) for (const s of series) if (!s.points.some(([eps]) => eps === 0)) s.points.push([0, clean.accuracy]);
+      if (clean) for (const s of series) if (!s.points.some(([eps]) => eps === 0)) s.points.unshift([0, clean.accuracy]);
       const name = `figures/eps-sweep-${run.name}-${loss}.svg`;
       writeFileAtomic(join(outDir, name), lineChart(`${run.name}: ensemble accuracy vs ε (${loss})`, 'ε (L∞, pixels in [0, 1])', series));
       written.push(name);

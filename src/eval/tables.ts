@@ -182,25 +182,32 @@ function binomialTolerance(p: number, n: number): number {
 }
 
 /**
+ * Sweeps in a run's attacked rows: groups of rows equal in everything but ε (or the step count), sorted by
+ * it, at least 3 ε values (2 step counts). An ε sweep also shares its schedule, α/ε and n, so that a BIM
+ * point from an iteration sweep or a PGD run with another step size never joins it. One row per value:
+ * the latest.
+ */
+export function sweeps(rows: ResultRow[], vary: 'eps' | 'steps'): ResultRow[][] {
+  const groups = new Map<string, ResultRow[]>();
+  for (const r of rows.filter((row) => row.attack !== 'none')) {
+    const schedule = vary === 'eps' ? [r.steps, r.alpha === null ? null : Number((r.alpha / r.eps).toPrecision(6))] : [r.eps];
+    const key = JSON.stringify([r.attack, r.grad, r.loss, r.scored_on, r.member, r.surrogate, r.restarts, ...schedule]);
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()]
+    .map((group) => [...new Map(group.map((r) => [r[vary], r])).values()].sort((a, b) => (a[vary] ?? 0) - (b[vary] ?? 0)))
+    .filter((group) => group.length >= (vary === 'eps' ? 3 : 2));
+}
+
+/**
  * Gradient-masking checks on sweeps: accuracy must not rise with ε or with more iterations, and must fall
- * towards 0 (< 10%) once ε is large. Groups are rows equal in everything but ε (or the step count).
+ * towards 0 (< 10%) once ε is large.
  */
 export function maskingFlags(runs: RunResults[]): MaskingFlag[] {
   const flags: MaskingFlag[] = [];
   for (const run of runs) {
-    const attacked = run.rows.filter((r) => r.attack !== 'none');
     const describe = (r: ResultRow) => `${r.attack.toUpperCase()} Grad. ${r.grad} [${r.loss}] on ${r.scored_on}${r.surrogate ? ` from ${r.surrogate}` : ''}`;
     const flag = (r: ResultRow, reason: string) => flags.push({ run: run.name, description: describe(r), reason });
-    const sweep = (vary: 'eps' | 'steps') => {
-      const groups = new Map<string, ResultRow[]>();
-      for (const r of attacked) {
-        const key = JSON.stringify([r.attack, r.grad, r.loss, r.scored_on, r.member, r.surrogate, r.restarts, vary === 'eps' ? r.steps : r.eps]);
-        groups.set(key, [...(groups.get(key) ?? []), r]);
-      }
-      return [...groups.values()]
-        .map((rows) => [...new Map(rows.map((r) => [r[vary], r])).values()].sort((a, b) => (a[vary] ?? 0) - (b[vary] ?? 0)))
-        .filter((rows) => rows.length >= (vary === 'eps' ? 3 : 2));
-    };
     const flagRises = (rows: ResultRow[], vary: 'eps' | 'steps') => {
       const at = (r: ResultRow) => `${r.accuracy.toFixed(4)} at ${vary === 'eps' ? 'ε' : 'n'}=${r[vary]}`;
       for (let i = 1; i < rows.length; i++) {
@@ -209,7 +216,7 @@ export function maskingFlags(runs: RunResults[]): MaskingFlag[] {
         }
       }
     };
-    for (const rows of sweep('eps')) {
+    for (const rows of sweeps(run.rows, 'eps')) {
       flagRises(rows, 'eps');
       const [before, last] = rows.slice(-2);
       if (last.eps >= SATURATING_EPS[run.manifest.config.dataset] && last.accuracy > 0.1) {
@@ -222,7 +229,7 @@ export function maskingFlags(runs: RunResults[]): MaskingFlag[] {
         );
       }
     }
-    for (const rows of sweep('steps')) flagRises(rows, 'steps');
+    for (const rows of sweeps(run.rows, 'steps')) flagRises(rows, 'steps');
   }
   return flags;
 }
