@@ -4,15 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import type { MethodName } from '../src/config/train-config.ts';
-import { runManifest } from './helpers/reliability.ts';
-import { UserError } from '../src/errors.ts';
-import { buildReport } from '../src/eval/report.ts';
-import { appendResults, resultsPath, type ResultRow } from '../src/eval/results.ts';
-import { buildTable2, buildTable4, maskingFlags, sweeps } from '../src/eval/tables.ts';
-import { loadPaperResults } from '../src/eval/paper.ts';
-import type { RunResults } from '../src/eval/run-results.ts';
-import { writeManifest, type Manifest } from '../src/run/manifest.ts';
+import type { MethodName } from '../../src/config/train-config.ts';
+import { runManifest } from '../helpers/reliability.ts';
+import { UserError } from '../../src/errors.ts';
+import { buildReport } from '../../src/eval/report.ts';
+import { appendResults, resultsPath, type ResultRow } from '../../src/eval/results.ts';
+import { buildTable2, buildTable4, maskingFlags, sweeps } from '../../src/eval/tables.ts';
+import { loadPaperResults } from '../../src/eval/paper.ts';
+import type { RunResults } from '../../src/eval/run-results.ts';
+import { writeManifest, type Manifest } from '../../src/run/manifest.ts';
 
 function manifest(method: MethodName, members: number, status: Manifest['status'] = 'complete'): Manifest {
   return runManifest({ method, members, status });

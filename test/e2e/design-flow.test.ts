@@ -7,8 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { ensdef } from './helpers/reliability.ts';
-import { tempDir } from './helpers/temp-dir.ts';
+import { ensdef } from '../helpers/reliability.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 test('train --method bagging, then attack --grad 2 --attack bim, then report', async () => {
   const cwd = tempDir('ensdef-flow-');

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatDuration, Progress } from '../src/run/progress.ts';
+import { formatDuration, Progress } from '../../src/run/progress.ts';
 
 /** A stream that records what is written, claiming to be a terminal or not. */
 function fakeStream(isTTY: boolean): { stream: NodeJS.WriteStream; written: string[] } {

@@ -5,11 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { before, test } from 'node:test';
-import { initBackend } from '../src/backend/select.ts';
-import { buildModel } from '../src/models/registry.ts';
-import { Rng } from '../src/run/rng.ts';
-import { crossEntropyFromLogits } from '../src/train/loss.ts';
-import { assertMatchesCpu, onWasmAndCpu, uniformValues } from './helpers/backends.ts';
+import { initBackend } from '../../src/backend/select.ts';
+import { buildModel } from '../../src/models/registry.ts';
+import { Rng } from '../../src/run/rng.ts';
+import { crossEntropyFromLogits } from '../../src/train/loss.ts';
+import { assertMatchesCpu, onWasmAndCpu, uniformValues } from '../helpers/backends.ts';
 
 const TOLERANCE = 1e-4;
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PNG } from 'pngjs';
-import { FIGURE_LAYOUT, renderFigure, type FigureCell } from '../src/eval/figure1.ts';
+import { FIGURE_LAYOUT, renderFigure, type FigureCell } from '../../src/eval/figure1.ts';
 
 test('a 2 × 3 grid of 4×4 grey images with their labels', () => {
   const { imageScale, glyphScale, margin, labelPad } = FIGURE_LAYOUT;

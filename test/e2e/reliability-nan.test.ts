@@ -12,11 +12,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { appendResults, resultsPath } from '../src/eval/results.ts';
-import { readManifest } from '../src/run/manifest.ts';
-import { memberDir } from '../src/run/run-dir.ts';
-import { tempDir } from './helpers/temp-dir.ts';
-import { assertOneLineFailure, ensdef, errorLines, writeRunManifest } from './helpers/reliability.ts';
+import { appendResults, resultsPath } from '../../src/eval/results.ts';
+import { readManifest } from '../../src/run/manifest.ts';
+import { memberDir } from '../../src/run/run-dir.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { assertOneLineFailure, ensdef, errorLines, writeRunManifest } from '../helpers/reliability.ts';
 
 const runs = tempDir('nan');
 const DIVERGING = ['--epochs', '1', '--train-limit', '256', '--test-limit', '50', '--temperature', '1e-45', '--runs-dir', runs];

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { initBackend } from '../src/backend/select.ts';
-import { UserError } from '../src/errors.ts';
-import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../src/models/checkpoint.ts';
-import { buildModel, MODELS, variantsFor } from '../src/models/registry.ts';
-import { Rng } from '../src/run/rng.ts';
-import { uniformValues } from './helpers/backends.ts';
-import { tempDir } from './helpers/temp-dir.ts';
+import { initBackend } from '../../src/backend/select.ts';
+import { UserError } from '../../src/errors.ts';
+import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../../src/models/checkpoint.ts';
+import { buildModel, MODELS, variantsFor } from '../../src/models/registry.ts';
+import { Rng } from '../../src/run/rng.ts';
+import { uniformValues } from '../helpers/backends.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 type LayerSpec =
   | { kind: 'conv'; filters: number; padding: 'same' | 'valid' }

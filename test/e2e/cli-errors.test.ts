@@ -8,10 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import type { Manifest } from '../src/run/manifest.ts';
-import { tempDir } from './helpers/temp-dir.ts';
+import type { Manifest } from '../../src/run/manifest.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function ensdef(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [join(ROOT, 'bin', 'ensdef.js'), ...args], {

@@ -6,19 +6,19 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { initBackend, type BackendInfo } from '../src/backend/select.ts';
-import { DATASET_DEFAULTS, TRAIN_DEFAULTS, type TrainConfig } from '../src/config/train-config.ts';
-import { bootstrapIndices, uniqueFraction } from '../src/ensembles/bagging.ts';
-import { Ensemble } from '../src/ensembles/ensemble.ts';
-import { methodFor } from '../src/ensembles/methods.ts';
-import { MEMBER_STREAMS } from '../src/ensembles/method.ts';
-import { trainRun } from '../src/ensembles/train-ensemble.ts';
-import { loadDataset } from '../src/data/load.ts';
-import { UserError } from '../src/errors.ts';
-import { buildModel } from '../src/models/registry.ts';
-import { readManifest } from '../src/run/manifest.ts';
-import { deriveSeed } from '../src/run/rng.ts';
-import { memberDir } from '../src/run/run-dir.ts';
+import { initBackend, type BackendInfo } from '../../src/backend/select.ts';
+import { DATASET_DEFAULTS, TRAIN_DEFAULTS, type TrainConfig } from '../../src/config/train-config.ts';
+import { bootstrapIndices, uniqueFraction } from '../../src/ensembles/bagging.ts';
+import { Ensemble } from '../../src/ensembles/ensemble.ts';
+import { methodFor } from '../../src/ensembles/methods.ts';
+import { MEMBER_STREAMS } from '../../src/ensembles/method.ts';
+import { trainRun } from '../../src/ensembles/train-ensemble.ts';
+import { loadDataset } from '../../src/data/load.ts';
+import { UserError } from '../../src/errors.ts';
+import { buildModel } from '../../src/models/registry.ts';
+import { readManifest } from '../../src/run/manifest.ts';
+import { deriveSeed } from '../../src/run/rng.ts';
+import { memberDir } from '../../src/run/run-dir.ts';
 
 const ENSDEF = join(import.meta.dirname, '..', 'bin', 'ensdef.js');
 

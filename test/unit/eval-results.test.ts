@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { UserError } from '../src/errors.ts';
-import { appendResults, readResults, RESULT_COLUMNS, type ResultRow } from '../src/eval/results.ts';
+import { UserError } from '../../src/errors.ts';
+import { appendResults, readResults, RESULT_COLUMNS, type ResultRow } from '../../src/eval/results.ts';
 
 const clean: ResultRow = {
   dataset: 'mnist', method: 'bagging', attack: 'none', grad: '', loss: '', eps: 0, alpha: null, steps: null, restarts: null,

@@ -6,9 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { initBackend } from '../src/backend/select.ts';
-import { Rng } from '../src/run/rng.ts';
-import { assertMatchesCpu, onWasmAndCpu, uniformValues } from './helpers/backends.ts';
+import { initBackend } from '../../src/backend/select.ts';
+import { Rng } from '../../src/run/rng.ts';
+import { assertMatchesCpu, onWasmAndCpu, uniformValues } from '../helpers/backends.ts';
 
 const TOLERANCE = 1e-4;
 

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { CIFAR_RECORD_BYTES, CIFAR_RECORDS_PER_BATCH, CIFAR_TEST_BATCH, CIFAR_TRAIN_BATCHES } from '../src/data/cifar10.ts';
-import { readResults, resultsPath } from '../src/eval/results.ts';
-import { ensdef } from './helpers/reliability.ts';
-import { tempDir } from './helpers/temp-dir.ts';
-import { Rng } from '../src/run/rng.ts';
+import { CIFAR_RECORD_BYTES, CIFAR_RECORDS_PER_BATCH, CIFAR_TEST_BATCH, CIFAR_TRAIN_BATCHES } from '../../src/data/cifar10.ts';
+import { readResults, resultsPath } from '../../src/eval/results.ts';
+import { ensdef } from '../helpers/reliability.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { Rng } from '../../src/run/rng.ts';
 
 function writeBatch(path: string, seed: number): void {
   const rng = new Rng(seed);

@@ -1,7 +1,7 @@
 /** Hand-made models for the attack and gradient tests: fixed-weight linear softmax models and tiny smooth conv nets. */
 import * as tf from '@tensorflow/tfjs';
-import { Ensemble } from '../src/ensembles/ensemble.ts';
-import { Rng } from '../src/run/rng.ts';
+import { Ensemble } from '../../src/ensembles/ensemble.ts';
+import { Rng } from '../../src/run/rng.ts';
 
 export const CLASSES = 3;
 

@@ -5,11 +5,11 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { initBackend } from '../src/backend/select.ts';
-import { buildModel } from '../src/models/registry.ts';
-import { Rng } from '../src/run/rng.ts';
-import { trainStep } from '../src/train/train-member.ts';
-import { uniformValues } from './helpers/backends.ts';
+import { initBackend } from '../../src/backend/select.ts';
+import { buildModel } from '../../src/models/registry.ts';
+import { Rng } from '../../src/run/rng.ts';
+import { trainStep } from '../../src/train/train-member.ts';
+import { uniformValues } from '../helpers/backends.ts';
 
 test('trainStep on mnist-base leaks no tensors after warm-up', async () => {
   await initBackend('wasm');

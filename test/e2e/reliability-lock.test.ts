@@ -9,9 +9,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { LOCK_FILE, withDirLock } from '../src/run/lock.ts';
-import { tempDir } from './helpers/temp-dir.ts';
-import { assertOneLineFailure, ensdef, snapshotTree, trainTinyRun } from './helpers/reliability.ts';
+import { LOCK_FILE, withDirLock } from '../../src/run/lock.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { assertOneLineFailure, ensdef, snapshotTree, trainTinyRun } from '../helpers/reliability.ts';
 
 const home = tempDir('lock');
 const runs = join(home, 'runs');

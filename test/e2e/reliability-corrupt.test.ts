@@ -11,12 +11,12 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { encodeIdx } from '../src/data/idx.ts';
-import { MNIST_FILES } from '../src/data/mnist.ts';
-import { appendResults, resultsPath } from '../src/eval/results.ts';
-import { memberDir } from '../src/run/run-dir.ts';
-import { tempDir } from './helpers/temp-dir.ts';
-import { assertOneLineFailure, ensdef, snapshotTree, trainTinyRun, writeRunManifest } from './helpers/reliability.ts';
+import { encodeIdx } from '../../src/data/idx.ts';
+import { MNIST_FILES } from '../../src/data/mnist.ts';
+import { appendResults, resultsPath } from '../../src/eval/results.ts';
+import { memberDir } from '../../src/run/run-dir.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { assertOneLineFailure, ensdef, snapshotTree, trainTinyRun, writeRunManifest } from '../helpers/reliability.ts';
 
 const home = tempDir('corrupt');
 const pristine = join(home, 'pristine');

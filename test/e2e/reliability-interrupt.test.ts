@@ -17,11 +17,11 @@ import { cpSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { before, describe, test } from 'node:test';
-import { appendResults, readResults, resultsPath, type ResultRow } from '../src/eval/results.ts';
-import { readManifest } from '../src/run/manifest.ts';
-import { memberDir } from '../src/run/run-dir.ts';
-import { tempDir } from './helpers/temp-dir.ts';
-import { CRASH_ON_WRITE, ensdef, finished, snapshotTree, startEnsdef, trainTinyRun, writeRunManifest } from './helpers/reliability.ts';
+import { appendResults, readResults, resultsPath, type ResultRow } from '../../src/eval/results.ts';
+import { readManifest } from '../../src/run/manifest.ts';
+import { memberDir } from '../../src/run/run-dir.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { CRASH_ON_WRITE, ensdef, finished, snapshotTree, startEnsdef, trainTinyRun, writeRunManifest } from '../helpers/reliability.ts';
 
 const home = tempDir('interrupt');
 const pristine = join(home, 'pristine');

@@ -3,10 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { buildPlan } from '../src/reproduce/plan.ts';
-import { PRESETS } from '../src/reproduce/presets.ts';
-import { reproduce } from '../src/reproduce/run.ts';
-import { UserError } from '../src/errors.ts';
+import { buildPlan } from '../../src/reproduce/plan.ts';
+import { PRESETS } from '../../src/reproduce/presets.ts';
+import { reproduce } from '../../src/reproduce/run.ts';
+import { UserError } from '../../src/errors.ts';
 
 describe('reproduce plan', () => {
   const plan = buildPlan(PRESETS.smoke, ['mnist']);

@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, test } from 'node:test';
 import { PNG } from 'pngjs';
-import { resolveJobs } from '../src/commands/attack.ts';
-import { UserError } from '../src/errors.ts';
-import { readResults, type ResultRow } from '../src/eval/results.ts';
+import { resolveJobs } from '../../src/commands/attack.ts';
+import { UserError } from '../../src/errors.ts';
+import { readResults, type ResultRow } from '../../src/eval/results.ts';
 
-const BIN = fileURLToPath(new URL('../bin/ensdef.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/ensdef.js', import.meta.url));
 const runsDir = mkdtempSync(join(tmpdir(), 'ensdef-attack-cli-'));
 const results = () => readResults(join(runsDir, 'tiny', 'results.csv'));
 

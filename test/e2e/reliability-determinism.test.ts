@@ -10,11 +10,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { readResults, resultsPath, type ResultRow } from '../src/eval/results.ts';
-import { readManifest } from '../src/run/manifest.ts';
-import { memberDir } from '../src/run/run-dir.ts';
-import { tempDir } from './helpers/temp-dir.ts';
-import { ensdef, sha256File } from './helpers/reliability.ts';
+import { readResults, resultsPath, type ResultRow } from '../../src/eval/results.ts';
+import { readManifest } from '../../src/run/manifest.ts';
+import { memberDir } from '../../src/run/run-dir.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { ensdef, sha256File } from '../helpers/reliability.ts';
 
 const home = tempDir('determinism');
 const MEMBERS = 2;

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { appendResults, readResults, resultsPath } from '../src/eval/results.ts';
-import { tempDir } from './helpers/temp-dir.ts';
-import { assertOneLineFailure, ensdef, snapshotTree, trainTinyRun, writeRunManifest } from './helpers/reliability.ts';
+import { appendResults, readResults, resultsPath } from '../../src/eval/results.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { assertOneLineFailure, ensdef, snapshotTree, trainTinyRun, writeRunManifest } from '../helpers/reliability.ts';
 
 const home = tempDir('paths');
 const runs = join(home, 'runs');

@@ -14,9 +14,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { markLatest } from '../src/run/run-dir.ts';
-import { tempDir } from './helpers/temp-dir.ts';
-import { assertOneLineFailure, ensdef, snapshotTree, writeRunManifest } from './helpers/reliability.ts';
+import { markLatest } from '../../src/run/run-dir.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { assertOneLineFailure, ensdef, snapshotTree, writeRunManifest } from '../helpers/reliability.ts';
 
 const DATASETS = ['mnist', 'cifar10'];
 const METHODS = ['single', 'random-init', 'mixed-models', 'bagging', 'gaussian-noise', 'adversarial-training', 'distillation', 'bagging+adversarial-training', 'bagging+distillation'];

@@ -6,11 +6,11 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { grad1, grad2, grad3, LOSS_FORMS, type GradientSource } from '../src/attacks/gradients.ts';
-import { initBackend } from '../src/backend/select.ts';
-import { Ensemble } from '../src/ensembles/ensemble.ts';
-import { Rng } from '../src/run/rng.ts';
-import { CLASSES, linearModel, logitsOf, maxAbsDifference, oneHot, randomLinearModel, softmax64, tinyConvEnsemble, uniform, type LinearModel } from './attacks-fixtures.ts';
+import { grad1, grad2, grad3, LOSS_FORMS, type GradientSource } from '../../src/attacks/gradients.ts';
+import { initBackend } from '../../src/backend/select.ts';
+import { Ensemble } from '../../src/ensembles/ensemble.ts';
+import { Rng } from '../../src/run/rng.ts';
+import { CLASSES, linearModel, logitsOf, maxAbsDifference, oneHot, randomLinearModel, softmax64, tinyConvEnsemble, uniform, type LinearModel } from '../helpers/attack-fixtures.ts';
 
 const SHAPE: [number, number, number] = [6, 6, 1];
 const D = 36;

@@ -9,13 +9,13 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { CIFAR_TEST_BATCH, CIFAR_TRAIN_BATCHES, loadCifar10 } from '../src/data/cifar10.ts';
-import { verifyChecksum } from '../src/data/download.ts';
-import { encodeIdx } from '../src/data/idx.ts';
-import { loadDataset } from '../src/data/load.ts';
-import { loadMnist, MNIST_FILES } from '../src/data/mnist.ts';
-import { UserError } from '../src/errors.ts';
-import { tempDir } from './helpers/temp-dir.ts';
+import { CIFAR_TEST_BATCH, CIFAR_TRAIN_BATCHES, loadCifar10 } from '../../src/data/cifar10.ts';
+import { verifyChecksum } from '../../src/data/download.ts';
+import { encodeIdx } from '../../src/data/idx.ts';
+import { loadDataset } from '../../src/data/load.ts';
+import { loadMnist, MNIST_FILES } from '../../src/data/mnist.ts';
+import { UserError } from '../../src/errors.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 
 /** Asserts fn throws a one-line UserError whose message contains every one of `mentions`. */
 function assertUserError(fn: () => unknown, ...mentions: string[]): void {

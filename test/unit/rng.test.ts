@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { deriveSeed, Rng } from '../src/run/rng.ts';
+import { deriveSeed, Rng } from '../../src/run/rng.ts';
 
 function draws(rng: Rng, n: number): number[] {
   return Array.from({ length: n }, () => rng.nextUint32());
