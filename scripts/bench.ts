@@ -23,27 +23,27 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { bim } from '../src/attacks/bim.ts';
 import { grad2, grad3, type GradientSource } from '../src/attacks/gradients.ts';
-import { ATTACK_BATCH_SIZE, ATTACK_DEFAULTS } from '../src/config/attack-config.ts';
+import { resolveAttack } from '../src/attacks/registry.ts';
+import { ensemblePredictor, scorerOf } from '../src/attacks/scoring.ts';
+import { ATTACK_BATCH_SIZE } from '../src/eval/attack-run.ts';
+import { runAttack } from '../src/eval/measure.ts';
 import { initBackend, parseBackend, type BackendChoice, type BackendInfo } from '../src/backend/select.ts';
-import type { DatasetName } from '../src/data/dataset.ts';
-import { loadDataset } from '../src/data/load.ts';
 import { Ensemble } from '../src/ensembles/ensemble.ts';
 import { USAGE_EXIT, UserError, usageError } from '../src/errors.ts';
-import { baseModelFor, buildModel } from '../src/models/registry.ts';
+import { baseModelFor, buildModel, DATASET_NAMES, datasetDescriptor, loadDataset } from '../src/datasets/registry.ts';
 import { writeJsonAtomic } from '../src/run/atomic.ts';
 import { packageVersions } from '../src/run/manifest.ts';
 import { Rng } from '../src/run/rng.ts';
-import { crossEntropyFromLogits } from '../src/train/loss.ts';
-import { trainMember, trainStep } from '../src/train/train-member.ts';
+import { crossEntropyFromLogits } from '../src/models/loss.ts';
+import { trainMember, trainStep } from '../src/models/train-member.ts';
 
 const BATCH = 128;
 const LEARNING_RATE = 1e-3;
 const SEED = 7;
 const SCRIPT = fileURLToPath(import.meta.url);
 const RESULTS_DIR = resolve(dirname(SCRIPT), '..', 'results');
-const IMAGE_SHAPES: Record<DatasetName, [number, number, number]> = { mnist: [28, 28, 1], cifar10: [32, 32, 3] };
+const IMAGE_SHAPES: Record<string, [number, number, number]> = Object.fromEntries(DATASET_NAMES.map((name) => [name, datasetDescriptor(name).imageShape]));
 const ENSEMBLE_SIZE = 10;
 const MiB = 1024 * 1024;
 
@@ -100,7 +100,7 @@ function rates(items: number, timings: Timings): { perSecond: number; perCpuSeco
   return { perSecond, perCpuSecond, details: { itemsPerRepeat: items, perSecond, perCpuSecond, ...timings } };
 }
 
-function randomBatch(dataset: DatasetName, seed: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
+function randomBatch(dataset: string, seed: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
   const rng = new Rng(seed);
   const shape = IMAGE_SHAPES[dataset];
   const pixels = Float32Array.from({ length: BATCH * shape[0] * shape[1] * shape[2] }, () => rng.next());
@@ -108,12 +108,12 @@ function randomBatch(dataset: DatasetName, seed: number): { x: tf.Tensor4D; y: t
   return tf.tidy(() => ({ x: tf.tensor4d(pixels, [BATCH, ...shape]), y: tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D }));
 }
 
-function trainRepeats(dataset: DatasetName, quick: boolean): { warmup: number; repeats: number } {
+function trainRepeats(dataset: string, quick: boolean): { warmup: number; repeats: number } {
   if (dataset === 'mnist') return quick ? { warmup: 3, repeats: 8 } : { warmup: 5, repeats: 25 };
   return quick ? { warmup: 1, repeats: 3 } : { warmup: 2, repeats: 8 };
 }
 
-function measureTrain(dataset: DatasetName, settings: Settings): Measure {
+function measureTrain(dataset: string, settings: Settings): Measure {
   const model = buildModel(baseModelFor(dataset), SEED);
   const optimizer = tf.train.adam(LEARNING_RATE);
   const { x, y } = randomBatch(dataset, SEED);
@@ -126,7 +126,7 @@ function measureTrain(dataset: DatasetName, settings: Settings): Measure {
   return { name: `${dataset}-train`, line: `${dataset} train ${Math.round(r.perSecond)} samples/s`, value: r.perSecond, unit: 'samples/s', details: r.details };
 }
 
-function measureInputGrad(dataset: DatasetName, settings: Settings): Measure {
+function measureInputGrad(dataset: string, settings: Settings): Measure {
   const model = buildModel(baseModelFor(dataset), SEED);
   const { x, y } = randomBatch(dataset, SEED);
   const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(y, model.apply(input, { training: false }) as tf.Tensor2D));
@@ -168,7 +168,7 @@ function measureMnistEpoch(settings: Settings): Measure {
 }
 
 interface AttackPlan {
-  dataset: DatasetName;
+  dataset: string;
   grad: '2' | '3';
   images: number;
   /** Attack the embedded MNIST test images (true) or random images (CIFAR-10 is not embedded). */
@@ -206,6 +206,8 @@ function measureAttack(name: string, plan: AttackPlan): Measure {
   const batchSize = Math.min(ATTACK_BATCH_SIZE, Math.ceil(plan.images / 3));
   const ensemble = new Ensemble(Array.from({ length: ENSEMBLE_SIZE }, (_, i) => buildModel(baseModelFor(plan.dataset), SEED + i)));
   const source: GradientSource = plan.grad === '2' ? grad2(ensemble, 'logits') : grad3(ensemble, 'logits');
+  const paperBim = resolveAttack(datasetDescriptor(plan.dataset), 'bim');
+  const scorer = scorerOf(ensemblePredictor(ensemble));
   const { images, labels } = attackImages(plan);
   const rssAfterBatchMiB: number[] = [];
   // Bytes held by live tensors: flat from batch to batch means no tensor leaks (RSS also holds V8's heap).
@@ -217,7 +219,7 @@ function measureAttack(name: string, plan: AttackPlan): Measure {
     tf.tidy(() => {
       const x = tf.tensor4d(images.subarray(start * pixels, (start + n) * pixels), [n, ...shape]);
       const y = tf.oneHot(tf.tensor1d(Int32Array.from(labels.subarray(start, start + n)), 'int32'), 10).toFloat() as tf.Tensor2D;
-      bim(source, x, y, ATTACK_DEFAULTS[plan.dataset].bim).adversarial.dataSync();
+      runAttack(paperBim, source, x, y, scorer, start / batchSize).adversarial.dataSync();
     });
     rssAfterBatchMiB.push(Math.round(process.memoryUsage().rss / MiB));
     tensorMiBAfterBatch.push(Math.round(tf.memory().numBytes / MiB));
@@ -232,7 +234,7 @@ function measureAttack(name: string, plan: AttackPlan): Measure {
     line: `${what} ${seconds.toFixed(1)} s, ${(plan.images / seconds).toFixed(1)} images/s, peak RSS ${peakRssMiB} MiB (after each batch: RSS ${rssAfterBatchMiB.join(', ')} MiB; live tensors ${tensorMiBAfterBatch.join(', ')} MiB)`,
     value: seconds,
     unit: 's',
-    details: { ...plan, batchSize, bim: ATTACK_DEFAULTS[plan.dataset].bim, seconds, cpuSeconds, imagesPerSecond: plan.images / seconds, peakRssMiB, rssAfterBatchMiB, tensorMiBAfterBatch },
+    details: { ...plan, batchSize, bim: paperBim.params, seconds, cpuSeconds, imagesPerSecond: plan.images / seconds, peakRssMiB, rssAfterBatchMiB, tensorMiBAfterBatch },
   };
 }
 
@@ -245,13 +247,13 @@ interface WorkerReport {
   peakRssMiB: number;
 }
 
-function parallelBatches(dataset: DatasetName, quick: boolean): number {
+function parallelBatches(dataset: string, quick: boolean): number {
   if (dataset === 'mnist') return quick ? 10 : 40;
   return quick ? 3 : 8;
 }
 
 /** Worker side: warm up, say ready, train `batches` steps once the parent says go, report. */
-async function runTrainWorker(dataset: DatasetName, batches: number): Promise<WorkerReport> {
+async function runTrainWorker(dataset: string, batches: number): Promise<WorkerReport> {
   const model = buildModel(baseModelFor(dataset), SEED);
   const optimizer = tf.train.adam(LEARNING_RATE);
   const { x, y } = randomBatch(dataset, SEED);
@@ -271,7 +273,7 @@ function forkChild(args: string[]) {
 }
 
 /** Starts `workers` training processes, releases them together once all are warm, returns their reports. */
-async function runWorkers(dataset: DatasetName, workers: number, settings: Settings): Promise<WorkerReport[]> {
+async function runWorkers(dataset: string, workers: number, settings: Settings): Promise<WorkerReport[]> {
   const batches = String(parallelBatches(dataset, settings.quick));
   const children = Array.from({ length: workers }, () => forkChild(['--worker', dataset, '--batches', batches, '--backend', settings.backend]));
   const ready: Promise<void>[] = [];
@@ -293,7 +295,7 @@ function machineRate(reports: WorkerReport[]): number {
   return samples / span;
 }
 
-async function measureParallel(dataset: DatasetName, settings: Settings): Promise<Measure> {
+async function measureParallel(dataset: string, settings: Settings): Promise<Measure> {
   const single = await runWorkers(dataset, 1, settings);
   const parallel = await runWorkers(dataset, settings.workers, settings);
   const oneRate = machineRate(single);
@@ -334,7 +336,7 @@ function measureInChild(name: string, settings: Settings): Promise<Measure> {
  * backend, by kernel and input shapes. A kernel that runs other kernels (the wasm training kernels do)
  * is charged for all of them, so the rows add up to the step.
  */
-function profileTrainStep(dataset: DatasetName, settings: Settings): void {
+function profileTrainStep(dataset: string, settings: Settings): void {
   const model = buildModel(baseModelFor(dataset), SEED);
   const optimizer = tf.train.adam(LEARNING_RATE);
   const { x, y } = randomBatch(dataset, SEED);
@@ -417,13 +419,13 @@ async function main(): Promise<void> {
   const { values, settings } = parseCommandLine();
   const backend: BackendInfo = await initBackend(settings.backend);
   if (values.worker) {
-    const report = await runTrainWorker(values.worker as DatasetName, Number(values.batches));
+    const report = await runTrainWorker(values.worker as string, Number(values.batches));
     process.send!({ report });
     return;
   }
   if (values.profile) {
     if (!(values.profile in IMAGE_SHAPES)) throw usageError(`--profile: expected mnist or cifar10 (got '${values.profile}')`);
-    profileTrainStep(values.profile as DatasetName, settings);
+    profileTrainStep(values.profile as string, settings);
     return;
   }
   const table = measureTable(settings);

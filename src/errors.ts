@@ -18,3 +18,22 @@ export const USAGE_EXIT = 2;
 export function usageError(message: string): UserError {
   return new UserError(message, USAGE_EXIT);
 }
+
+/**
+ * A core function's refusal of one of its parameters (`param` as the core names it, e.g. 'alpha' or
+ * 'atEps'). The command line reports it under the flag that set it (--alpha, --at-eps).
+ */
+export class ParamError extends UserError {
+  constructor(
+    readonly param: string,
+    detail: string,
+  ) {
+    super(detail, USAGE_EXIT);
+    this.name = 'ParamError';
+  }
+}
+
+/** The command-line flag of a core parameter: camelCase → --kebab-case. */
+export function flagOf(param: string): string {
+  return `--${param.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}

@@ -1,8 +1,7 @@
 /** `ensdef data fetch|info`: download and verify the official data sets; describe what is loaded. */
 import { Command } from 'commander';
-import { DATASET_NAMES, type DatasetName } from '../data/dataset.ts';
 import { fetchDataset } from '../data/download.ts';
-import { DATA_CACHE_ROOT, loadDataset } from '../data/load.ts';
+import { DATA_CACHE_ROOT, DATASET_NAMES, datasetDescriptor, loadDataset } from '../datasets/registry.ts';
 import { log } from './global.ts';
 import { enumOption } from './parse.ts';
 
@@ -13,8 +12,8 @@ export function dataCommand(): Command {
     .description(`download the official files, verify their checksums and cache them under data/`)
     .argument('<dataset>', `one of ${DATASET_NAMES.join(', ')}`, enumOption('dataset', DATASET_NAMES))
     .option('--cache-dir <dir>', 'cache root', DATA_CACHE_ROOT)
-    .action(async (dataset: DatasetName, flags: { cacheDir: string }) => {
-      const dir = await fetchDataset(dataset, flags.cacheDir, log);
+    .action(async (dataset: string, flags: { cacheDir: string }) => {
+      const dir = await fetchDataset(dataset, datasetDescriptor(dataset).remoteFiles, flags.cacheDir, log);
       console.log(`${dataset} ready in ${dir}`);
     });
   data
@@ -22,7 +21,7 @@ export function dataCommand(): Command {
     .description('load a data set and print its size and label histogram')
     .argument('<dataset>', `one of ${DATASET_NAMES.join(', ')}`, enumOption('dataset', DATASET_NAMES))
     .option('--data-dir <dir>', 'raw data directory (default: embedded MNIST / data/cifar10)')
-    .action((dataset: DatasetName, flags: { dataDir?: string }) => {
+    .action((dataset: string, flags: { dataDir?: string }) => {
       const ds = loadDataset({ dataset, dataDir: flags.dataDir });
       for (const [name, split] of [['train', ds.train], ['test', ds.test]] as const) {
         const histogram = new Array<number>(ds.numClasses).fill(0);

@@ -2,18 +2,18 @@
 import { Command, Option } from 'commander';
 import type { BackendInfo } from '../backend/select.ts';
 import { availableParallelism } from 'node:os';
-import { DATASET_DEFAULTS, METHOD_NAMES, TRAIN_DEFAULTS, type MethodName, type TrainConfig } from '../config/train-config.ts';
-import { DATASET_NAMES, type DatasetName } from '../data/dataset.ts';
-import { usageError } from '../errors.ts';
-import { trainMemberInWorker, trainRun } from '../ensembles/train-ensemble.ts';
+import { TRAIN_DEFAULTS, type TrainConfig } from '../config/train-config.ts';
+import { DATASET_NAMES, DEFAULT_DATASET, datasetDescriptor } from '../datasets/registry.ts';
+import { DEFAULT_METHOD, METHOD_NAMES, METHODS, trainConfig } from '../training/methods.ts';
+import { trainMemberInWorker, trainRun } from '../training/train-run.ts';
 import { readManifest } from '../run/manifest.ts';
 import { defaultRunName, runDir, validateRunName } from '../run/run-dir.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
 import { enumOption, integerOption, numberOption } from './parse.ts';
 
 interface TrainFlags {
-  dataset: DatasetName;
-  method: MethodName;
+  dataset: string;
+  method: string;
   members?: number;
   epochs?: number;
   batchSize: number;
@@ -30,9 +30,6 @@ interface TrainFlags {
   dataDir?: string;
 }
 
-/** The paper's Table 4 rows for these defenses are single models; their bagging+ variants are ensembles. */
-const SINGLE_MODEL_METHODS: MethodName[] = ['adversarial-training', 'distillation'];
-
 /**
  * One single-threaded wasm worker per core (docs/PERFORMANCE.md: two workers keep 96-99% of the solo rate
  * each, while wasm threads gave 1.06x on MNIST). tfjs-node is multi-threaded itself: one process.
@@ -48,32 +45,19 @@ export function workersFor(cmd: Command, backend: BackendInfo): number {
 }
 
 export function resolveTrainConfig(flags: TrainFlags): TrainConfig {
-  const defaults = DATASET_DEFAULTS[flags.dataset];
-  if (flags.method === 'single' && flags.members !== undefined && flags.members !== 1) {
-    throw usageError(`--members ${flags.members}: --method single trains exactly one model; use --method random-init for an ensemble`);
-  }
-  return {
-    dataset: flags.dataset,
-    method: flags.method,
-    members: flags.method === 'single' ? 1 : (flags.members ?? (SINGLE_MODEL_METHODS.includes(flags.method) ? 1 : TRAIN_DEFAULTS.members)),
-    epochs: flags.epochs ?? defaults.epochs,
-    batchSize: flags.batchSize,
-    learningRate: flags.lr,
-    seed: flags.seed,
-    trainLimit: flags.trainLimit,
-    testLimit: flags.testLimit,
-    noiseSigma: flags.noiseSigma ?? defaults.noiseSigma,
-    rho: flags.rho,
-    atEps: flags.atEps ?? defaults.fgsmEps,
-    temperature: flags.temperature,
-    dataDir: flags.dataDir,
-  };
+  const { lr, run: _run, workers: _workers, ...choices } = flags;
+  return trainConfig({ ...choices, learningRate: lr });
+}
+
+/** Per data set, e.g. "10 for mnist, 25 for cifar10". */
+function perDataset(value: (name: string) => unknown): string {
+  return DATASET_NAMES.map((name) => `${value(name)} ${name}`).join(', ');
 }
 
 export function addDataOptions(command: Command): Command {
   return command
-    .addOption(new Option('--dataset <name>', 'data set').choices(DATASET_NAMES).default(TRAIN_DEFAULTS.dataset).argParser(enumOption('--dataset', DATASET_NAMES)))
-    .option('--data-dir <dir>', 'raw data directory (MNIST: IDX or IDX.gz files, default: embedded copy; CIFAR-10: binary batches, default: data/cifar10)')
+    .addOption(new Option('--dataset <name>', 'data set').choices(DATASET_NAMES).default(DEFAULT_DATASET).argParser(enumOption('--dataset', DATASET_NAMES)))
+    .option('--data-dir <dir>', `raw data directory (${DATASET_NAMES.map((name) => `${name}: ${datasetDescriptor(name).dataDirHelp}`).join('; ')})`)
     .option('--train-limit <n>', 'use only the first N training examples (in file order)', integerOption('--train-limit', 1))
     .option('--test-limit <n>', 'use only the first N test examples (in file order)', integerOption('--test-limit', 1));
 }
@@ -81,16 +65,16 @@ export function addDataOptions(command: Command): Command {
 export function trainCommand(): Command {
   const command = new Command('train').description('train a single model or an ensemble (saved under --runs-dir/NAME)');
   addDataOptions(command)
-    .addOption(new Option('--method <name>', 'training method').choices(METHOD_NAMES).default('random-init').argParser(enumOption('--method', METHOD_NAMES)))
-    .option('--members <n>', `ensemble size (default: ${TRAIN_DEFAULTS.members}; 1 for single, adversarial-training and distillation)`, integerOption('--members', 1, 100))
-    .option('--epochs <n>', `epochs per member (default: ${DATASET_DEFAULTS.mnist.epochs} for mnist, ${DATASET_DEFAULTS.cifar10.epochs} for cifar10)`, integerOption('--epochs', 1, 1000))
+    .addOption(new Option('--method <name>', 'training method').choices(METHOD_NAMES).default(DEFAULT_METHOD).argParser(enumOption('--method', METHOD_NAMES)))
+    .option('--members <n>', `ensemble size (default: ${TRAIN_DEFAULTS.members}; 1 for ${METHODS.filter((m) => m.size !== 'ensemble').map((m) => m.name).join(', ')})`, integerOption('--members', 1, 100))
+    .option('--epochs <n>', `epochs per member (default: ${perDataset((name) => datasetDescriptor(name).training.epochs)})`, integerOption('--epochs', 1, 1000))
     .option('--batch-size <n>', 'mini-batch size', integerOption('--batch-size', 1, 65536), TRAIN_DEFAULTS.batchSize)
     .option('--lr <rate>', 'Adam learning rate', numberOption('--lr', 0, 10, true), TRAIN_DEFAULTS.learningRate)
     .option('--seed <n>', 'run seed; member i uses a seed derived from it', integerOption('--seed', 0, 2 ** 32 - 1), TRAIN_DEFAULTS.seed)
     .option('--run <name>', 'run directory name (default: DATASET-METHOD-sSEED)')
-    .option('--noise-sigma <σ>', `gaussian-noise σ (default: ${DATASET_DEFAULTS.mnist.noiseSigma} mnist, ${DATASET_DEFAULTS.cifar10.noiseSigma} cifar10)`, numberOption('--noise-sigma', 0, 10))
+    .option('--noise-sigma <σ>', `gaussian-noise σ (default: ${perDataset((name) => datasetDescriptor(name).training.noiseSigma)})`, numberOption('--noise-sigma', 0, 10))
     .option('--rho <ρ>', 'adversarial training: weight of the clean loss', numberOption('--rho', 0, 1), TRAIN_DEFAULTS.rho)
-    .option('--at-eps <ε>', `adversarial training FGSM ε (default: ${DATASET_DEFAULTS.mnist.fgsmEps} mnist, ${DATASET_DEFAULTS.cifar10.fgsmEps} cifar10)`, numberOption('--at-eps', 0, 1))
+    .option('--at-eps <ε>', `adversarial training FGSM ε (default: the paper's FGSM ε, ${perDataset((name) => datasetDescriptor(name).paperAttacks.fgsm.eps)})`, numberOption('--at-eps', 0, 1))
     .option('--temperature <T>', 'defensive distillation temperature', numberOption('--temperature', 0, 1000, true), TRAIN_DEFAULTS.temperature)
     .option('--workers <n>', WORKERS_HELP, integerOption('--workers', 1, 64), DEFAULT_WORKERS)
     .action(async (flags: TrainFlags, cmd: Command) => {

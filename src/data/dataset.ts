@@ -7,7 +7,7 @@ export interface Split {
 }
 
 export interface Dataset {
-  name: DatasetName;
+  name: string;
   /** [height, width, channels] */
   imageShape: [number, number, number];
   numClasses: number;
@@ -16,9 +16,6 @@ export interface Dataset {
   /** Where the data was read from (recorded in the manifest). */
   source: string;
 }
-
-export const DATASET_NAMES = ['mnist', 'cifar10'] as const;
-export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export function pixelsPerImage(ds: Pick<Dataset, 'imageShape'>): number {
   const [h, w, c] = ds.imageShape;

@@ -5,10 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { EnsembleMethod } from '../ensembles/method.ts';
-import { baseModelFor } from '../models/registry.ts';
-import { fgsm } from '../attacks/fgsm.ts';
+import { baseModelFor } from '../datasets/registry.ts';
+import { fgsm } from '../attacks/catalog/fgsm.ts';
 import { memberLoss, type GradientSource } from '../attacks/gradients.ts';
-import { crossEntropyFromLogits, type BatchLoss } from '../train/loss.ts';
+import { crossEntropyFromLogits, type BatchLoss } from '../models/loss.ts';
 import { memberTrainingSet } from './training-set.ts';
 
 /**
@@ -25,7 +25,7 @@ import { memberTrainingSet } from './training-set.ts';
 export function fgsmPerturbation(model: tf.LayersModel, x: tf.Tensor4D, targets: tf.Tensor2D, eps: number): tf.Tensor4D {
   const source: GradientSource = (input, y) =>
     tf.tidy(() => tf.grad((z) => tf.sum(memberLoss(model.apply(z, { training: false }) as tf.Tensor2D, y, 'logits')))(input) as tf.Tensor4D);
-  const { adversarial, zeroGradient } = fgsm(source, x, targets, { eps });
+  const { adversarial, zeroGradient } = fgsm(source, x, targets, eps);
   const constant = tf.tensor4d(adversarial.dataSync(), adversarial.shape);
   tf.dispose([adversarial, zeroGradient]);
   return constant;

@@ -9,12 +9,12 @@ import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import type { Split } from '../data/dataset.ts';
 import { MEMBER_STREAMS, type EnsembleMethod, type MemberContext } from '../ensembles/method.ts';
-import { EVAL_BATCH, evaluateAccuracy, modelLogits, scoreSplit } from '../eval/predict.ts';
+import { EVAL_BATCH, evaluateAccuracy, modelLogits, scoreSplit } from '../models/predict.ts';
 import { saveCheckpoint } from '../models/checkpoint.ts';
-import { baseModelFor, buildModel } from '../models/registry.ts';
+import { baseModelFor, buildModel } from '../datasets/registry.ts';
 import { deriveSeed } from '../run/rng.ts';
-import { crossEntropyFromLogits, type BatchLoss } from '../train/loss.ts';
-import { trainMember } from '../train/train-member.ts';
+import { crossEntropyFromLogits, type BatchLoss } from '../models/loss.ts';
+import { trainMember } from '../models/train-member.ts';
 import { memberTrainingSet } from './training-set.ts';
 
 /** Subdirectory of the member's directory that holds its teacher. */

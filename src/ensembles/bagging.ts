@@ -1,5 +1,5 @@
 /** Bagging (section 3): each member trains on its own bootstrap replicate (m draws with replacement from m). */
-import { baseModelFor } from '../models/registry.ts';
+import { baseModelFor } from '../datasets/registry.ts';
 import { deriveSeed, Rng } from '../run/rng.ts';
 import { MEMBER_STREAMS, type EnsembleMethod } from './method.ts';
 

@@ -1,6 +1,6 @@
 /** Gaussian noise (section 3): fresh N(0, σ²) noise on every training batch, clipped to [0, 1]. */
 import * as tf from '@tensorflow/tfjs';
-import { baseModelFor } from '../models/registry.ts';
+import { baseModelFor } from '../datasets/registry.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { allIndices, MEMBER_STREAMS, type EnsembleMethod } from './method.ts';
 

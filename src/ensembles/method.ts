@@ -2,8 +2,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from '../config/train-config.ts';
 import type { Dataset } from '../data/dataset.ts';
-import type { BatchLoss } from '../train/loss.ts';
-import type { BatchInfo } from '../train/train-member.ts';
+import type { BatchLoss } from '../models/loss.ts';
+import type { BatchInfo } from '../models/train-member.ts';
 
 export interface MemberContext {
   config: TrainConfig;

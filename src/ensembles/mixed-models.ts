@@ -1,5 +1,5 @@
 /** Mixed models (section 3): members cycle through similar architectures (base, wide, deep). */
-import { variantsFor } from '../models/registry.ts';
+import { variantsFor } from '../datasets/registry.ts';
 import { allIndices, type EnsembleMethod } from './method.ts';
 
 export const mixedModels: EnsembleMethod = {

@@ -1,5 +1,5 @@
 /** Random initialisation (section 3): same architecture and data, different initial weights per member. */
-import { baseModelFor } from '../models/registry.ts';
+import { baseModelFor } from '../datasets/registry.ts';
 import { allIndices, type EnsembleMethod } from './method.ts';
 
 export const randomInit: EnsembleMethod = {

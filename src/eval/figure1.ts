@@ -4,14 +4,16 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
-import { runAttack } from '../attacks/attack.ts';
-import { batchOf, predictorFor, specForBatch, type ScoreTarget } from '../attacks/evaluate.ts';
-import type { GradientSource } from '../attacks/gradients.ts';
-import type { AttackSpec } from '../attacks/params.ts';
+import type { AttackSpec } from '../attacks/definition.ts';
+import { gradientSource, type GradientSource } from '../attacks/gradients.ts';
 import { scorerOf } from '../attacks/scoring.ts';
 import type { Split } from '../data/dataset.ts';
-import type { Ensemble } from '../ensembles/ensemble.ts';
+import { loadDataset } from '../datasets/registry.ts';
+import { Ensemble } from '../ensembles/ensemble.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
+import { openRun } from './attack-run.ts';
+import { jobTargets, type AttackJob } from './jobs.ts';
+import { batchOf, predictorFor, runAttack, type ScoreTarget } from './measure.ts';
 
 export interface FigureCell {
   /** h × w × c pixels in [0, 1]. */
@@ -106,7 +108,7 @@ export function attackFigure(options: AttackFigureOptions): FigureCell[][] {
   const predict = predictorFor(options.ensemble, options.target);
   const tensors = tf.tidy(() => {
     const { x, labels, y } = batchOf(options.split, options.imageShape, options.numClasses, 0, count);
-    const { adversarial } = runAttack(specForBatch(options.attack, 0), options.source, x, y, scorerOf(predict));
+    const { adversarial } = runAttack(options.attack, options.source, x, y, scorerOf(predict), 0);
     return { clean: x, adversarial, cleanPredictions: predict(x), adversarialPredictions: predict(adversarial), labels };
   });
   const clean = tensors.clean.dataSync() as Float32Array;
@@ -127,4 +129,37 @@ export function attackFigure(options: AttackFigureOptions): FigureCell[][] {
 
 export function writeFigure(path: string, rows: FigureCell[][], imageShape: [number, number, number]): void {
   writeFileAtomic(path, renderFigure(rows, imageShape));
+}
+
+/** Test images shown in the Figure 1 grid. */
+export const FIGURE_IMAGES = 10;
+
+/**
+ * Figure 1 of a saved run: the first test images, clean and attacked by `job` (gradients from `surrogate`'s
+ * ensemble when given), labelled with the predictions of the run's model the job scores first.
+ */
+export async function drawFigure1(runsRoot: string, runName: string, job: AttackJob, member: number, path: string, surrogate?: string): Promise<void> {
+  if (!job.attack || !job.grad) throw new Error('Figure 1 needs an attack and a gradient');
+  const run = openRun(runsRoot, runName);
+  const { config } = run.manifest;
+  const dataset = loadDataset({ dataset: config.dataset, dataDir: config.dataDir, testLimit: FIGURE_IMAGES });
+  const ensemble = await Ensemble.load(run.dir, run.manifest);
+  const gradientRun = surrogate ? openRun(runsRoot, surrogate) : undefined;
+  const gradientEnsemble = gradientRun ? await Ensemble.load(gradientRun.dir, gradientRun.manifest) : ensemble;
+  try {
+    const cells = attackFigure({
+      ensemble,
+      target: jobTargets(job, member)[0],
+      attack: job.attack,
+      source: gradientSource(gradientEnsemble, { grad: job.grad, member, loss: job.loss }),
+      split: dataset.test,
+      imageShape: dataset.imageShape,
+      numClasses: dataset.numClasses,
+      count: FIGURE_IMAGES,
+    });
+    writeFigure(path, cells, dataset.imageShape);
+  } finally {
+    ensemble.dispose();
+    if (gradientEnsemble !== ensemble) gradientEnsemble.dispose();
+  }
 }

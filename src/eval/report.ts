@@ -8,19 +8,17 @@ import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
 import { loadPaperResults, type PaperResults } from './paper.ts';
-import type { ResultRow } from './results.ts';
+import { maskingFlags, sweeps, type MaskingFlag } from './masking.ts';
+import { epsOf, type ResultRow } from './results.ts';
 import { collectRunResults, type RunResults } from './run-results.ts';
 import { groupedBarChart, lineChart } from './svg.ts';
 import {
   buildBeyondTable,
   buildTable2,
   buildTable4,
-  maskingFlags,
-  sweeps,
   PAPER_ATTACKS,
   TABLE2_COLUMNS,
   TABLE4_COLUMNS,
-  type MaskingFlag,
   type TableCell,
 } from './tables.ts';
 
@@ -105,7 +103,7 @@ function beyondMarkdown(cells: TableCell[]): string {
 }
 
 function flagsMarkdown(flags: MaskingFlag[], runs: RunResults[]): string {
-  const sweeps = runs.some((r) => new Set(r.rows.map((row) => row.eps)).size >= 3);
+  const sweeps = runs.some((r) => new Set(r.rows.map(epsOf)).size >= 3);
   if (flags.length === 0) {
     return sweeps
       ? 'No sweep shows accuracy rising with ε or with more iterations, or staying high at large ε.'
@@ -138,13 +136,14 @@ function epsSweepFigures(runs: RunResults[], outDir: string, written: string[]):
     const attacked = run.rows.filter((r) => r.scored_on === 'ensemble' && r.surrogate === '');
     for (const loss of [...new Set(attacked.filter((r) => r.attack !== 'none').map((r) => r.loss))].sort()) {
       const groups = sweeps(attacked.filter((r) => r.loss === loss), 'eps');
-      const base = (r: ResultRow) => `${r.attack.toUpperCase()} Grad. ${r.grad}${r.restarts ? ` R=${r.restarts}` : ''}`;
+      const base = (r: ResultRow) => `${r.attack.toUpperCase()} Grad. ${r.grad}${r.params.restarts ? ` R=${r.params.restarts}` : ''}`;
+      const schedule = ({ params }: ResultRow) => ` n=${params.steps ?? 1}${params.alpha === undefined ? '' : ` α=${(params.alpha / params.eps).toPrecision(3)}ε`}`;
       const shared = (r: ResultRow) => groups.filter((g) => base(g[0]) === base(r)).length > 1;
       // Two schedules of one attack (another n, or α/ε) get a curve each, named by the schedule.
       const series = groups
         .map((rows) => ({
-          name: shared(rows[0]) ? `${base(rows[0])} n=${rows[0].steps}${rows[0].alpha === null ? '' : ` α=${(rows[0].alpha / rows[0].eps).toPrecision(3)}ε`}` : base(rows[0]),
-          points: rows.map((r) => [r.eps, r.accuracy] as [number, number]),
+          name: shared(rows[0]) ? `${base(rows[0])}${schedule(rows[0])}` : base(rows[0]),
+          points: rows.map((r) => [epsOf(r), r.accuracy] as [number, number]),
         }))
         .sort((a, b) => a.name.localeCompare(b.name));
       if (series.length === 0) continue;

@@ -4,12 +4,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { attackRun, figureWriter } from '../attacks/attack-run.ts';
-import { formatRow } from '../attacks/jobs.ts';
+import { ATTACK_BATCH_SIZE, attackRun } from '../eval/attack-run.ts';
+import { drawFigure1 } from '../eval/figure1.ts';
+import { formatRow } from '../eval/jobs.ts';
 import type { BackendInfo } from '../backend/select.ts';
-import { ATTACK_BATCH_SIZE } from '../config/attack-config.ts';
-import type { DatasetName } from '../data/dataset.ts';
-import { trainRun } from '../ensembles/train-ensemble.ts';
+import { trainRun } from '../training/train-run.ts';
 import { UserError } from '../errors.ts';
 import { buildReport, type ReportFiles } from '../eval/report.ts';
 import { writeJsonAtomic } from '../run/atomic.ts';
@@ -20,7 +19,7 @@ import type { Preset } from './presets.ts';
 
 export interface ReproduceOptions {
   preset: Preset;
-  datasets: DatasetName[];
+  datasets: string[];
   outDir: string;
   workers: number;
   backend: BackendInfo;
@@ -30,7 +29,7 @@ export interface ReproduceOptions {
 
 interface ReproduceState {
   preset: string;
-  datasets: DatasetName[];
+  datasets: string[];
   done: string[];
 }
 
@@ -40,7 +39,7 @@ export function reproduceDirs(outDir: string): { runs: string; report: string } 
   return { runs: join(outDir, 'runs'), report: join(outDir, 'report') };
 }
 
-function loadState(outDir: string, preset: string, datasets: DatasetName[]): ReproduceState {
+function loadState(outDir: string, preset: string, datasets: string[]): ReproduceState {
   const path = join(outDir, STATE_FILE);
   if (!existsSync(path)) return { preset, datasets, done: [] };
   let state: ReproduceState;
@@ -87,8 +86,7 @@ async function runStep(step: Step, options: ReproduceOptions, dirs: { runs: stri
     return;
   }
   if (step.kind === 'figure') {
-    const quiet = { runsRoot, runName: step.runName, jobs: [], member: 0, batchSize: ATTACK_BATCH_SIZE, log: () => {} };
-    await attackRun(quiet, figureWriter(step.job, 0, join(dirs.report, step.path)));
+    await drawFigure1(runsRoot, step.runName, step.job, 0, join(dirs.report, step.path));
     return;
   }
   await attackRun({

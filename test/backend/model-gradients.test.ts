@@ -6,9 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { before, test } from 'node:test';
 import { initBackend } from '../../src/backend/select.ts';
-import { buildModel } from '../../src/models/registry.ts';
+import { buildModel } from '../../src/datasets/registry.ts';
 import { Rng } from '../../src/run/rng.ts';
-import { crossEntropyFromLogits } from '../../src/train/loss.ts';
+import { crossEntropyFromLogits } from '../../src/models/loss.ts';
 import { assertMatchesCpu, onWasmAndCpu, uniformValues } from '../helpers/backends.ts';
 
 const TOLERANCE = 1e-4;

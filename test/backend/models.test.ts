@@ -11,7 +11,7 @@ import { before, describe, test } from 'node:test';
 import { initBackend } from '../../src/backend/select.ts';
 import { UserError } from '../../src/errors.ts';
 import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../../src/models/checkpoint.ts';
-import { buildModel, MODELS, variantsFor } from '../../src/models/registry.ts';
+import { buildModel, MODELS, variantsFor } from '../../src/datasets/registry.ts';
 import { Rng } from '../../src/run/rng.ts';
 import { uniformValues } from '../helpers/backends.ts';
 import { tempDir } from '../helpers/temp-dir.ts';

@@ -6,9 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initBackend } from '../../src/backend/select.ts';
-import { buildModel } from '../../src/models/registry.ts';
+import { buildModel } from '../../src/datasets/registry.ts';
 import { Rng } from '../../src/run/rng.ts';
-import { trainStep } from '../../src/train/train-member.ts';
+import { trainStep } from '../../src/models/train-member.ts';
 import { uniformValues } from '../helpers/backends.ts';
 
 test('trainStep on mnist-base leaks no tensors after warm-up', async () => {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DATASET_DEFAULTS, TRAIN_DEFAULTS, type MethodName } from '../../src/config/train-config.ts';
+import { trainConfig } from '../../src/training/methods.ts';
 import { writeManifest, type Manifest } from '../../src/run/manifest.ts';
 
 export const ENSDEF_BIN = fileURLToPath(new URL('../../bin/ensdef.js', import.meta.url));
@@ -115,7 +115,7 @@ export function writeRunManifest(dir: string, options: RunManifestOptions = {}):
 }
 
 export interface RunManifestOptions {
-  method?: MethodName;
+  method?: string;
   members?: number;
   status?: Manifest['status'];
   failure?: string;
@@ -130,19 +130,7 @@ export function runManifest(options: RunManifestOptions = {}): Manifest {
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
     command: 'written by a test',
-    config: {
-      dataset: 'mnist',
-      method: options.method ?? 'random-init',
-      members,
-      epochs: 1,
-      batchSize: TRAIN_DEFAULTS.batchSize,
-      learningRate: TRAIN_DEFAULTS.learningRate,
-      seed: 0,
-      noiseSigma: DATASET_DEFAULTS.mnist.noiseSigma,
-      rho: TRAIN_DEFAULTS.rho,
-      atEps: DATASET_DEFAULTS.mnist.fgsmEps,
-      temperature: TRAIN_DEFAULTS.temperature,
-    },
+    config: trainConfig({ dataset: 'mnist', method: options.method ?? 'random-init', members, epochs: 1, seed: 0 }),
     seeds: { run: 0, members: [] },
     versions: {},
     backend: { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: 'test', threads: 1, trainingKernels: true },

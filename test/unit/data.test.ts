@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { CIFAR_TEST_BATCH, CIFAR_TRAIN_BATCHES, loadCifar10 } from '../../src/data/cifar10.ts';
 import { verifyChecksum } from '../../src/data/download.ts';
 import { encodeIdx } from '../../src/data/idx.ts';
-import { loadDataset } from '../../src/data/load.ts';
+import { loadDataset } from '../../src/datasets/registry.ts';
 import { loadMnist, MNIST_FILES } from '../../src/data/mnist.ts';
 import { UserError } from '../../src/errors.ts';
 import { tempDir } from '../helpers/temp-dir.ts';

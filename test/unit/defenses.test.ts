@@ -6,21 +6,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { initBackend } from '../../src/backend/select.ts';
-import { DATASET_DEFAULTS, TRAIN_DEFAULTS, type TrainConfig } from '../../src/config/train-config.ts';
-import { loadDataset } from '../../src/data/load.ts';
+import type { TrainConfig } from '../../src/config/train-config.ts';
+import { trainConfig } from '../../src/training/methods.ts';
+import { loadDataset } from '../../src/datasets/registry.ts';
 import { adversarialTrainingLoss, fgsmPerturbation } from '../../src/defenses/adversarial-training.ts';
 import { softLabels, TEACHER_DIR, temperatureLoss } from '../../src/defenses/distillation.ts';
 import { bootstrapIndices } from '../../src/ensembles/bagging.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
-import { methodFor } from '../../src/ensembles/methods.ts';
+import { methodFor } from '../../src/training/methods.ts';
 import { loadCheckpoint, readCheckpointMeta } from '../../src/models/checkpoint.ts';
-import { buildModel } from '../../src/models/registry.ts';
+import { buildModel } from '../../src/datasets/registry.ts';
 import { readManifest } from '../../src/run/manifest.ts';
 import { deriveSeed } from '../../src/run/rng.ts';
 import { memberDir } from '../../src/run/run-dir.ts';
-import { trainStep } from '../../src/train/train-member.ts';
+import { trainStep } from '../../src/models/train-member.ts';
 
-const ENSDEF = join(import.meta.dirname, '..', 'bin', 'ensdef.js');
+const ENSDEF = join(import.meta.dirname, '..', '..', 'bin', 'ensdef.js');
 
 // ---- plain-JS reference for a Flatten + Dense(3) model on 2×2×1 images ----
 type Matrix = number[][];
@@ -88,22 +89,16 @@ const close = (actual: ArrayLike<number>, expected: number[], tol: number, what:
 };
 
 function tinyConfig(overrides: Partial<TrainConfig>): TrainConfig {
-  return {
+  return trainConfig({
     dataset: 'mnist',
     method: 'distillation',
     members: 1,
     epochs: 1,
-    batchSize: TRAIN_DEFAULTS.batchSize,
-    learningRate: TRAIN_DEFAULTS.learningRate,
     seed: 3,
     trainLimit: 64,
     testLimit: 50,
-    noiseSigma: DATASET_DEFAULTS.mnist.noiseSigma,
-    rho: TRAIN_DEFAULTS.rho,
-    atEps: DATASET_DEFAULTS.mnist.fgsmEps,
-    temperature: TRAIN_DEFAULTS.temperature,
     ...overrides,
-  };
+  });
 }
 
 function ensdef(args: string[]): { stdout: string; stderr: string } {

@@ -7,38 +7,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { initBackend, type BackendInfo } from '../../src/backend/select.ts';
-import { DATASET_DEFAULTS, TRAIN_DEFAULTS, type TrainConfig } from '../../src/config/train-config.ts';
+import type { TrainConfig } from '../../src/config/train-config.ts';
+import { trainConfig } from '../../src/training/methods.ts';
 import { bootstrapIndices, uniqueFraction } from '../../src/ensembles/bagging.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
-import { methodFor } from '../../src/ensembles/methods.ts';
+import { methodFor } from '../../src/training/methods.ts';
 import { MEMBER_STREAMS } from '../../src/ensembles/method.ts';
-import { trainRun } from '../../src/ensembles/train-ensemble.ts';
-import { loadDataset } from '../../src/data/load.ts';
+import { trainRun } from '../../src/training/train-run.ts';
+import { loadDataset } from '../../src/datasets/registry.ts';
 import { UserError } from '../../src/errors.ts';
-import { buildModel } from '../../src/models/registry.ts';
+import { buildModel } from '../../src/datasets/registry.ts';
 import { readManifest } from '../../src/run/manifest.ts';
 import { deriveSeed } from '../../src/run/rng.ts';
 import { memberDir } from '../../src/run/run-dir.ts';
 
-const ENSDEF = join(import.meta.dirname, '..', 'bin', 'ensdef.js');
+const ENSDEF = join(import.meta.dirname, '..', '..', 'bin', 'ensdef.js');
 
 function tinyConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return {
+  return trainConfig({
     dataset: 'mnist',
     method: 'bagging',
     members: 2,
     epochs: 1,
-    batchSize: TRAIN_DEFAULTS.batchSize,
-    learningRate: TRAIN_DEFAULTS.learningRate,
     seed: 7,
     trainLimit: 384,
     testLimit: 100,
-    noiseSigma: DATASET_DEFAULTS.mnist.noiseSigma,
-    rho: TRAIN_DEFAULTS.rho,
-    atEps: DATASET_DEFAULTS.mnist.fgsmEps,
-    temperature: TRAIN_DEFAULTS.temperature,
     ...overrides,
-  };
+  });
 }
 
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');

@@ -4,45 +4,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import type { MethodName } from '../../src/config/train-config.ts';
 import { runManifest } from '../helpers/reliability.ts';
 import { UserError } from '../../src/errors.ts';
 import { buildReport } from '../../src/eval/report.ts';
 import { appendResults, resultsPath, type ResultRow } from '../../src/eval/results.ts';
-import { buildTable2, buildTable4, maskingFlags, sweeps } from '../../src/eval/tables.ts';
+import { maskingFlags, sweeps } from '../../src/eval/masking.ts';
+import { buildTable2, buildTable4 } from '../../src/eval/tables.ts';
+import { resultRow, type RowFields } from '../helpers/results.ts';
 import { loadPaperResults } from '../../src/eval/paper.ts';
 import type { RunResults } from '../../src/eval/run-results.ts';
 import { writeManifest, type Manifest } from '../../src/run/manifest.ts';
 
-function manifest(method: MethodName, members: number, status: Manifest['status'] = 'complete'): Manifest {
+function manifest(method: string, members: number, status: Manifest['status'] = 'complete'): Manifest {
   return runManifest({ method, members, status });
 }
 
-function row(partial: Partial<ResultRow>): ResultRow {
-  return {
-    dataset: 'mnist',
-    method: 'bagging',
-    attack: 'none',
-    grad: '',
-    loss: '',
-    eps: 0,
-    alpha: null,
-    steps: null,
-    restarts: null,
-    scored_on: 'ensemble',
-    member: '',
-    accuracy: 0.5,
-    zero_grad_fraction: null,
-    n: 1000,
-    seconds: 1,
-    surrogate: '',
-    seed: null,
-    ...partial,
-  };
+function row(fields: RowFields): ResultRow {
+  return resultRow(fields);
 }
 
-const fgsm = (grad: '1' | '2' | '3', scored_on: 'single' | 'ensemble', accuracy: number, extra: Partial<ResultRow> = {}) =>
-  row({ attack: 'fgsm', grad, loss: 'logits', eps: 0.3, steps: 1, scored_on, member: grad === '1' ? '0' : '', accuracy, zero_grad_fraction: 0, ...extra });
+const fgsm = (grad: '1' | '2' | '3', scored_on: 'single' | 'ensemble', accuracy: number, extra: RowFields = {}) =>
+  row({ attack: 'fgsm', grad, loss: 'logits', eps: 0.3, scored_on, member: grad === '1' ? '0' : '', accuracy, zero_grad_fraction: 0, ...extra });
 
 const paper = loadPaperResults();
 
@@ -121,7 +103,7 @@ describe('sweeps', () => {
   const pgd = (eps: number, alphaOverEps: number, accuracy: number) =>
     row({ attack: 'pgd', grad: '2', loss: 'logits', eps, alpha: eps * alphaOverEps, steps: 8, restarts: 5, seed: 0, accuracy, zero_grad_fraction: 0 });
   const rows = [
-    ...[[0.1, 0.6], [0.2, 0.3], [0.3, 0.1]].map(([eps, a]) => ({ ...bim(eps, 8, a), alpha: eps / 8 })),
+    ...[[0.1, 0.6], [0.2, 0.3], [0.3, 0.1]].map(([eps, a]) => row({ attack: 'bim', grad: '2', loss: 'logits', eps, alpha: eps / 8, steps: 8, accuracy: a, zero_grad_fraction: 0 })),
     bim(0.2, 32, 0.01), // an iteration-sweep point at ε = .2
     ...[[0.1, 0.5], [0.2, 0.2], [0.3, 0.05]].map(([eps, a]) => pgd(eps, 1 / 8, a)),
     ...[[0.1, 0.4], [0.2, 0.1], [0.3, 0.0]].map(([eps, a]) => pgd(eps, 2.5 / 8, a)),
@@ -130,7 +112,7 @@ describe('sweeps', () => {
   it('an ε sweep keeps one schedule: n and α/ε', () => {
     const groups = sweeps(rows, 'eps');
     assert.deepEqual(
-      groups.map((g) => [g[0].attack, g[0].alpha! / g[0].eps, g.map((r) => r.accuracy)]),
+      groups.map((g) => [g[0].attack, g[0].params.alpha / g[0].params.eps, g.map((r) => r.accuracy)]),
       [
         ['bim', 1 / 8, [0.6, 0.3, 0.1]],
         ['pgd', 1 / 8, [0.5, 0.2, 0.05]],
@@ -140,7 +122,7 @@ describe('sweeps', () => {
   });
 
   it('an iteration sweep groups step counts at one ε', () => {
-    assert.deepEqual(sweeps(rows, 'steps').map((g) => g.map((r) => [r.attack, r.steps, r.accuracy])), [[['bim', 8, 0.3], ['bim', 32, 0.01]]]);
+    assert.deepEqual(sweeps(rows, 'steps').map((g) => g.map((r) => [r.attack, r.params.steps, r.accuracy])), [[['bim', 8, 0.3], ['bim', 32, 0.01]]]);
   });
 });
 

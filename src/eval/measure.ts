@@ -6,10 +6,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { Split } from '../data/dataset.ts';
 import type { Ensemble } from '../ensembles/ensemble.ts';
 import { deriveSeed } from '../run/rng.ts';
-import { dependsOnScorer, runAttack } from './attack.ts';
-import type { GradientSource } from './gradients.ts';
-import type { AttackResult, AttackSpec } from './params.ts';
-import { ensemblePredictor, memberPredictor, scorerOf, type Predictor } from './scoring.ts';
+import type { AttackResult, AttackSpec } from '../attacks/definition.ts';
+import type { GradientSource } from '../attacks/gradients.ts';
+import { attackDefinition } from '../attacks/registry.ts';
+import { ensemblePredictor, memberPredictor, scorerOf, type Predictor, type Scorer } from '../attacks/scoring.ts';
 
 /** The model a measurement is scored on: one member of the attacked run, or its whole ensemble. */
 export type ScoreTarget = { scoredOn: 'single'; member: number } | { scoredOn: 'ensemble' };
@@ -40,9 +40,14 @@ export function predictorFor(ensemble: Ensemble, target: ScoreTarget): Predictor
   return target.scoredOn === 'single' ? memberPredictor(ensemble, target.member) : ensemblePredictor(ensemble);
 }
 
-/** PGD's random starts differ per batch: batch b uses deriveSeed(seed, b). */
-export function specForBatch(spec: AttackSpec, batchIndex: number): AttackSpec {
-  return spec.name === 'pgd' ? { ...spec, seed: deriveSeed(spec.seed, batchIndex) } : spec;
+/** Random starts differ per batch: batch b of an attack with a seed uses deriveSeed(seed, b). */
+export function batchSeed(spec: AttackSpec, batchIndex: number): number {
+  return deriveSeed(spec.params.seed ?? 0, batchIndex);
+}
+
+/** One batch attacked, its success judged by `scorer`. */
+export function runAttack(spec: AttackSpec, source: GradientSource, x: tf.Tensor4D, y: tf.Tensor2D, scorer: Scorer, batchIndex: number): AttackResult {
+  return attackDefinition(spec.attack).run({ x, y, gradient: source, scorer, seed: batchSeed(spec, batchIndex) }, spec.params);
 }
 
 export interface Batch {
@@ -72,8 +77,8 @@ export function measure(options: MeasureOptions): Measurement[] {
       let shared: AttackResult | undefined;
       const perTarget = scorers.map((score) => {
         if (!attack) return tf.stack([tf.sum(tf.cast(score(x, labels), 'int32')), tf.scalar(0, 'int32')]);
-        const spec = specForBatch(attack.spec, batchIndex);
-        const result = dependsOnScorer(spec) ? runAttack(spec, attack.source, x, y, score) : (shared ??= runAttack(spec, attack.source, x, y, score));
+        const run = () => runAttack(attack.spec, attack.source, x, y, score, batchIndex);
+        const result = attackDefinition(attack.spec.attack).dependsOnScorer ? run() : (shared ??= run());
         return tf.stack([tf.sum(tf.cast(score(result.adversarial, labels), 'int32')), tf.sum(tf.cast(result.zeroGradient, 'int32'))]);
       });
       return tf.stack(perTarget);

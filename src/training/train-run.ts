@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BackendInfo } from '../backend/select.ts';
 import { trainingIdentity, type TrainConfig } from '../config/train-config.ts';
-import { loadDataset } from '../data/load.ts';
+import { loadDataset } from '../datasets/registry.ts';
 import { UserError } from '../errors.ts';
-import { evaluateAccuracy, argmaxRows, accuracyOf, scoreSplit, modelLogits } from '../eval/predict.ts';
+import { evaluateAccuracy, argmaxRows, accuracyOf, scoreSplit, modelLogits } from '../models/predict.ts';
 import { saveCheckpoint } from '../models/checkpoint.ts';
-import { buildModel } from '../models/registry.ts';
+import { buildModel } from '../datasets/registry.ts';
 import {
   manifestExists,
   packageVersions,
@@ -28,9 +28,9 @@ import { withDirLock } from '../run/lock.ts';
 import { formatDuration, Progress } from '../run/progress.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { markLatest, memberDir, runDir } from '../run/run-dir.ts';
-import { trainMember, type BatchInfo } from '../train/train-member.ts';
-import { Ensemble } from './ensemble.ts';
-import { MEMBER_STREAMS } from './method.ts';
+import { trainMember, type BatchInfo } from '../models/train-member.ts';
+import { Ensemble } from '../ensembles/ensemble.ts';
+import { MEMBER_STREAMS } from '../ensembles/method.ts';
 import { methodFor } from './methods.ts';
 
 export interface TrainRunOptions {

@@ -3,12 +3,14 @@
  * produce. Table 2 is a list of such jobs.
  */
 import type { Dataset } from '../data/dataset.ts';
+import { datasetDescriptor } from '../datasets/registry.ts';
 import type { Ensemble } from '../ensembles/ensemble.ts';
-import type { ResultRow } from '../eval/results.ts';
+import { specOf, tableOf, type ResultRow } from './results.ts';
 import { Progress } from '../run/progress.ts';
-import { measure, type Measurement, type ScoreTarget } from './evaluate.ts';
-import { describeGradient, gradientSource, GRAD_NAMES, type GradName, type LossForm } from './gradients.ts';
-import { describeAttack, type AttackSpec } from './params.ts';
+import { describeSpec, type AttackSpec } from '../attacks/definition.ts';
+import { measure, type Measurement, type ScoreTarget } from './measure.ts';
+import { describeGradient, gradientSource, GRAD_NAMES, type GradName, type LossForm } from '../attacks/gradients.ts';
+import { attackDefinition } from '../attacks/registry.ts';
 
 export interface AttackJob {
   /** null: clean accuracy. */
@@ -66,6 +68,11 @@ export function jobLabel(job: AttackJob, member: number | string): string {
   return `${describeAttack(job.attack)} ${describeGradient(job.grad, member, job.loss)}`;
 }
 
+/** e.g. "BIM(ε=0.2, α=0.025, n=8)". */
+export function describeAttack(spec: AttackSpec): string {
+  return describeSpec(attackDefinition(spec.attack), spec.params);
+}
+
 /** Runs one job with a progress bar; one row per scored model. */
 export function runJob(job: AttackJob, member: number, context: JobContext): ResultRow[] {
   const { dataset } = context;
@@ -86,24 +93,24 @@ export function runJob(job: AttackJob, member: number, context: JobContext): Res
 
 function jobRows(job: AttackJob, member: number, context: JobContext, measurements: Measurement[]): ResultRow[] {
   const attack = job.attack;
+  const table = tableOf(datasetDescriptor(context.dataset.name), attack, context.surrogate);
+  // Parameters in the order the attack declares them, so that equal measurements print equal rows.
+  const params = attack ? Object.fromEntries(attackDefinition(attack.attack).params.map((p) => [p.key, attack.params[p.key]])) : {};
   return measurements.map((m): ResultRow => ({
     dataset: context.dataset.name,
     method: context.method,
-    attack: attack?.name ?? 'none',
+    table,
+    attack: attack?.attack ?? 'none',
+    params,
     grad: job.grad ?? '',
     loss: attack ? job.loss : '',
-    eps: attack?.eps ?? 0,
-    alpha: attack && attack.name !== 'fgsm' ? attack.alpha : null,
-    steps: attack ? (attack.name === 'fgsm' ? 1 : attack.steps) : null,
-    restarts: attack?.name === 'pgd' ? attack.restarts : null,
     scored_on: m.target.scoredOn,
     member: usesMember(job) && (job.attack !== null || m.target.scoredOn === 'single') ? String(member) : '',
+    surrogate: context.surrogate,
+    n: m.n,
     accuracy: m.accuracy,
     zero_grad_fraction: m.zeroGradFraction,
-    n: m.n,
     seconds: roundSeconds(m.seconds),
-    surrogate: context.surrogate,
-    seed: attack?.name === 'pgd' ? attack.seed : null,
   }));
 }
 
@@ -142,18 +149,9 @@ export function averageOverMembers(rowsPerMember: ResultRow[][]): ResultRow[] {
   });
 }
 
-/** The attack a row records (null for a clean row). */
-function attackOfRow(row: ResultRow): AttackSpec | null {
-  const { eps, alpha, steps, restarts, seed } = row;
-  if (row.attack === 'none') return null;
-  if (row.attack === 'fgsm') return { name: 'fgsm', eps };
-  if (row.attack === 'bim') return { name: 'bim', eps, alpha: alpha ?? NaN, steps: steps ?? NaN };
-  return { name: 'pgd', eps, alpha: alpha ?? NaN, steps: steps ?? NaN, restarts: restarts ?? NaN, seed: seed ?? NaN };
-}
-
 /** One readable stdout line per result row. */
 export function formatRow(row: ResultRow): string {
-  const job: AttackJob = { attack: attackOfRow(row), grad: row.grad || null, loss: row.loss || 'logits', transfer: row.surrogate !== '' };
+  const job: AttackJob = { attack: specOf(row), grad: row.grad || null, loss: row.loss || 'logits', transfer: row.surrogate !== '' };
   const source = row.surrogate ? ` from run ${row.surrogate}` : '';
   const scored = row.scored_on === 'single' ? `member ${row.member}` : 'ensemble';
   const zero = row.zero_grad_fraction === null ? '' : `, zero gradients ${(100 * row.zero_grad_fraction).toFixed(1)}%`;

@@ -2,17 +2,14 @@
  * Attacks a saved run: loads its ensemble (and a surrogate's, for transfer), runs each job on the test
  * set and appends each job's rows to the run's results.csv as soon as the job finishes.
  */
-import { loadDataset } from '../data/load.ts';
+import { loadDataset } from '../datasets/registry.ts';
 import { Ensemble } from '../ensembles/ensemble.ts';
 import { usageError } from '../errors.ts';
-import { appendResults, measurementKey, readResults, resultsPath, type ResultRow } from '../eval/results.ts';
+import { appendResults, measurementKey, readResults, resultsPath, type ResultRow } from './results.ts';
 import { withDirLock } from '../run/lock.ts';
 import { readManifest, type Manifest } from '../run/manifest.ts';
 import { runDir, validateRunName } from '../run/run-dir.ts';
-import { FIGURE_IMAGES } from '../config/attack-config.ts';
-import { attackFigure, writeFigure } from '../eval/figure1.ts';
-import { gradientSource } from './gradients.ts';
-import { averageOverMembers, formatRow, jobLabel, jobTargets, plannedRows, runJob, usesMember, type AttackJob, type JobContext } from './jobs.ts';
+import { averageOverMembers, formatRow, jobLabel, plannedRows, runJob, usesMember, type AttackJob, type JobContext } from './jobs.ts';
 
 export interface AttackRunOptions {
   runsRoot: string;
@@ -65,39 +62,20 @@ export function checkMember(member: number | 'all', run: LoadedRun): void {
   if (member !== 'all' && member >= size) throw usageError(`--member ${member}: run ${run.name} has ${size} member${size === 1 ? '' : 's'} (0..${size - 1})`);
 }
 
-export type EnsemblesHook = (ensemble: Ensemble, gradientEnsemble: Ensemble, context: JobContext) => void;
+/** Images attacked together: large enough for fast kernels, small enough to keep BIM/PGD memory modest. */
+export const ATTACK_BATCH_SIZE = 200;
 
-/** Figure 1 for `job`: the first test images, clean and attacked, with the scored model's predictions. */
-export function figureWriter(job: AttackJob, member: number, path: string): EnsemblesHook {
-  return (ensemble, gradientEnsemble, { dataset }) => {
-    const cells = attackFigure({
-      ensemble,
-      target: jobTargets(job, member)[0],
-      attack: job.attack!,
-      source: gradientSource(gradientEnsemble, { grad: job.grad!, member, loss: job.loss }),
-      split: dataset.test,
-      imageShape: dataset.imageShape,
-      numClasses: dataset.numClasses,
-      count: FIGURE_IMAGES,
-    });
-    writeFigure(path, cells, dataset.imageShape);
-  };
-}
-
-/** Runs the jobs; `withEnsembles` lets the caller use the loaded ensembles afterwards (Figure 1). */
-export async function attackRun(
-  options: AttackRunOptions,
-  withEnsembles?: EnsemblesHook,
-): Promise<AttackRunResult> {
+/** Runs the jobs, appending each job's rows as soon as it finishes. */
+export async function attackRun(options: AttackRunOptions): Promise<AttackRunResult> {
   const run = openRun(options.runsRoot, options.runName);
   const surrogate = options.surrogate ? openSurrogate(options.runsRoot, options.surrogate, run) : undefined;
   checkMember(options.member, surrogate ?? run);
   // A malformed results.csv fails now, naming the file, not after the first job's work.
   readResults(resultsPath(run.dir));
-  return withDirLock(run.dir, () => attackLockedRun(options, run, surrogate, withEnsembles));
+  return withDirLock(run.dir, () => attackLockedRun(options, run, surrogate));
 }
 
-async function attackLockedRun(options: AttackRunOptions, run: LoadedRun, surrogate: LoadedRun | undefined, withEnsembles?: EnsemblesHook): Promise<AttackRunResult> {
+async function attackLockedRun(options: AttackRunOptions, run: LoadedRun, surrogate: LoadedRun | undefined): Promise<AttackRunResult> {
   const { manifest } = run;
   const data = loadDataset({ dataset: manifest.config.dataset, dataDir: manifest.config.dataDir, testLimit: options.testLimit ?? manifest.config.testLimit });
   const ensemble = await Ensemble.load(run.dir, manifest);
@@ -128,7 +106,6 @@ async function attackLockedRun(options: AttackRunOptions, run: LoadedRun, surrog
       all.push(...rows);
       appended += rows.length;
     }
-    withEnsembles?.(ensemble, gradientEnsemble, context);
   } finally {
     ensemble.dispose();
     if (gradientEnsemble !== ensemble) gradientEnsemble.dispose();

@@ -1,0 +1,101 @@
+/**
+ * What an attack is, as data: one definition per file in src/attacks/catalog/. Everything else — the
+ * `attack` command's options and their validation, result rows, reproduce steps and report labels — is
+ * derived from these definitions (src/attacks/registry.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { DatasetDescriptor } from '../datasets/descriptor.ts';
+import { ParamError } from '../errors.ts';
+import type { GradientSource } from './gradients.ts';
+import type { Scorer } from './scoring.ts';
+
+/** An attack's resolved parameters by key (eps, alpha, steps, ...), all numbers. */
+export type AttackParams = Readonly<Record<string, number>>;
+
+/** A parameter an attack takes: its key, how it prints, and the range the command line accepts. */
+export interface ParamDef {
+  /** Key in the params record and in results.csv; the flag is --key (camelCase → kebab-case). */
+  key: string;
+  /** Short name in descriptions, e.g. 'ε'. */
+  symbol: string;
+  /** One letter in step ids, e.g. 'e' in "bim-e0.2-a0.025-n8". */
+  short: string;
+  help: string;
+  integer: boolean;
+  min: number;
+  max: number;
+  /** min itself is not allowed. */
+  exclusiveMin?: boolean;
+}
+
+/** An attack with its parameters resolved, e.g. { attack: 'bim', params: { eps: 0.2, alpha: 0.025, steps: 8 } }. */
+export interface AttackSpec {
+  attack: string;
+  params: AttackParams;
+}
+
+// A type alias, not an interface, so that tf.tidy accepts it as a tensor container.
+export type AttackResult = {
+  adversarial: tf.Tensor4D;
+  /** Per example (bool): every input gradient the attack evaluated for it was exactly all-zero. */
+  zeroGradient: tf.Tensor1D;
+};
+
+/** What an attack runs on: one batch, the gradient hook, and the model its success is judged on. */
+export interface AttackInputs {
+  x: tf.Tensor4D;
+  /** One-hot true labels [B, classes]. */
+  y: tf.Tensor2D;
+  /** ∇x J from the job's gradient choice (Grad. 1 / 2 / 3, possibly of a surrogate). */
+  gradient: GradientSource;
+  /** The scored model: true where it still predicts the label (PGD keeps the worst case against it). */
+  scorer: Scorer;
+  /** This batch's seed, derived from the params' `seed` and the batch index (0 for attacks without a seed). */
+  seed: number;
+}
+
+export interface AttackDefinition {
+  id: string;
+  /** Display name, e.g. 'BIM'. */
+  title: string;
+  /** One line: what it does, and its paper. */
+  summary: string;
+  /** Position in help, plans and reports (the paper's attacks first). */
+  order: number;
+  params: readonly ParamDef[];
+  /** One of the paper's attacks: at the paper's parameters its rows are Table 2 and Table 4 cells. */
+  paper: boolean;
+  /** The examples depend on the scored model (PGD keeps the worst case against it): one run per scored model. */
+  dependsOnScorer: boolean;
+  /** Per parameter key, how its default is chosen (for --help). */
+  defaultsHelp: Readonly<Record<string, string>>;
+  /**
+   * The parameters on a data set: `given` values over the defaults. Throws ParamError for a value the
+   * attack cannot take, naming the parameter.
+   */
+  resolve(dataset: DatasetDescriptor, given: Readonly<Record<string, number | undefined>>): AttackParams;
+  run(inputs: AttackInputs, params: AttackParams): AttackResult;
+  /** Input-gradient evaluations (or model queries) per image: a plan's cost and a bench's unit. */
+  cost(params: AttackParams): number;
+  /** The report's column name for a row beyond the paper, e.g. 'pgd_r5_n8'. */
+  column(params: AttackParams): string;
+}
+
+/** The result of an attack with ε = 0: x itself (a clone the caller owns), no gradient evaluated. */
+export function unchanged(x: tf.Tensor4D): AttackResult {
+  return tf.tidy(() => ({ adversarial: x.clone(), zeroGradient: tf.zeros([x.shape[0]], 'bool') as tf.Tensor1D }));
+}
+
+/** ε ≥ 0 and finite (cleverhans v4: ε < 0 is an error, ε = 0 is the identity). */
+export function checkEps(eps: number): void {
+  if (!(Number.isFinite(eps) && eps >= 0)) throw new ParamError('eps', `ε must be a finite number ≥ 0 (got ${eps})`);
+}
+
+export function checkCount(key: string, what: string, value: number): void {
+  if (!(Number.isSafeInteger(value) && value >= 1)) throw new ParamError(key, `${what} must be an integer ≥ 1 (got ${value})`);
+}
+
+/** A log-friendly description, e.g. "BIM(ε=0.2, α=0.025, n=8)". */
+export function describeSpec(definition: AttackDefinition, params: AttackParams): string {
+  return `${definition.title}(${definition.params.map((p) => `${p.symbol}=${params[p.key]}`).join(', ')})`;
+}

@@ -1,0 +1,37 @@
+/**
+ * What ensdef knows about a data set, in one place: its shape and size, where its files come from, how
+ * to load them, its networks, and the paper's settings on it. Adding a data set is one descriptor (here),
+ * one loader (src/data/) and one model (src/models/).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../data/dataset.ts';
+import type { RemoteFile } from '../data/download.ts';
+
+export interface ModelVariant {
+  description: string;
+  build: (seed: number) => tf.Sequential;
+}
+
+export interface DatasetDescriptor {
+  name: string;
+  /** [height, width, channels] */
+  imageShape: [number, number, number];
+  numClasses: number;
+  sizes: { train: number; test: number };
+  /** The official files and their checksums (`ensdef data fetch`). */
+  remoteFiles: RemoteFile[];
+  /** Help text for --data-dir: what the directory holds and its default. */
+  dataDirHelp: string;
+  /** The full data set from `dataDir` (undefined: the embedded copy or the fetch cache under `cacheRoot`). */
+  load(dataDir: string | undefined, cacheRoot: string): Dataset;
+  /** Network variants by model name; the first is the paper's network, the others mixed-model ensembles' variants. */
+  models: Record<string, ModelVariant>;
+  /** The paper's training length and the gaussian-noise σ calibrated for this data set (docs/NOISE-CALIBRATION.md). */
+  training: { epochs: number; noiseSigma: number };
+  /** The paper's attack settings (section 4): FGSM's ε; BIM's ε, α and n. Other attacks derive their defaults from them. */
+  paperAttacks: { fgsm: { eps: number }; bim: { eps: number; alpha: number; steps: number } };
+  /** An ε at which any honest attack should drive accuracy towards 0: a sweep that stays high there is flagged as masking. */
+  saturatingEps: number;
+  /** Reproduction scale on this data set: epochs per preset below the paper's, and the ε sweeps. */
+  reproduce: { epochs: { smoke: number; cpu: number }; sweepEps: { smoke: number[]; full: number[] } };
+}

