@@ -97,7 +97,7 @@ export function resolveJobs(flags: AttackFlags, dataset: DatasetDescriptor, memb
 
 export function attackCommand(): Command {
   const command = new Command('attack')
-    .description(`attack a run's test set (${ATTACKS.map((a) => `${a.id}: ${a.summary}`).join('; ')}) using Grad. 1, 2 or 3; rows are appended to runs/NAME/results.csv`)
+    .description("attack a run's test set using Grad. 1, 2 or 3; rows are appended to runs/NAME/results.csv")
     .option('--run <name>', 'run to attack (default: the most recent run)')
     .addOption(new Option('--attack <name>', 'attack').choices(ATTACK_IDS).argParser(enumOption('--attack', ATTACK_IDS)))
     .addOption(
@@ -106,7 +106,10 @@ export function attackCommand(): Command {
         .argParser(enumOption('--grad', GRAD_NAMES)),
     );
   for (const param of ATTACK_PARAMS) command.addOption(paramOption(param));
+  const width = Math.max(...ATTACK_IDS.map((id) => id.length));
+  const attackList = ATTACKS.map((a) => `  ${a.id.padEnd(width)}  ${a.summary} [${a.params.map((p) => flagOf(p.key)).join(' ')}]`);
   return command
+    .addHelpText('after', `\nAttacks:\n${attackList.join('\n')}`)
     .option('--member <i>', "member whose gradient Grad. 1 uses (and, with --table2, the single model scored), or 'all' to average over members (default: 0)", memberOption)
     .addOption(
       new Option('--loss <form>', "J from logits (stable), or Keras' −log(clip(softmax, 1e-7, 1−1e-7)) whose gradient vanishes where softmax saturates")

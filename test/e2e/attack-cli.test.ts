@@ -12,12 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { before, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { resolveJobs } from '../../src/commands/attack.ts';
+import { datasetDescriptor } from '../../src/datasets/registry.ts';
 import { UserError } from '../../src/errors.ts';
 import { readResults, type ResultRow } from '../../src/eval/results.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/ensdef.js', import.meta.url));
 const runsDir = mkdtempSync(join(tmpdir(), 'ensdef-attack-cli-'));
 const results = () => readResults(join(runsDir, 'tiny', 'results.csv'));
+const MNIST = datasetDescriptor('mnist');
 
 function ensdef(...args: string[]) {
   const out = spawnSync(process.execPath, [BIN, ...args, '--runs-dir', runsDir], { encoding: 'utf8' });
@@ -39,7 +41,7 @@ test("the design's example: attack --grad 2 --attack bim on the most recent run"
   assert.equal(out.status, 0, out.stderr);
   const rows = results();
   assert.equal(rows.length, 1);
-  const expected: Partial<ResultRow> = { dataset: 'mnist', method: 'bagging', attack: 'bim', grad: '2', loss: 'logits', eps: 0.2, alpha: 0.025, steps: 8, restarts: null, scored_on: 'ensemble', member: '', n: 100, surrogate: '' };
+  const expected: Partial<ResultRow> = { dataset: 'mnist', method: 'bagging', table: 'paper', attack: 'bim', params: { eps: 0.2, alpha: 0.025, steps: 8 }, grad: '2', loss: 'logits', scored_on: 'ensemble', member: '', n: 100, surrogate: '' };
   assert.deepEqual(Object.fromEntries(Object.keys(expected).map((k) => [k, rows[0][k as keyof ResultRow]])), expected);
   assert.match(out.stdout, /BIM\(ε=0\.2, α=0\.025, n=8\) Grad\. 2 \[logits\] → ensemble: accuracy \d\.\d{4}/);
 });
@@ -58,7 +60,7 @@ test('bad flags: one line on stderr, exit 2, results.csv untouched', () => {
 });
 
 test('flag combinations are checked before any work (usage errors, exit code 2)', () => {
-  const base = { loss: 'logits' as const, seed: 0, table2: false, table4: false, batchSize: 200 };
+  const base = { loss: 'logits' as const, table2: false, table4: false, batchSize: 200 };
   for (const [flags, pattern] of [
     [{ attack: 'bim', grad: '1', alpha: 0 }, /^--alpha/],
     [{ attack: 'bim', grad: '1', eps: 0.01 }, null], // α follows ε: 0.01/8
@@ -75,8 +77,8 @@ test('flag combinations are checked before any work (usage errors, exit code 2)'
     [{ attack: 'bim', grad: '3', sweepEps: [0.1], eps: 0.2 }, /^--eps: --sweep-eps/],
     [{ attack: 'fgsm', grad: '3', sweepSteps: [2, 4] }, /^--sweep-steps: FGSM/],
   ] as const) {
-    const resolve = () => resolveJobs({ ...base, ...flags } as Parameters<typeof resolveJobs>[0], 'mnist', 2);
-    if (pattern === null) assert.equal((resolve()[0].attack as { alpha: number }).alpha, 0.01 / 8);
+    const resolve = () => resolveJobs({ ...base, ...flags } as Parameters<typeof resolveJobs>[0], MNIST, 2);
+    if (pattern === null) assert.equal(resolve()[0].attack?.params.alpha, 0.01 / 8);
     else assert.throws(resolve, (e: unknown) => e instanceof UserError && e.exitCode === 2 && pattern.test(e.message), JSON.stringify(flags));
   }
 });
@@ -95,7 +97,7 @@ test('--table2 writes the whole row; its clean accuracies are the ones train mea
   assert.equal(rows[0].accuracy, manifest.evaluation.memberAccuracy[0]);
   assert.equal(rows[1].accuracy, manifest.evaluation.ensembleAccuracy);
   assert.ok(rows.slice(2).every((r) => r.loss === 'clipped-probs' && r.zero_grad_fraction !== null));
-  assert.deepEqual([rows[2].eps, rows[6].eps, rows[6].alpha, rows[6].steps], [0.3, 0.2, 0.025, 8]);
+  assert.deepEqual([rows[2].params, rows[6].params], [{ eps: 0.3 }, { eps: 0.2, alpha: 0.025, steps: 8 }]);
   assert.ok(rows[2].accuracy < rows[0].accuracy, `FGSM Grad. 1 left member 0 at ${rows[2].accuracy} (clean ${rows[0].accuracy})`);
   assert.equal(out.stdout.trim().split('\n').length, 10);
 });
@@ -125,16 +127,16 @@ test('a rerun skips what results.csv already holds and prints the saved rows; --
 });
 
 test('--sweep-eps and --sweep-steps make one job per value, α following ε as ε/8', () => {
-  const base = { loss: 'logits' as const, seed: 0, table2: false, table4: false, batchSize: 200, attack: 'bim' as const, grad: '3' as const };
-  const eps = resolveJobs({ ...base, sweepEps: [0.1, 0.2, 0.4] }, 'mnist', 2).map((j) => j.attack as { eps: number; alpha: number; steps: number });
+  const base = { loss: 'logits' as const, table2: false, table4: false, batchSize: 200, attack: 'bim' as const, grad: '3' as const };
+  const eps = resolveJobs({ ...base, sweepEps: [0.1, 0.2, 0.4] }, MNIST, 2).map((j) => j.attack!.params);
   assert.deepEqual(eps.map((a) => [a.eps, a.alpha, a.steps]), [[0.1, 0.0125, 8], [0.2, 0.025, 8], [0.4, 0.05, 8]]);
-  const steps = resolveJobs({ ...base, sweepSteps: [8, 16, 32] }, 'mnist', 2).map((j) => j.attack as { eps: number; alpha: number; steps: number });
+  const steps = resolveJobs({ ...base, sweepSteps: [8, 16, 32] }, MNIST, 2).map((j) => j.attack!.params);
   assert.deepEqual(steps.map((a) => [a.eps, a.alpha, a.steps]), [[0.2, 0.025, 8], [0.2, 0.025, 16], [0.2, 0.025, 32]]);
 });
 
 test("PGD's default step is Madry et al.'s 2.5·ε/n, at most ε; BIM keeps the paper's ε/8; --alpha overrides both", () => {
-  const base = { loss: 'logits' as const, seed: 0, table2: false, table4: false, batchSize: 200, grad: '3' as const };
-  const alphaOf = (flags: Record<string, unknown>) => (resolveJobs({ ...base, ...flags } as Parameters<typeof resolveJobs>[0], 'mnist', 2)[0].attack as { alpha: number }).alpha;
+  const base = { loss: 'logits' as const, table2: false, table4: false, batchSize: 200, grad: '3' as const };
+  const alphaOf = (flags: Record<string, unknown>) => resolveJobs({ ...base, ...flags } as Parameters<typeof resolveJobs>[0], MNIST, 2)[0].attack?.params.alpha;
   assert.equal(alphaOf({ attack: 'pgd' }), (2.5 * 0.2) / 8);
   assert.equal(alphaOf({ attack: 'pgd', steps: 40, eps: 0.3 }), (2.5 * 0.3) / 40);
   assert.equal(alphaOf({ attack: 'pgd', steps: 2 }), 0.2);
@@ -144,10 +146,10 @@ test("PGD's default step is Madry et al.'s 2.5·ε/n, at most ε; BIM keeps the 
 
 test('--table4 scores an ensemble under Grad. 2 and 3 and a single model under its own gradient', () => {
   const attacks = ['fgsm', 'bim'] as const;
-  const ensembleJobs = resolveJobs({ loss: 'logits', seed: 0, table2: false, table4: true, batchSize: 200 }, 'mnist', 2);
-  assert.deepEqual(ensembleJobs.map((j) => `${j.attack?.name ?? 'none'} ${j.grad ?? ''}`), ['none ', ...attacks.flatMap((a) => [`${a} 2`, `${a} 3`])]);
-  const singleJobs = resolveJobs({ loss: 'logits', seed: 0, table2: false, table4: true, batchSize: 200 }, 'mnist', 1);
-  assert.deepEqual(singleJobs.map((j) => `${j.attack?.name ?? 'none'} ${j.grad ?? ''}`), ['none ', 'fgsm 1', 'bim 1']);
+  const ensembleJobs = resolveJobs({ loss: 'logits', table2: false, table4: true, batchSize: 200 }, MNIST, 2);
+  assert.deepEqual(ensembleJobs.map((j) => `${j.attack?.attack ?? 'none'} ${j.grad ?? ''}`), ['none ', ...attacks.flatMap((a) => [`${a} 2`, `${a} 3`])]);
+  const singleJobs = resolveJobs({ loss: 'logits', table2: false, table4: true, batchSize: 200 }, MNIST, 1);
+  assert.deepEqual(singleJobs.map((j) => `${j.attack?.attack ?? 'none'} ${j.grad ?? ''}`), ['none ', 'fgsm 1', 'bim 1']);
 });
 
 test('PGD with Grad. 1 over all members, and its figure', () => {
@@ -155,7 +157,7 @@ test('PGD with Grad. 1 over all members, and its figure', () => {
   const out = ensdef('attack', '--attack', 'pgd', '--grad', '1', '--member', 'all', '--restarts', '2', '--test-limit', '20', '--figure', figure);
   assert.equal(out.status, 0, out.stderr);
   const rows = results().slice(-2);
-  assert.deepEqual(rows.map((r) => [r.attack, r.member, r.scored_on, r.restarts, r.seed, r.n]), [
+  assert.deepEqual(rows.map((r) => [r.attack, r.member, r.scored_on, r.params.restarts, r.params.seed, r.n]), [
     ['pgd', 'all', 'single', 2, 0, 20],
     ['pgd', 'all', 'ensemble', 2, 0, 20],
   ]);

@@ -17,6 +17,7 @@ import { appendResults, resultsPath } from '../../src/eval/results.ts';
 import { memberDir } from '../../src/run/run-dir.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { assertOneLineFailure, ensdef, snapshotTree, trainTinyRun, writeRunManifest } from '../helpers/reliability.ts';
+import { resultRow } from '../helpers/results.ts';
 
 const home = tempDir('corrupt');
 const pristine = join(home, 'pristine');
@@ -36,7 +37,7 @@ const report = (runs: string) => ensdef(['report', '--runs', runs, '--out', `${r
 function writeGoodResults(runDirectory: string): string {
   const path = resultsPath(runDirectory);
   appendResults(path, [
-    { dataset: 'mnist', method: 'random-init', attack: 'none', grad: '', loss: '', eps: 0, alpha: null, steps: null, restarts: null, scored_on: 'ensemble', member: '', accuracy: 0.5, zero_grad_fraction: null, n: 50, seconds: 0.1, surrogate: '', seed: null },
+    resultRow({ method: 'random-init', accuracy: 0.5, n: 50, seconds: 0.1 }),
   ]);
   return path;
 }

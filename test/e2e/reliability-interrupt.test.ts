@@ -22,6 +22,7 @@ import { readManifest } from '../../src/run/manifest.ts';
 import { memberDir } from '../../src/run/run-dir.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { CRASH_ON_WRITE, ensdef, finished, snapshotTree, startEnsdef, trainTinyRun, writeRunManifest } from '../helpers/reliability.ts';
+import { resultRow, type RowFields } from '../helpers/results.ts';
 
 const home = tempDir('interrupt');
 const pristine = join(home, 'pristine');
@@ -104,11 +105,9 @@ describe('SIGKILL during attack', () => {
 describe('a crash during report', () => {
   test('every report file is the old or the new complete one; the rerun writes the new report', async () => {
     const runs = join(home, 'report-runs');
-    const row = (partial: Partial<ResultRow>): ResultRow => ({
-      dataset: 'mnist', method: 'bagging', attack: 'none', grad: '', loss: '', eps: 0, alpha: null, steps: null, restarts: null, scored_on: 'ensemble', member: '', accuracy: 0.98, zero_grad_fraction: null, n: 100, seconds: 1, surrogate: '', seed: null, ...partial,
-    });
+    const row = (fields: RowFields): ResultRow => resultRow({ accuracy: 0.98, n: 100, ...fields });
     writeRunManifest(join(runs, 'b'), { method: 'bagging' });
-    appendResults(resultsPath(join(runs, 'b')), [row({}), row({ attack: 'fgsm', grad: '2', loss: 'logits', eps: 0.3, steps: 1, accuracy: 0.4, zero_grad_fraction: 0 })]);
+    appendResults(resultsPath(join(runs, 'b')), [row({}), row({ attack: 'fgsm', grad: '2', loss: 'logits', eps: 0.3, accuracy: 0.4, zero_grad_fraction: 0 })]);
     const out = join(home, 'report');
     const expected = join(home, 'report-expected');
     const report = (dir: string, crash?: string) =>
@@ -117,7 +116,7 @@ describe('a crash during report', () => {
     assert.equal((await report(out)).status, 0);
     assert.deepEqual(tempFiles(out), [], 'a normal report left temp files');
     const old = snapshotTree(out);
-    appendResults(resultsPath(join(runs, 'b')), [row({ attack: 'fgsm', grad: '3', loss: 'logits', eps: 0.3, steps: 1, accuracy: 0.2, zero_grad_fraction: 0 })]);
+    appendResults(resultsPath(join(runs, 'b')), [row({ attack: 'fgsm', grad: '3', loss: 'logits', eps: 0.3, accuracy: 0.2, zero_grad_fraction: 0 })]);
     assert.equal((await report(expected)).status, 0);
     const fresh = snapshotTree(expected);
 

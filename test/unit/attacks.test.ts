@@ -5,22 +5,26 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { bim } from '../../src/attacks/bim.ts';
-import { measure, type ScoreTarget } from '../../src/eval/measure.ts';
 import { fgsm } from '../../src/attacks/catalog/fgsm.ts';
+import type { AttackParams, AttackResult, AttackSpec } from '../../src/attacks/definition.ts';
 import { grad1, grad3, type GradientSource } from '../../src/attacks/gradients.ts';
-import type { AttackResult, AttackSpec } from '../../src/attacks/params.ts';
-import { pgd } from '../../src/attacks/pgd.ts';
 import { exactSign } from '../../src/attacks/iterative.ts';
+import { ATTACKS } from '../../src/attacks/registry.ts';
 import { ensemblePredictor, scorerOf, type Scorer } from '../../src/attacks/scoring.ts';
-import { runAttack } from '../../src/attacks/attack.ts';
 import { initBackend } from '../../src/backend/select.ts';
+import { datasetDescriptor } from '../../src/datasets/registry.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
-import { UserError } from '../../src/errors.ts';
+import { ParamError } from '../../src/errors.ts';
+import { measure, runAttack, type ScoreTarget } from '../../src/eval/measure.ts';
 import { Rng } from '../../src/run/rng.ts';
 import { CLASSES, linearModel, logitsOf, oneHot, randomLinearModel, softmax64, tinyConvEnsemble, uniform } from '../helpers/attack-fixtures.ts';
 
 const SHAPE: [number, number, number] = [6, 6, 1];
+
+/** An attack from the registry as a function of (x, y), on batch 0. */
+function attackOf(attack: string, params: AttackParams, source: GradientSource, scorer: Scorer): (x: tf.Tensor4D, y: tf.Tensor2D) => AttackResult {
+  return (x, y) => runAttack({ attack, params }, source, x, y, scorer, 0);
+}
 const D = 36;
 
 before(async () => {
@@ -73,7 +77,7 @@ describe('FGSM on a linear softmax model', () => {
   test('the step is ε · sign(W(p − y)), the analytic input gradient', () => {
     const images = uniform(rng, n * D, 0.35, 0.65); // interior: the [0, 1] clip never binds for ε ≤ 0.3
     for (const eps of [0.05, 0.3]) {
-      const { adversarial } = attackValues((x, y) => fgsm(grad1(single, 0, 'logits'), x, y, { eps }), images, labels);
+      const { adversarial } = attackValues((x, y) => fgsm(grad1(single, 0, 'logits'), x, y, eps), images, labels);
       labels.forEach((label, b) => {
         const image = images.subarray(b * D, (b + 1) * D);
         const logits = Array.from({ length: CLASSES }, (_, c) => linear.b[c] + image.reduce((s, v, d) => s + v * linear.W[d * CLASSES + c], 0));
@@ -90,7 +94,7 @@ describe('FGSM on a linear softmax model', () => {
   test('it breaks a toy model: most of its own predictions flip at ε = 0.3', () => {
     const images = uniform(rng, 40 * D, 0, 1);
     const predicted = argmaxRows(logitsOf(linear.model, images, SHAPE));
-    const { adversarial } = attackValues((x, y) => fgsm(grad1(single, 0, 'logits'), x, y, { eps: 0.3 }), images, predicted);
+    const { adversarial } = attackValues((x, y) => fgsm(grad1(single, 0, 'logits'), x, y, 0.3), images, predicted);
     const after = argmaxRows(logitsOf(linear.model, adversarial, SHAPE));
     assert.ok(after.filter((p, i) => p === predicted[i]).length / predicted.length < 0.5);
   });
@@ -105,13 +109,18 @@ describe('threat-model invariants over ε, for every attack', () => {
   const labels = ensembleLabels(ensemble, images);
   const source = grad3(ensemble, 'logits');
   const scorer = scorerOf(ensemblePredictor(ensemble));
-  const attacks: Record<string, (eps: number) => (x: tf.Tensor4D, y: tf.Tensor2D) => AttackResult> = {
-    fgsm: (eps) => (x, y) => fgsm(source, x, y, { eps }),
-    bim: (eps) => (x, y) => bim(source, x, y, { eps, alpha: eps / 4, steps: 6 }),
-    pgd: (eps) => (x, y) => pgd(source, x, y, { eps, alpha: eps / 4, steps: 6, restarts: 2, seed: 1 }, scorer),
-  };
+  // Every attack of the registry, with its parameters from a few values where it takes them.
+  const mnist = datasetDescriptor('mnist');
+  const attacks = ATTACKS.map((definition) => [
+    definition.id,
+    (eps: number) => attackOf(definition.id, definition.resolve(mnist, { eps, alpha: eps === 0 ? undefined : eps / 4, steps: 6, restarts: 2, seed: 1 }), source, scorer),
+  ] as const);
 
-  for (const [name, attack] of Object.entries(attacks)) {
+  test('the registry holds the paper attacks and PGD', () => {
+    assert.deepEqual(attacks.map(([id]) => id).slice(0, 3), ['fgsm', 'bim', 'pgd']);
+  });
+
+  for (const [name, attack] of attacks) {
     test(`${name}: ‖x_adv − x‖∞ ≤ ε, x_adv ∈ [0, 1], ε = 0 is the identity`, () => {
       for (const eps of [0, 0.01, 0.05, 0.1, 0.3, 1]) {
         const { adversarial, zeroGradient } = attackValues(attack(eps), images, labels);
@@ -137,26 +146,26 @@ describe('argument checks (cleverhans style, one-line usage errors)', () => {
   const source = grad1(ensemble, 0, 'logits');
   const scorer = scorerOf(ensemblePredictor(ensemble));
   const images = new Float32Array(2 * D).fill(0.5);
-  const cases: [string, AttackSpec, RegExp][] = [
-    ['ε < 0', { name: 'fgsm', eps: -0.1 }, /^--eps/],
-    ['ε not a number', { name: 'fgsm', eps: NaN }, /^--eps/],
-    ['α = 0', { name: 'bim', eps: 0.2, alpha: 0, steps: 8 }, /^--alpha/],
-    ['α > ε', { name: 'bim', eps: 0.2, alpha: 0.3, steps: 8 }, /^--alpha/],
-    ['n = 0', { name: 'bim', eps: 0.2, alpha: 0.02, steps: 0 }, /^--steps/],
-    ['n not an integer', { name: 'pgd', eps: 0.2, alpha: 0.02, steps: 1.5, restarts: 1, seed: 0 }, /^--steps/],
-    ['R = 0', { name: 'pgd', eps: 0.2, alpha: 0.02, steps: 2, restarts: 0, seed: 0 }, /^--restarts/],
+  const cases: [string, AttackSpec, string][] = [
+    ['ε < 0', { attack: 'fgsm', params: { eps: -0.1 } }, 'eps'],
+    ['ε not a number', { attack: 'fgsm', params: { eps: NaN } }, 'eps'],
+    ['α = 0', { attack: 'bim', params: { eps: 0.2, alpha: 0, steps: 8 } }, 'alpha'],
+    ['α > ε', { attack: 'bim', params: { eps: 0.2, alpha: 0.3, steps: 8 } }, 'alpha'],
+    ['n = 0', { attack: 'bim', params: { eps: 0.2, alpha: 0.02, steps: 0 } }, 'steps'],
+    ['n not an integer', { attack: 'pgd', params: { eps: 0.2, alpha: 0.02, steps: 1.5, restarts: 1, seed: 0 } }, 'steps'],
+    ['R = 0', { attack: 'pgd', params: { eps: 0.2, alpha: 0.02, steps: 2, restarts: 0, seed: 0 } }, 'restarts'],
   ];
-  for (const [what, spec, message] of cases) {
-    test(`${spec.name} refuses ${what}`, () => {
+  for (const [what, spec, param] of cases) {
+    test(`${spec.attack} refuses ${what}, naming the parameter`, () => {
       const x = tf.tensor4d(images, [2, ...SHAPE]);
       const y = oneHot([0, 1]);
-      assert.throws(() => runAttack(spec, source, x, y, scorer), (e: unknown) => e instanceof UserError && e.exitCode === 2 && message.test(e.message) && !e.message.includes('\n'));
+      assert.throws(() => runAttack(spec, source, x, y, scorer, 0), (e: unknown) => e instanceof ParamError && e.exitCode === 2 && e.param === param && !e.message.includes('\n'));
       tf.dispose([x, y]);
     });
   }
 
   test('ε = 0 returns x whatever α is', () => {
-    const { adversarial } = attackValues((x, y) => bim(source, x, y, { eps: 0, alpha: 0.5, steps: 3 }), images, [0, 1]);
+    const { adversarial } = attackValues(attackOf('bim', { eps: 0, alpha: 0.5, steps: 3 }, source, scorer), images, [0, 1]);
     assert.deepEqual(adversarial, images);
   });
 });
@@ -170,7 +179,7 @@ describe('PGD', () => {
   const source = grad3(ensemble, 'logits');
   const scorer: Scorer = scorerOf(ensemblePredictor(ensemble));
   const params = { eps: 0.04, alpha: 0.01, steps: 4 };
-  const run = (restarts: number, seed: number) => attackValues((x, y) => pgd(source, x, y, { ...params, restarts, seed }, scorer), images, labels);
+  const run = (restarts: number, seed: number) => attackValues(attackOf('pgd', { ...params, restarts, seed }, source, scorer), images, labels);
 
   test('more restarts never score higher than one restart with the same seed, example by example', () => {
     let improved = 0;
@@ -201,11 +210,15 @@ describe('exactly zero gradients (the Keras clipped form on a saturated model)',
   const labels = [0, 0, 0];
 
   test('FGSM and BIM leave x in place and flag every example; with logits they move it', () => {
-    for (const attack of [fgsm, (s: GradientSource, x: tf.Tensor4D, y: tf.Tensor2D) => bim(s, x, y, { eps: 0.3, alpha: 0.05, steps: 6 })]) {
-      const clipped = attackValues((x, y) => attack(grad1(saturated, 0, 'clipped-probs'), x, y, { eps: 0.3 }), images, labels);
+    const scorer = scorerOf(ensemblePredictor(saturated));
+    const fgsmSpec: AttackSpec = { attack: 'fgsm', params: { eps: 0.3 } };
+    const bimSpec: AttackSpec = { attack: 'bim', params: { eps: 0.3, alpha: 0.05, steps: 6 } };
+    for (const spec of [fgsmSpec, bimSpec]) {
+      const attack = (source: GradientSource) => attackOf(spec.attack, spec.params, source, scorer);
+      const clipped = attackValues(attack(grad1(saturated, 0, 'clipped-probs')), images, labels);
       assert.deepEqual(clipped.adversarial, images);
       assert.deepEqual(Array.from(clipped.zeroGradient), [1, 1, 1]);
-      const logits = attackValues((x, y) => attack(grad1(saturated, 0, 'logits'), x, y, { eps: 0.3 }), images, labels);
+      const logits = attackValues(attack(grad1(saturated, 0, 'logits')), images, labels);
       assert.notDeepEqual(logits.adversarial, images);
       assert.deepEqual(Array.from(logits.zeroGradient), [0, 0, 0]);
     }
@@ -223,18 +236,18 @@ describe('no tensor leaks', () => {
     const x = tf.tensor4d(images, [5, ...SHAPE]);
     const y = oneHot(labels);
     const specs: AttackSpec[] = [
-      { name: 'fgsm', eps: 0.1 },
-      { name: 'bim', eps: 0.1, alpha: 0.02, steps: 1 },
-      { name: 'bim', eps: 0.1, alpha: 0.02, steps: 9 },
-      { name: 'pgd', eps: 0.1, alpha: 0.02, steps: 1, restarts: 1, seed: 0 },
-      { name: 'pgd', eps: 0.1, alpha: 0.02, steps: 5, restarts: 3, seed: 0 },
+      { attack: 'fgsm', params: { eps: 0.1 } },
+      { attack: 'bim', params: { eps: 0.1, alpha: 0.02, steps: 1 } },
+      { attack: 'bim', params: { eps: 0.1, alpha: 0.02, steps: 9 } },
+      { attack: 'pgd', params: { eps: 0.1, alpha: 0.02, steps: 1, restarts: 1, seed: 0 } },
+      { attack: 'pgd', params: { eps: 0.1, alpha: 0.02, steps: 5, restarts: 3, seed: 0 } },
     ];
     for (const spec of specs) {
       const before = tf.memory().numTensors;
-      const result = runAttack(spec, source, x, y, scorer);
-      assert.equal(tf.memory().numTensors, before + 2, `${spec.name}: the result should be the only new tensors`);
+      const result = runAttack(spec, source, x, y, scorer, 0);
+      assert.equal(tf.memory().numTensors, before + 2, `${spec.attack}: the result should be the only new tensors`);
       tf.dispose([result.adversarial, result.zeroGradient]);
-      assert.equal(tf.memory().numTensors, before, `${spec.name} leaked`);
+      assert.equal(tf.memory().numTensors, before, `${spec.attack} leaked`);
     }
     tf.dispose([x, y]);
   });
@@ -246,7 +259,7 @@ describe('no tensor leaks', () => {
       split: { images, labels: Uint8Array.from(labels), count: 5 },
       imageShape: SHAPE,
       numClasses: CLASSES,
-      attack: { spec: { name: 'pgd', eps: 0.1, alpha: 0.02, steps: 2, restarts: 2, seed: 0 }, source },
+      attack: { spec: { attack: 'pgd', params: { eps: 0.1, alpha: 0.02, steps: 2, restarts: 2, seed: 0 } }, source },
       targets: [{ scoredOn: 'single', member: 1 }, { scoredOn: 'ensemble' }],
       batchSize: 2,
     });
@@ -273,8 +286,8 @@ describe('measure()', () => {
 
   test('batch by batch it scores the same examples as one batch of the attack', () => {
     const source = grad1(ensemble, 2, 'logits');
-    const [single, whole] = measure({ ensemble, split, imageShape: SHAPE, numClasses: CLASSES, attack: { spec: { name: 'fgsm', eps: 0.2 }, source }, targets, batchSize: 3 });
-    const { adversarial } = attackValues((x, y) => fgsm(source, x, y, { eps: 0.2 }), images, labels);
+    const [single, whole] = measure({ ensemble, split, imageShape: SHAPE, numClasses: CLASSES, attack: { spec: { attack: 'fgsm', params: { eps: 0.2 } }, source }, targets, batchSize: 3 });
+    const { adversarial } = attackValues((x, y) => fgsm(source, x, y, 0.2), images, labels);
     assert.equal(single.accuracy, accuracyOf(argmaxRows(logitsOf(ensemble.members[2], adversarial, SHAPE))));
     assert.equal(whole.accuracy, accuracyOf(ensembleLabels(ensemble, adversarial)));
     assert.equal(whole.zeroGradFraction, 0);

@@ -47,8 +47,8 @@ describe('reproduce plan', () => {
     assert.ok(ids.some((id) => id.includes('n16:g3')));
     assert.ok(ids.some((id) => id.endsWith(':from-mnist-surrogate')));
     const figure = plan.find((s) => s.kind === 'figure');
-    assert.ok(figure && figure.kind === 'figure' && figure.path === 'figures/figure1-mnist.png' && figure.job.attack?.name === 'bim' && figure.job.grad === '1');
-    const sweepEps = new Set(plan.flatMap((s) => (s.kind === 'attack' && s.job.attack?.name === 'fgsm' && s.runName === 'mnist-bagging' ? [s.job.attack.eps] : [])));
+    assert.ok(figure && figure.kind === 'figure' && figure.path === 'figures/figure1-mnist.png' && figure.job.attack?.attack === 'bim' && figure.job.grad === '1');
+    const sweepEps = new Set(plan.flatMap((s) => (s.kind === 'attack' && s.job.attack?.attack === 'fgsm' && s.runName === 'mnist-bagging' ? [s.job.attack.params.eps] : [])));
     assert.ok(sweepEps.size >= 3);
   });
 
