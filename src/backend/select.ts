@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { usageError } from '../errors.ts';
-import { installedVersion } from '../run/versions.ts';
+import { installedVersion } from '../versions.ts';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];

@@ -3,9 +3,9 @@
  *
  * Stock tfjs-backend-wasm 4.22 cannot train a conv net: `Conv2DBackpropFilter` is not registered,
  * its `Conv2DBackpropInput` is a naive loop, and its transposed matmul path is ~13x slower than the
- * plain one (../shared/NOTES.md). Each replacement below re-expresses the op as a forward Conv2D or a
+ * plain one (docs/PERFORMANCE.md). Each replacement below re-expresses the op as a forward Conv2D or a
  * plain matmul, which run on XNNPACK. Equivalence with the cpu backend is checked in
- * test/wasm-kernels.test.ts. Faster paths for the shapes training uses are in wasm-fast-paths.ts.
+ * test/backend/wasm-kernels.test.ts. Faster paths for the shapes training uses are in wasm-fast-paths.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmFastPaths } from './wasm-fast-paths.ts';

@@ -40,7 +40,7 @@ export function reproduceCommand(): Command {
       const backend = await startBackend(global, log);
       if (backend.name !== 'tensorflow' && datasets.includes('cifar10') && preset.name !== 'smoke') {
         const cifarSteps = buildPlan(preset, ['cifar10']);
-        // CIFAR-10's network costs ~28x MNIST's per sample (NOTES.md: 150 M vs 5.3 M FLOPs).
+        // CIFAR-10's network costs ~28x MNIST's per sample (≈150 M vs 5.3 M FLOPs per training sample).
         const seconds = estimateSeconds(cifarSteps) * 28;
         log(`warning: CIFAR-10 at --preset ${preset.name} on the ${backend.name} backend is estimated at ${formatDuration(seconds)}; it is realistic only with a GPU (npm install @tensorflow/tfjs-node-gpu)`);
       }

@@ -20,7 +20,7 @@ export interface TrainConfig {
   dataDir?: string;
 }
 
-/** SPEC.md's defaults for what the paper leaves open (Adam 1e-3, batch 128), and the paper's ρ and T. */
+/** Defaults for what the paper leaves open (Adam, learning rate 1e-3, batch 128), and the paper's ρ and T. */
 export const TRAIN_DEFAULTS = {
   members: 10,
   batchSize: 128,

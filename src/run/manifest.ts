@@ -5,7 +5,7 @@ import type { BackendInfo } from '../backend/select.ts';
 import type { TrainConfig } from '../config/train-config.ts';
 import { UserError } from '../errors.ts';
 import { writeJsonAtomic } from './atomic.ts';
-import { ensdefVersion, installedVersion } from './versions.ts';
+import { ensdefVersion, installedVersion } from '../versions.ts';
 
 export interface MemberRecord {
   index: number;
