@@ -1,6 +1,6 @@
 /** `ensdef eval`: clean test accuracy of each member and of the ensemble of a run. */
 import { Command } from 'commander';
-import { evaluateRun } from '../training/train-run.ts';
+import { evaluateRun } from '../training/evaluate-run.ts';
 import { readManifest } from '../run/manifest.ts';
 import { resolveRunName, runDir } from '../run/run-dir.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';

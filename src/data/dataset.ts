@@ -32,6 +32,34 @@ export function headOf(split: Split, limit: number | undefined, pixels: number):
   };
 }
 
+/** One batch of a pass over a split: its position in the pass and the examples it holds. */
+export interface BatchSlice {
+  /** 0, 1, 2, ... within the pass. */
+  index: number;
+  /** Examples [start, start + count) of the pass's order. */
+  start: number;
+  count: number;
+  /** The examples' indices in the split; undefined when the pass is in file order (then start .. start + count − 1). */
+  indices?: Int32Array;
+}
+
+/**
+ * The one way ensdef walks a split: batches of `batchSize` (the last one shorter) over `count` examples,
+ * in file order (evaluation, attacks) or in `order` (training's shuffled bootstrap sample).
+ */
+export function* batches(count: number, batchSize: number, order?: Int32Array): Generator<BatchSlice> {
+  for (let start = 0, index = 0; start < count; start += batchSize, index++) {
+    const n = Math.min(batchSize, count - start);
+    yield { index, start, count: n, indices: order?.subarray(start, start + n) };
+  }
+}
+
+/** A batch's pixels and labels: views of the split in file order, a copy gathered from `indices` otherwise. */
+export function batchData(split: Split, batch: BatchSlice, pixels: number): { images: Float32Array; labels: Uint8Array } {
+  if (batch.indices) return gatherBatch(split, batch.indices, pixels);
+  return { images: split.images.subarray(batch.start * pixels, (batch.start + batch.count) * pixels), labels: split.labels.subarray(batch.start, batch.start + batch.count) };
+}
+
 /** Copies the examples at `indices` into one contiguous batch. */
 export function gatherBatch(split: Split, indices: ArrayLike<number>, pixels: number): { images: Float32Array; labels: Uint8Array } {
   const images = new Float32Array(indices.length * pixels);

@@ -107,7 +107,7 @@ export function attackFigure(options: AttackFigureOptions): FigureCell[][] {
   const count = Math.min(options.count, options.split.count);
   const predict = predictorFor(options.ensemble, options.target);
   const tensors = tf.tidy(() => {
-    const { x, labels, y } = batchOf(options.split, options.imageShape, options.numClasses, 0, count);
+    const { x, labels, y } = batchOf(options.split, options.imageShape, options.numClasses, { index: 0, start: 0, count });
     const { adversarial } = runAttack(options.attack, options.source, x, y, scorerOf(predict), 0);
     return { clean: x, adversarial, cleanPredictions: predict(x), adversarialPredictions: predict(adversarial), labels };
   });

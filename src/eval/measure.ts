@@ -3,7 +3,7 @@
  * fraction of examples whose input gradient was exactly zero throughout the attack.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Split } from '../data/dataset.ts';
+import { batchData, batches, type BatchSlice, type Split } from '../data/dataset.ts';
 import type { Ensemble } from '../ensembles/ensemble.ts';
 import { deriveSeed } from '../run/rng.ts';
 import type { AttackResult, AttackSpec } from '../attacks/definition.ts';
@@ -56,11 +56,11 @@ export interface Batch {
   y: tf.Tensor2D;
 }
 
-/** Examples [start, start + count) of a split as tensors (call inside tf.tidy). */
-export function batchOf(split: Split, imageShape: [number, number, number], numClasses: number, start: number, count: number): Batch {
-  const pixels = imageShape[0] * imageShape[1] * imageShape[2];
-  const x = tf.tensor4d(split.images.subarray(start * pixels, (start + count) * pixels), [count, ...imageShape]);
-  const labels = tf.tensor1d(Int32Array.from(split.labels.subarray(start, start + count)), 'int32');
+/** A batch of a split as tensors (call inside tf.tidy). */
+export function batchOf(split: Split, imageShape: [number, number, number], numClasses: number, batch: BatchSlice): Batch {
+  const data = batchData(split, batch, imageShape[0] * imageShape[1] * imageShape[2]);
+  const x = tf.tensor4d(data.images, [batch.count, ...imageShape]);
+  const labels = tf.tensor1d(Int32Array.from(data.labels), 'int32');
   return { x, labels, y: tf.oneHot(labels, numClasses).toFloat() as tf.Tensor2D };
 }
 
@@ -70,14 +70,13 @@ export function measure(options: MeasureOptions): Measurement[] {
   const correct = new Array<number>(targets.length).fill(0);
   const zeroGradient = new Array<number>(targets.length).fill(0);
   const started = performance.now();
-  for (let start = 0, batchIndex = 0; start < split.count; start += options.batchSize, batchIndex++) {
-    const count = Math.min(options.batchSize, split.count - start);
+  for (const batch of batches(split.count, options.batchSize)) {
     const counts = tf.tidy(() => {
-      const { x, labels, y } = batchOf(split, options.imageShape, options.numClasses, start, count);
+      const { x, labels, y } = batchOf(split, options.imageShape, options.numClasses, batch);
       let shared: AttackResult | undefined;
       const perTarget = scorers.map((score) => {
         if (!attack) return tf.stack([tf.sum(tf.cast(score(x, labels), 'int32')), tf.scalar(0, 'int32')]);
-        const run = () => runAttack(attack.spec, attack.source, x, y, score, batchIndex);
+        const run = () => runAttack(attack.spec, attack.source, x, y, score, batch.index);
         const result = attackDefinition(attack.spec.attack).dependsOnScorer ? run() : (shared ??= run());
         return tf.stack([tf.sum(tf.cast(score(result.adversarial, labels), 'int32')), tf.sum(tf.cast(result.zeroGradient, 'int32'))]);
       });
@@ -89,7 +88,7 @@ export function measure(options: MeasureOptions): Measurement[] {
       correct[t] += values[2 * t];
       zeroGradient[t] += values[2 * t + 1];
     });
-    options.onProgress?.(start + count, split.count);
+    options.onProgress?.(batch.start + batch.count, split.count);
   }
   const seconds = (performance.now() - started) / 1000;
   const n = split.count;

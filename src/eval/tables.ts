@@ -118,9 +118,7 @@ export function buildTable4(runs: RunResults[], paper: PaperResults): TableCell[
     const paperGrad = ensemble ? '2' : '1';
     for (const loss of lossFormsOf(run.rows)) {
       const attacked = (attack: string, grad: string) =>
-        run.rows.length === 0
-          ? undefined
-          : pick(run.rows, (r) => r.table === 'paper' && r.attack === attack && r.grad === grad && r.loss === loss && r.scored_on === scoredOn && (ensemble || r.member === '0'));
+        pick(run.rows, (r) => r.table === 'paper' && r.attack === attack && r.grad === grad && r.loss === loss && r.scored_on === scoredOn && (ensemble || r.member === '0'));
       const clean = ensemble ? pick(run.rows, (r) => r.attack === 'none' && r.scored_on === 'ensemble') : pickMember(run.rows, (r) => r.attack === 'none' && r.scored_on === 'single');
       const base = { dataset, method: defense, loss, run: run.name };
       cells.push(cell({ ...base, attack: 'none', column: 'no_attack', gradient: 'none' }, clean, paperRow?.no_attack ?? null));

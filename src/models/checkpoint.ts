@@ -47,10 +47,6 @@ export async function saveCheckpoint(model: tf.LayersModel, dir: string, meta: R
   );
 }
 
-export function checkpointExists(dir: string): boolean {
-  return existsSync(join(dir, MODEL_JSON));
-}
-
 function readCheckpointJson(dir: string): CheckpointJson {
   const path = join(dir, MODEL_JSON);
   if (!existsSync(path)) throw new UserError(`checkpoint missing: ${path}; retrain the member (rerun 'ensdef train' with the same options)`);

@@ -1,6 +1,6 @@
 /** Batched inference over a split: logits, probabilities, accuracy. */
 import * as tf from '@tensorflow/tfjs';
-import type { Split } from '../data/dataset.ts';
+import { batchData, batches, type Split } from '../data/dataset.ts';
 
 export const EVAL_BATCH = 500;
 
@@ -15,17 +15,13 @@ export function scoreSplit(scoreFn: LogitsFn, split: Split, imageShape: [number,
   const pixels = imageShape[0] * imageShape[1] * imageShape[2];
   let out: Float32Array | undefined;
   let classes = 0;
-  for (let start = 0; start < split.count; start += batchSize) {
-    const n = Math.min(batchSize, split.count - start);
-    const scores = tf.tidy(() => {
-      const x = tf.tensor4d(split.images.subarray(start * pixels, (start + n) * pixels), [n, ...imageShape]);
-      return scoreFn(x);
-    });
+  for (const batch of batches(split.count, batchSize)) {
+    const scores = tf.tidy(() => scoreFn(tf.tensor4d(batchData(split, batch, pixels).images, [batch.count, ...imageShape])));
     const values = scores.dataSync() as Float32Array;
     classes = scores.shape[1];
     scores.dispose();
     out ??= new Float32Array(split.count * classes);
-    out.set(values, start * classes);
+    out.set(values, batch.start * classes);
   }
   return out ?? new Float32Array(0);
 }

@@ -3,7 +3,7 @@
  * an optional per-batch transform adds noise, and an optional loss supports the defenses.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gatherBatch, type Split } from '../data/dataset.ts';
+import { batchData, batches, type Split } from '../data/dataset.ts';
 import { UserError } from '../errors.ts';
 import { Rng } from '../run/rng.ts';
 import { standardLoss, type BatchLoss } from './loss.ts';
@@ -79,14 +79,15 @@ export function trainMember(model: tf.LayersModel, options: MemberTrainingOption
   let samplesDone = 0;
   try {
     for (let epoch = 0; epoch < options.epochs; epoch++) {
-      const order = rng.permutation(n);
-      for (let step = 0; step < stepsPerEpoch; step++) {
-        const picked = order.subarray(step * options.batchSize, Math.min(n, (step + 1) * options.batchSize)).map((k) => options.indices[k]);
-        const batch = gatherBatch(options.split, picked, pixels);
+      const order = rng.permutation(n).map((k) => options.indices[k]);
+      for (const batch of batches(n, options.batchSize, order)) {
+        const step = batch.index;
+        const picked = batch.indices!;
+        const data = batchData(options.split, batch, pixels);
         const globalStep = epoch * stepsPerEpoch + step;
         const [x, targets] = tf.tidy(() => {
-          const raw = tf.tensor4d(batch.images, [picked.length, ...options.imageShape]);
-          return [options.transformBatch ? options.transformBatch(raw, globalStep) : raw, batchTargets(options, picked, batch.labels)];
+          const raw = tf.tensor4d(data.images, [batch.count, ...options.imageShape]);
+          return [options.transformBatch ? options.transformBatch(raw, globalStep) : raw, batchTargets(options, picked, data.labels)];
         });
         finalLoss = trainStep(model, optimizer, x, targets, options.loss);
         tf.dispose([x, targets]);

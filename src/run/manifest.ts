@@ -34,7 +34,6 @@ export interface Manifest {
   members: MemberRecord[];
   evaluation?: { testCount: number; memberAccuracy: number[]; ensembleAccuracy: number };
   timings: { trainSeconds?: number };
-  dataSource?: string;
 }
 
 export const MANIFEST = 'manifest.json';
