@@ -12,5 +12,5 @@ export function installedVersion(name: string): string {
 }
 
 export function ensdefVersion(): string {
-  return (require('../../package.json') as { version: string }).version;
+  return (require('../package.json') as { version: string }).version;
 }
