@@ -1,7 +1,7 @@
 /** ensdef's command line: wires commands only; each command validates its options and calls the core. */
 import chalk from 'chalk';
 import { Command, CommanderError } from 'commander';
-import { flagOf, ParamError, UserError, USAGE_EXIT } from './errors.ts';
+import { UserError, USAGE_EXIT, userMessage } from './errors.ts';
 import { attackCommand } from './commands/attack.ts';
 import { dataCommand } from './commands/data.ts';
 import { evalCommand } from './commands/eval.ts';
@@ -55,9 +55,7 @@ try {
     // help and version exit 0; usage mistakes exit 2 (commander already printed the message)
     process.exitCode = error.exitCode === 0 ? 0 : USAGE_EXIT;
   } else if (error instanceof UserError) {
-    // A core function names the parameter it refused; the user set it with a flag.
-    const message = error instanceof ParamError ? `${flagOf(error.param)}: ${error.message}` : error.message;
-    console.error(chalk.red(`ensdef: ${message}`));
+    console.error(chalk.red(`ensdef: ${userMessage(error)}`));
     if (debug) console.error(error.stack);
     process.exitCode = error.exitCode;
   } else {

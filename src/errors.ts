@@ -33,6 +33,11 @@ export class ParamError extends UserError {
   }
 }
 
+/** What the user reads: a core function's refusal of a parameter is reported under its flag. */
+export function userMessage(error: UserError): string {
+  return error instanceof ParamError ? `${flagOf(error.param)}: ${error.message}` : error.message;
+}
+
 /** The command-line flag of a core parameter: camelCase → --kebab-case. */
 export function flagOf(param: string): string {
   return `--${param.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

@@ -13,7 +13,7 @@ import { before, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { resolveJobs } from '../../src/commands/attack.ts';
 import { datasetDescriptor } from '../../src/datasets/registry.ts';
-import { UserError } from '../../src/errors.ts';
+import { UserError, userMessage } from '../../src/errors.ts';
 import { readResults, type ResultRow } from '../../src/eval/results.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/ensdef.js', import.meta.url));
@@ -79,7 +79,7 @@ test('flag combinations are checked before any work (usage errors, exit code 2)'
   ] as const) {
     const resolve = () => resolveJobs({ ...base, ...flags } as Parameters<typeof resolveJobs>[0], MNIST, 2);
     if (pattern === null) assert.equal(resolve()[0].attack?.params.alpha, 0.01 / 8);
-    else assert.throws(resolve, (e: unknown) => e instanceof UserError && e.exitCode === 2 && pattern.test(e.message), JSON.stringify(flags));
+    else assert.throws(resolve, (e: unknown) => e instanceof UserError && e.exitCode === 2 && pattern.test(userMessage(e)), JSON.stringify(flags));
   }
 });
 
