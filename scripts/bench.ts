@@ -23,7 +23,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { grad2, grad3, type GradientSource } from '../src/attacks/gradients.ts';
+import { gradientHooks } from '../src/attacks/gradients.ts';
 import { resolveAttack } from '../src/attacks/registry.ts';
 import { ensemblePredictor, scorerOf } from '../src/attacks/scoring.ts';
 import { ATTACK_BATCH_SIZE } from '../src/eval/attack-run.ts';
@@ -205,9 +205,9 @@ function measureAttack(name: string, plan: AttackPlan): Measure {
   // Three batches at least, so that the RSS after each shows whether memory grows batch by batch.
   const batchSize = Math.min(ATTACK_BATCH_SIZE, Math.ceil(plan.images / 3));
   const ensemble = new Ensemble(Array.from({ length: ENSEMBLE_SIZE }, (_, i) => buildModel(baseModelFor(plan.dataset), SEED + i)));
-  const source: GradientSource = plan.grad === '2' ? grad2(ensemble, 'logits') : grad3(ensemble, 'logits');
+  const hooks = gradientHooks(ensemble, { grad: plan.grad, member: 0, loss: 'logits' });
   const paperBim = resolveAttack(datasetDescriptor(plan.dataset), 'bim');
-  const scorer = scorerOf(ensemblePredictor(ensemble));
+  const scored = { scorer: scorerOf(ensemblePredictor(ensemble)), probabilities: (x: tf.Tensor4D) => ensemble.probabilities(x) };
   const { images, labels } = attackImages(plan);
   const rssAfterBatchMiB: number[] = [];
   // Bytes held by live tensors: flat from batch to batch means no tensor leaks (RSS also holds V8's heap).
@@ -219,7 +219,7 @@ function measureAttack(name: string, plan: AttackPlan): Measure {
     tf.tidy(() => {
       const x = tf.tensor4d(images.subarray(start * pixels, (start + n) * pixels), [n, ...shape]);
       const y = tf.oneHot(tf.tensor1d(Int32Array.from(labels.subarray(start, start + n)), 'int32'), 10).toFloat() as tf.Tensor2D;
-      runAttack(paperBim, source, x, y, scorer, start / batchSize).adversarial.dataSync();
+      runAttack(paperBim, hooks, x, y, scored, start / batchSize).adversarial.dataSync();
     });
     rssAfterBatchMiB.push(Math.round(process.memoryUsage().rss / MiB));
     tensorMiBAfterBatch.push(Math.round(tf.memory().numBytes / MiB));

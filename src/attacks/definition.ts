@@ -39,17 +39,36 @@ export type AttackResult = {
   adversarial: tf.Tensor4D;
   /** Per example (bool): every input gradient the attack evaluated for it was exactly all-zero. */
   zeroGradient: tf.Tensor1D;
+  /** Per example: the model queries (forward passes) a score-based attack made; absent for gradient attacks. */
+  queries?: tf.Tensor1D;
+  /**
+   * For an attack of stages (the worst-case suite): the result after each earlier stage, in order — each a
+   * measurement of its own, with the parameters `AttackDefinition.stages` gives.
+   */
+  stages?: AttackResult[];
 };
+
+/** x → class scores [B, K] (logits, or log-probabilities). */
+export type Scores = (x: tf.Tensor4D) => tf.Tensor2D;
+
+/** A per-example loss of class scores and one-hot labels. */
+export type ScoreLoss = (scores: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor1D;
 
 /** What an attack runs on: one batch, the gradient hook, and the model its success is judged on. */
 export interface AttackInputs {
   x: tf.Tensor4D;
   /** One-hot true labels [B, classes]. */
   y: tf.Tensor2D;
-  /** ∇x J from the job's gradient choice (Grad. 1 / 2 / 3, possibly of a surrogate). */
+  /** ∇x J from the job's gradient choice (Grad. 1 / 2 / 3, possibly of a surrogate), J the job's loss form. */
   gradient: GradientSource;
+  /** ∇x of another loss of the scores under the same gradient choice (APGD-DLR's DLR). */
+  lossGradient: (loss: ScoreLoss) => GradientSource;
+  /** The scores the gradient choice attacks: member i's logits (Grad. 1), the log of the ensemble's mean probabilities (Grad. 2 / 3). */
+  scores: Scores;
   /** The scored model: true where it still predicts the label (PGD keeps the worst case against it). */
   scorer: Scorer;
+  /** The scored model's class probabilities: what a score-based attack (Square) queries. */
+  probabilities: Scores;
   /** This batch's seed, derived from the params' `seed` and the batch index (0 for attacks without a seed). */
   seed: number;
 }
@@ -67,6 +86,8 @@ export interface AttackDefinition {
   paper: boolean;
   /** The examples depend on the scored model (PGD keeps the worst case against it): one run per scored model. */
   dependsOnScorer: boolean;
+  /** It follows a gradient (--grad, --loss); false for score-based attacks, which only query the scored model. */
+  usesGradient: boolean;
   /** Per parameter key, how its default is chosen (for --help). */
   defaultsHelp: Readonly<Record<string, string>>;
   /**
@@ -79,6 +100,8 @@ export interface AttackDefinition {
   cost(params: AttackParams): number;
   /** The report's column name for a row beyond the paper, e.g. 'pgd_r5_n8'. */
   column(params: AttackParams): string;
+  /** An attack of stages: the parameters of the measurement after each earlier stage (its run's `stages`). */
+  stages?(params: AttackParams): AttackParams[];
 }
 
 /** The result of an attack with ε = 0: x itself (a clone the caller owns), no gradient evaluated. */

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Ensemble } from '../ensembles/ensemble.ts';
+import type { Scores, ScoreLoss } from './definition.ts';
 
 /** (x [B,H,W,C], one-hot y [B,classes]) → ∇x J, same shape as x. */
 export type GradientSource = (x: tf.Tensor4D, y: tf.Tensor2D) => tf.Tensor4D;
@@ -86,12 +87,69 @@ export function grad3(ensemble: Ensemble, form: LossForm): GradientSource {
     });
 }
 
+/** log p̄ of an ensemble: logsumexp_i(log softmax_i) − log n, so no probability underflows to log 0. */
+export function logMeanProbabilities(memberLogSoftmax: tf.Tensor2D[]): tf.Tensor2D {
+  return tf.tidy(() => tf.sub(tf.logSumExp(tf.stack(memberLogSoftmax), 0), Math.log(memberLogSoftmax.length)) as tf.Tensor2D);
+}
+
+/**
+ * ∇x of Σ_b loss(scores_b, y_b) under a gradient choice, for any loss of the class scores (APGD-DLR's DLR):
+ * Grad. 1 — of member i's logits; Grad. 2 — the mean over members of the gradient of the loss of their own
+ * logits; Grad. 3 — of the loss of the ensemble's log mean probabilities z = log p̄. Grad. 3 goes member by
+ * member like grad3: ∂z_c/∂x = Σ_i r_i,c ∇x log p_i,c with r_i,c = p_i,c / (n p̄_c) ≤ 1, so with w = ∂loss/∂z
+ * at the current z (a constant), ∇x = Σ_i ∇x ⟨w ⊙ r_i, log softmax(logits_i)⟩, one member's activations
+ * alive at a time, r_i computed in log space (nothing underflows).
+ */
+export function lossGradient(ensemble: Ensemble, choice: GradientChoice, loss: ScoreLoss): GradientSource {
+  const memberGradient = (i: number): GradientSource => gradientOf((x, y) => tf.sum(loss(ensemble.memberLogits(x, i), y)));
+  if (choice.grad === '1') return memberGradient(choice.member);
+  if (choice.grad === '2') {
+    const members = Array.from({ length: ensemble.size }, (_, i) => memberGradient(i));
+    return (x, y) => tf.tidy(() => tf.div(tf.addN(members.map((gradient) => gradient(x, y))), ensemble.size) as tf.Tensor4D);
+  }
+  return (x, y) =>
+    tf.tidy(() => {
+      const logSoftmax = ensemble.allMemberLogits(x).map((logits) => tf.logSoftmax(logits) as tf.Tensor2D);
+      const z = logMeanProbabilities(logSoftmax);
+      const w = tf.grad((scores) => tf.sum(loss(scores as tf.Tensor2D, y)))(z);
+      const perMember = logSoftmax.map((ls, i) => {
+        const coefficient = tf.mul(w, tf.exp(tf.sub(tf.sub(ls, Math.log(ensemble.size)), z)));
+        return tf.grad((input) => tf.sum(tf.mul(tf.logSoftmax(ensemble.memberLogits(input as tf.Tensor4D, i)), coefficient)))(x);
+      });
+      return tf.addN(perMember) as tf.Tensor4D;
+    });
+}
+
+/** The scores a gradient choice attacks: member i's logits (Grad. 1), the ensemble's log mean probabilities (Grad. 2 / 3). */
+export function scoresOf(ensemble: Ensemble, choice: GradientChoice): Scores {
+  if (choice.grad === '1') return (x) => ensemble.memberLogits(x, choice.member);
+  return (x) => tf.tidy(() => logMeanProbabilities(ensemble.allMemberLogits(x).map((logits) => tf.logSoftmax(logits) as tf.Tensor2D)));
+}
+
 export interface GradientChoice {
   grad: GradName;
   /** Member whose gradient Grad. 1 uses. */
   member: number;
   loss: LossForm;
 }
+
+/** The hooks an attack finds in its inputs for a gradient choice: ∇x J, ∇x of another loss, the scores attacked. */
+export interface GradientHooks {
+  gradient: GradientSource;
+  lossGradient: (loss: ScoreLoss) => GradientSource;
+  scores: Scores;
+}
+
+/** The hooks of a choice; pass another run's ensemble (a surrogate) for a transfer attack. */
+export function gradientHooks(ensemble: Ensemble, choice: GradientChoice): GradientHooks {
+  return { gradient: gradientSource(ensemble, choice), lossGradient: (loss) => lossGradient(ensemble, choice, loss), scores: scoresOf(ensemble, choice) };
+}
+
+const gradientFree = (): never => {
+  throw new Error('a gradient-free attack asked for a gradient');
+};
+/** What a score-based attack gets: any gradient hook is a bug. */
+export const NO_GRADIENT: GradientHooks = { gradient: gradientFree, lossGradient: gradientFree, scores: gradientFree };
 
 /** The source for a choice; pass another run's ensemble (a surrogate) for a transfer attack. */
 export function gradientSource(ensemble: Ensemble, choice: GradientChoice): GradientSource {

@@ -22,7 +22,8 @@ interface AttackFlags {
   /** One per attack parameter key (eps, alpha, steps, restarts, seed, ...), undefined when not given. */
   [param: string]: unknown;
   member?: number | 'all';
-  loss: LossForm;
+  loss?: LossForm;
+  suite?: string;
   testLimit?: number;
   surrogate?: string;
   table2: boolean;
@@ -52,16 +53,19 @@ function givenParams(flags: AttackFlags): Record<string, number | undefined> {
 }
 
 /** A parameter flag the chosen attack does not take is refused, naming the attacks that do. */
-function refuseForeignParams(attack: string, given: Record<string, number | undefined>): void {
+function refuseForeignParams(choice: string, attack: string, given: Record<string, number | undefined>): void {
   const definition = attackDefinition(attack);
   for (const param of ATTACK_PARAMS) {
     if (given[param.key] === undefined || definition.params.includes(param)) continue;
     const takers = ATTACKS.filter((a) => a.params.includes(param)).map((a) => a.id);
-    throw usageError(`${flagOf(param.key)} ${given[param.key]}: --attack ${attack} has no ${param.key} (it applies to ${takers.join(' and ')} only)`);
+    throw usageError(`${flagOf(param.key)} ${given[param.key]}: ${choice} has no ${param.key} (it applies to ${takers.join(', ')} only)`);
   }
 }
 
-const TABLE_EXCLUSIVE = ['attack', 'grad', ...ATTACK_PARAMS.map((p) => p.key), 'surrogate', 'figure', 'sweepEps', 'sweepSteps'];
+/** Suites: attacks made of stages (the worst-case suite), chosen with --suite. */
+const SUITES = ATTACKS.filter((a) => a.stages !== undefined).map((a) => a.id);
+
+const TABLE_EXCLUSIVE = ['attack', 'suite', 'grad', ...ATTACK_PARAMS.map((p) => p.key), 'surrogate', 'figure', 'sweepEps', 'sweepSteps'];
 
 /** The jobs the flags ask for, validated against the run's data set (its defaults) before any work starts. */
 export function resolveJobs(flags: AttackFlags, dataset: DatasetDescriptor, members: number): AttackJob[] {
@@ -73,14 +77,26 @@ export function resolveJobs(flags: AttackFlags, dataset: DatasetDescriptor, memb
     const clash = TABLE_EXCLUSIVE.find((key) => key !== 'seed' && flags[key] !== undefined);
     if (clash) throw usageError(`${flagOf(clash)}: ${table} runs the paper's attacks with the paper's parameters and its own gradients; drop ${flagOf(clash)} or ${table}`);
     const attacks = ATTACKS.filter((a) => a.paper).map((a) => resolveAttack(dataset, a.id));
-    return flags.table2 ? table2Jobs(attacks, flags.loss) : table4Jobs(attacks, flags.loss, members > 1);
+    const loss = flags.loss ?? 'logits';
+    return flags.table2 ? table2Jobs(attacks, loss) : table4Jobs(attacks, loss, members > 1);
   }
-  if (!flags.attack) throw usageError(`--attack: choose ${ATTACK_IDS.join(', ')} (or --table2 / --table4 for a whole table row)`);
-  if (!flags.grad) throw usageError("--grad: choose 1 (one member's gradient), 2 (mean of the members' gradients) or 3 (the ensemble's own gradient)");
-  if (flags.member !== undefined && flags.grad !== '1') throw usageError(`--member: only Grad. 1 uses one member's gradient; drop --member for --grad ${flags.grad}`);
-  const { attack, grad, loss } = flags;
+  if (flags.suite && flags.attack) throw usageError(`--suite ${flags.suite}: it runs its own attacks; drop --attack ${flags.attack}`);
+  if (flags.suite && (flags.sweepEps || flags.sweepSteps || flags.figure)) throw usageError(`--suite ${flags.suite}: it reports every stage at one ε; drop ${flags.figure ? '--figure' : flags.sweepEps ? '--sweep-eps' : '--sweep-steps'}`);
+  const attack = flags.suite ?? flags.attack;
+  const choice = flags.suite ? `--suite ${attack}` : `--attack ${attack}`;
+  if (!attack) throw usageError(`--attack: choose ${ATTACK_IDS.filter((id) => !SUITES.includes(id)).join(', ')} (or --suite ${SUITES.join('|')}, or --table2 / --table4 for a whole table row)`);
   const definition = attackDefinition(attack);
-  refuseForeignParams(attack, given);
+  if (!definition.usesGradient) {
+    // A score-based attack only queries the scored model: a gradient flag would be silently ignored.
+    const ignored = flags.grad !== undefined ? '--grad' : flags.loss !== undefined ? '--loss' : flags.member !== undefined ? '--member' : flags.surrogate !== undefined ? '--surrogate' : undefined;
+    if (ignored) throw usageError(`${ignored}: ${definition.title} is gradient-free (it only queries the ensemble's predictions); drop ${ignored}`);
+  } else if (!flags.grad) {
+    throw usageError("--grad: choose 1 (one member's gradient), 2 (mean of the members' gradients) or 3 (the ensemble's own gradient)");
+  }
+  const grad = flags.grad ?? null;
+  const loss = flags.loss ?? 'logits';
+  if (flags.member !== undefined && grad !== '1') throw usageError(`--member: only Grad. 1 uses one member's gradient; drop --member for --grad ${grad}`);
+  refuseForeignParams(choice, attack, given);
   if (flags.sweepEps && given.eps !== undefined) throw usageError('--eps: --sweep-eps already sets ε; drop one of them');
   if (flags.sweepSteps && given.steps !== undefined) throw usageError('--steps: --sweep-steps already sets n; drop one of them');
   if (flags.sweepSteps && !definition.params.some((p) => p.key === 'steps')) throw usageError(`--sweep-steps: ${definition.title} has no step count; use it with an iterative attack`);
@@ -99,7 +115,8 @@ export function attackCommand(): Command {
   const command = new Command('attack')
     .description("attack a run's test set using Grad. 1, 2 or 3; rows are appended to runs/NAME/results.csv")
     .option('--run <name>', 'run to attack (default: the most recent run)')
-    .addOption(new Option('--attack <name>', 'attack').choices(ATTACK_IDS).argParser(enumOption('--attack', ATTACK_IDS)))
+    .addOption(new Option('--attack <name>', 'attack (see Attacks below)').choices(ATTACK_IDS.filter((id) => !SUITES.includes(id))).argParser(enumOption('--attack', ATTACK_IDS.filter((id) => !SUITES.includes(id)))))
+    .addOption(new Option('--suite <name>', 'a suite of attacks, each stage on the images still classified correctly, every stage recorded').choices(SUITES).argParser(enumOption('--suite', SUITES)))
     .addOption(
       new Option('--grad <g>', "gradient: 1 = member i's, 2 = mean of the members' gradients, 3 = gradient of the ensemble's averaged probabilities")
         .choices(GRAD_NAMES)
@@ -112,9 +129,8 @@ export function attackCommand(): Command {
     .addHelpText('after', `\nAttacks:\n${attackList.join('\n')}`)
     .option('--member <i>', "member whose gradient Grad. 1 uses (and, with --table2, the single model scored), or 'all' to average over members (default: 0)", memberOption)
     .addOption(
-      new Option('--loss <form>', "J from logits (stable), or Keras' −log(clip(softmax, 1e-7, 1−1e-7)) whose gradient vanishes where softmax saturates")
+      new Option('--loss <form>', "J from logits (stable), or Keras' −log(clip(softmax, 1e-7, 1−1e-7)) whose gradient vanishes where softmax saturates (default: logits)")
         .choices(LOSS_FORMS)
-        .default('logits')
         .argParser(enumOption('--loss', LOSS_FORMS)),
     )
     .option('--test-limit <n>', "attack only the first N test examples (default: the run's own --test-limit, else all)", integerOption('--test-limit', 1))

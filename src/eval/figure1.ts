@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
 import type { AttackSpec } from '../attacks/definition.ts';
-import { gradientSource, type GradientSource } from '../attacks/gradients.ts';
+import { gradientHooks, NO_GRADIENT, type GradientHooks } from '../attacks/gradients.ts';
 import { scorerOf } from '../attacks/scoring.ts';
 import type { Split } from '../data/dataset.ts';
 import { loadDataset } from '../datasets/registry.ts';
@@ -13,7 +13,7 @@ import { Ensemble } from '../ensembles/ensemble.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
 import { openRun } from './attack-run.ts';
 import { jobTargets, type AttackJob } from './jobs.ts';
-import { batchOf, predictorFor, runAttack, type ScoreTarget } from './measure.ts';
+import { batchOf, predictorFor, probabilitiesFor, runAttack, type ScoreTarget } from './measure.ts';
 
 export interface FigureCell {
   /** h × w × c pixels in [0, 1]. */
@@ -95,7 +95,7 @@ export interface AttackFigureOptions {
   /** The model whose predictions label the images. */
   target: ScoreTarget;
   attack: AttackSpec;
-  source: GradientSource;
+  hooks: GradientHooks;
   split: Split;
   imageShape: [number, number, number];
   numClasses: number;
@@ -108,7 +108,7 @@ export function attackFigure(options: AttackFigureOptions): FigureCell[][] {
   const predict = predictorFor(options.ensemble, options.target);
   const tensors = tf.tidy(() => {
     const { x, labels, y } = batchOf(options.split, options.imageShape, options.numClasses, { index: 0, start: 0, count });
-    const { adversarial } = runAttack(options.attack, options.source, x, y, scorerOf(predict), 0);
+    const { adversarial } = runAttack(options.attack, options.hooks, x, y, { scorer: scorerOf(predict), probabilities: probabilitiesFor(options.ensemble, options.target) }, 0);
     return { clean: x, adversarial, cleanPredictions: predict(x), adversarialPredictions: predict(adversarial), labels };
   });
   const clean = tensors.clean.dataSync() as Float32Array;
@@ -139,7 +139,7 @@ export const FIGURE_IMAGES = 10;
  * ensemble when given), labelled with the predictions of the run's model the job scores first.
  */
 export async function drawFigure1(runsRoot: string, runName: string, job: AttackJob, member: number, path: string, surrogate?: string): Promise<void> {
-  if (!job.attack || !job.grad) throw new Error('Figure 1 needs an attack and a gradient');
+  if (!job.attack) throw new Error('Figure 1 needs an attack');
   const run = openRun(runsRoot, runName);
   const { config } = run.manifest;
   const dataset = loadDataset({ dataset: config.dataset, dataDir: config.dataDir, testLimit: FIGURE_IMAGES });
@@ -151,7 +151,7 @@ export async function drawFigure1(runsRoot: string, runName: string, job: Attack
       ensemble,
       target: jobTargets(job, member)[0],
       attack: job.attack,
-      source: gradientSource(gradientEnsemble, { grad: job.grad, member, loss: job.loss }),
+      hooks: job.grad ? gradientHooks(gradientEnsemble, { grad: job.grad, member, loss: job.loss }) : NO_GRADIENT,
       split: dataset.test,
       imageShape: dataset.imageShape,
       numClasses: dataset.numClasses,

@@ -8,8 +8,8 @@ import type { Ensemble } from '../ensembles/ensemble.ts';
 import { specOf, tableOf, type ResultRow } from './results.ts';
 import { Progress } from '../run/progress.ts';
 import { describeSpec, type AttackSpec } from '../attacks/definition.ts';
-import { measure, type Measurement, type ScoreTarget } from './measure.ts';
-import { describeGradient, gradientSource, GRAD_NAMES, type GradName, type LossForm } from '../attacks/gradients.ts';
+import { measure, measurementsPerTarget, type Measurement, type ScoreTarget } from './measure.ts';
+import { describeGradient, gradientHooks, GRAD_NAMES, NO_GRADIENT, type GradName, type LossForm } from '../attacks/gradients.ts';
 import { attackDefinition } from '../attacks/registry.ts';
 
 export interface AttackJob {
@@ -64,8 +64,8 @@ export interface JobContext {
 }
 
 export function jobLabel(job: AttackJob, member: number | string): string {
-  if (!job.attack || !job.grad) return 'no attack';
-  return `${describeAttack(job.attack)} ${describeGradient(job.grad, member, job.loss)}`;
+  if (!job.attack) return 'no attack';
+  return job.grad ? `${describeAttack(job.attack)} ${describeGradient(job.grad, member, job.loss)}` : `${describeAttack(job.attack)} [gradient-free]`;
 }
 
 /** e.g. "BIM(ε=0.2, α=0.025, n=8)". */
@@ -82,7 +82,7 @@ export function runJob(job: AttackJob, member: number, context: JobContext): Res
     split: dataset.test,
     imageShape: dataset.imageShape,
     numClasses: dataset.numClasses,
-    attack: job.attack && job.grad ? { spec: job.attack, source: gradientSource(context.gradientEnsemble, { grad: job.grad, member, loss: job.loss }) } : undefined,
+    attack: job.attack ? { spec: job.attack, hooks: job.grad ? gradientHooks(context.gradientEnsemble, { grad: job.grad, member, loss: job.loss }) : NO_GRADIENT } : undefined,
     targets: jobTargets(job, member),
     batchSize: context.batchSize,
     onProgress: (done, total) => bar.update({ done, total }, done === total),
@@ -91,15 +91,22 @@ export function runJob(job: AttackJob, member: number, context: JobContext): Res
   return jobRows(job, member, context, measurements);
 }
 
+/** What a measurement measured: the job's attack, or one of its earlier stages. */
+function measuredSpec(attack: AttackSpec | null, stage: number | undefined): AttackSpec | null {
+  if (!attack || stage === undefined) return attack;
+  return { attack: attack.attack, params: attackDefinition(attack.attack).stages!(attack.params)[stage] };
+}
+
 function jobRows(job: AttackJob, member: number, context: JobContext, measurements: Measurement[]): ResultRow[] {
-  const attack = job.attack;
-  const table = tableOf(datasetDescriptor(context.dataset.name), attack, context.surrogate);
-  // Parameters in the order the attack declares them, so that equal measurements print equal rows.
-  const params = attack ? Object.fromEntries(attackDefinition(attack.attack).params.map((p) => [p.key, attack.params[p.key]])) : {};
-  return measurements.map((m): ResultRow => ({
+  const dataset = datasetDescriptor(context.dataset.name);
+  return measurements.map((m): ResultRow => {
+    const attack = measuredSpec(job.attack, m.stage);
+    // Parameters in the order the attack declares them, so that equal measurements print equal rows.
+    const params = attack ? Object.fromEntries(attackDefinition(attack.attack).params.map((p) => [p.key, attack.params[p.key]])) : {};
+    return {
     dataset: context.dataset.name,
     method: context.method,
-    table,
+    table: tableOf(dataset, attack, context.surrogate),
     attack: attack?.attack ?? 'none',
     params,
     grad: job.grad ?? '',
@@ -110,8 +117,10 @@ function jobRows(job: AttackJob, member: number, context: JobContext, measuremen
     n: m.n,
     accuracy: m.accuracy,
     zero_grad_fraction: m.zeroGradFraction,
+    queries: m.queries,
     seconds: roundSeconds(m.seconds),
-  }));
+    };
+  });
 }
 
 /**
@@ -120,7 +129,22 @@ function jobRows(job: AttackJob, member: number, context: JobContext, measuremen
  */
 export function plannedRows(job: AttackJob, members: number[], context: JobContext): ResultRow[] {
   const perMember = members.map((member) =>
-    jobRows(job, member, context, jobTargets(job, member).map((target) => ({ target, accuracy: NaN, zeroGradFraction: null, n: context.dataset.test.count, seconds: 0 }))),
+    jobRows(
+      job,
+      member,
+      context,
+      jobTargets(job, member).flatMap((target) =>
+        Array.from({ length: measurementsPerTarget(job.attack ?? undefined) }, (_, k): Measurement => ({
+          target,
+          ...(k < measurementsPerTarget(job.attack ?? undefined) - 1 ? { stage: k } : {}),
+          accuracy: NaN,
+          zeroGradFraction: null,
+          queries: null,
+          n: context.dataset.test.count,
+          seconds: 0,
+        })),
+      ),
+    ),
   );
   return perMember.length > 1 ? averageOverMembers(perMember) : perMember[0];
 }

@@ -2,6 +2,7 @@
  * Gradient-masking checks on a run's sweeps (Athalye et al. 2018; Carlini et al. 2019): accuracy must not
  * rise with ε or with more iterations, and must fall towards 0 once ε is large.
  */
+import { attackDefinition } from '../attacks/registry.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { epsOf, type ResultRow } from './results.ts';
 import type { RunResults } from './run-results.ts';
@@ -75,6 +76,29 @@ export function maskingFlags(runs: RunResults[]): MaskingFlag[] {
       }
     }
     for (const rows of sweeps(run.rows, 'steps')) flagRises(rows, 'steps');
+    for (const { free, best } of gradientFreeWins(run.rows)) {
+      flag(
+        free,
+        `the gradient-free ${free.attack.toUpperCase()} leaves ${free.accuracy.toFixed(4)} at ε=${epsOf(free)}, below the best gradient attack's ${best.accuracy.toFixed(4)} (${describe(best)}): the gradients mislead`,
+      );
+    }
   }
   return flags;
+}
+
+/**
+ * White-box rows where a gradient-free attack beats every single gradient attack measured on the same
+ * model, ε and images (beyond binomial noise) — the signature of gradient masking (Athalye et al. 2018):
+ * with honest gradients, following them does at least as well as random search.
+ */
+export function gradientFreeWins(rows: ResultRow[]): Array<{ free: ResultRow; best: ResultRow }> {
+  const attacked = rows.filter((r) => r.attack !== 'none' && r.surrogate === '' && attackDefinition(r.attack).stages === undefined);
+  const wins: Array<{ free: ResultRow; best: ResultRow }> = [];
+  for (const free of attacked.filter((r) => !attackDefinition(r.attack).usesGradient)) {
+    const comparable = attacked.filter((r) => attackDefinition(r.attack).usesGradient && r.scored_on === free.scored_on && r.member === free.member && r.n === free.n && epsOf(r) === epsOf(free));
+    if (comparable.length === 0) continue;
+    const best = comparable.reduce((a, b) => (b.accuracy < a.accuracy ? b : a));
+    if (free.accuracy + binomialTolerance(best.accuracy, free.n) < best.accuracy) wins.push({ free, best });
+  }
+  return wins;
 }

@@ -1,24 +1,30 @@
 /**
  * Accuracy of one or more scored models on a split under one attack (or none), batch by batch, with the
- * fraction of examples whose input gradient was exactly zero throughout the attack.
+ * fraction of examples whose input gradient was exactly zero throughout the attack and, for score-based
+ * attacks, the model queries per image. An attack of stages (the worst-case suite) gives one measurement
+ * per stage.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { AttackResult, AttackSpec, Scores } from '../attacks/definition.ts';
+import type { GradientHooks } from '../attacks/gradients.ts';
+import { attackDefinition } from '../attacks/registry.ts';
+import { ensemblePredictor, memberPredictor, scorerOf, type Predictor, type Scorer } from '../attacks/scoring.ts';
 import { batchData, batches, type BatchSlice, type Split } from '../data/dataset.ts';
 import type { Ensemble } from '../ensembles/ensemble.ts';
 import { deriveSeed } from '../run/rng.ts';
-import type { AttackResult, AttackSpec } from '../attacks/definition.ts';
-import type { GradientSource } from '../attacks/gradients.ts';
-import { attackDefinition } from '../attacks/registry.ts';
-import { ensemblePredictor, memberPredictor, scorerOf, type Predictor, type Scorer } from '../attacks/scoring.ts';
 
 /** The model a measurement is scored on: one member of the attacked run, or its whole ensemble. */
 export type ScoreTarget = { scoredOn: 'single'; member: number } | { scoredOn: 'ensemble' };
 
 export interface Measurement {
   target: ScoreTarget;
+  /** Which stage of an attack of stages this measures (an index into its `stages(params)`); undefined: the attack itself. */
+  stage?: number;
   accuracy: number;
   /** null without an attack (no gradient is evaluated). */
   zeroGradFraction: number | null;
+  /** Mean model queries per image of a score-based attack; null otherwise. */
+  queries: number | null;
   n: number;
   seconds: number;
 }
@@ -30,7 +36,7 @@ export interface MeasureOptions {
   imageShape: [number, number, number];
   numClasses: number;
   /** Omitted: clean accuracy. */
-  attack?: { spec: AttackSpec; source: GradientSource };
+  attack?: { spec: AttackSpec; hooks: GradientHooks };
   targets: ScoreTarget[];
   batchSize: number;
   onProgress?: (done: number, total: number) => void;
@@ -40,14 +46,25 @@ export function predictorFor(ensemble: Ensemble, target: ScoreTarget): Predictor
   return target.scoredOn === 'single' ? memberPredictor(ensemble, target.member) : ensemblePredictor(ensemble);
 }
 
+/** The scored model's class probabilities. */
+export function probabilitiesFor(ensemble: Ensemble, target: ScoreTarget): Scores {
+  return target.scoredOn === 'single' ? (x) => tf.tidy(() => tf.softmax(ensemble.memberLogits(x, target.member))) : (x) => ensemble.probabilities(x);
+}
+
 /** Random starts differ per batch: batch b of an attack with a seed uses deriveSeed(seed, b). */
 export function batchSeed(spec: AttackSpec, batchIndex: number): number {
   return deriveSeed(spec.params.seed ?? 0, batchIndex);
 }
 
-/** One batch attacked, its success judged by `scorer`. */
-export function runAttack(spec: AttackSpec, source: GradientSource, x: tf.Tensor4D, y: tf.Tensor2D, scorer: Scorer, batchIndex: number): AttackResult {
-  return attackDefinition(spec.attack).run({ x, y, gradient: source, scorer, seed: batchSeed(spec, batchIndex) }, spec.params);
+/** What an attack's success is judged on. */
+export interface ScoredModel {
+  scorer: Scorer;
+  probabilities: Scores;
+}
+
+/** One batch attacked; its success is judged on `scored`. */
+export function runAttack(spec: AttackSpec, hooks: GradientHooks, x: tf.Tensor4D, y: tf.Tensor2D, scored: ScoredModel, batchIndex: number): AttackResult {
+  return attackDefinition(spec.attack).run({ x, y, ...hooks, ...scored, seed: batchSeed(spec, batchIndex) }, spec.params);
 }
 
 export interface Batch {
@@ -64,39 +81,59 @@ export function batchOf(split: Split, imageShape: [number, number, number], numC
   return { x, labels, y: tf.oneHot(labels, numClasses).toFloat() as tf.Tensor2D };
 }
 
+/** The number of measurements a spec yields per scored model: one per earlier stage, then its own. */
+export function measurementsPerTarget(spec: AttackSpec | undefined): number {
+  return spec ? (attackDefinition(spec.attack).stages?.(spec.params).length ?? 0) + 1 : 1;
+}
+
 export function measure(options: MeasureOptions): Measurement[] {
   const { split, attack, targets } = options;
-  const scorers = targets.map((t) => scorerOf(predictorFor(options.ensemble, t)));
-  const correct = new Array<number>(targets.length).fill(0);
-  const zeroGradient = new Array<number>(targets.length).fill(0);
+  const definition = attack ? attackDefinition(attack.spec.attack) : undefined;
+  const scored = targets.map((t): ScoredModel => ({ scorer: scorerOf(predictorFor(options.ensemble, t)), probabilities: probabilitiesFor(options.ensemble, t) }));
+  const perTarget = measurementsPerTarget(attack?.spec);
+  // Per (target, stage): correct, exactly-zero-gradient and query counts.
+  const totals = Array.from({ length: targets.length * perTarget }, () => ({ correct: 0, zero: 0, queries: 0 }));
+  let queried = false;
   const started = performance.now();
   for (const batch of batches(split.count, options.batchSize)) {
     const counts = tf.tidy(() => {
       const { x, labels, y } = batchOf(split, options.imageShape, options.numClasses, batch);
       let shared: AttackResult | undefined;
-      const perTarget = scorers.map((score) => {
-        if (!attack) return tf.stack([tf.sum(tf.cast(score(x, labels), 'int32')), tf.scalar(0, 'int32')]);
-        const run = () => runAttack(attack.spec, attack.source, x, y, score, batch.index);
-        const result = attackDefinition(attack.spec.attack).dependsOnScorer ? run() : (shared ??= run());
-        return tf.stack([tf.sum(tf.cast(score(result.adversarial, labels), 'int32')), tf.sum(tf.cast(result.zeroGradient, 'int32'))]);
+      const rows = scored.flatMap((model) => {
+        if (!attack) return [tf.stack([tf.sum(tf.cast(model.scorer(x, labels), 'int32')), tf.scalar(0, 'int32'), tf.scalar(0, 'int32')])];
+        const run = () => runAttack(attack.spec, attack.hooks, x, y, model, batch.index);
+        const result = definition!.dependsOnScorer ? run() : (shared ??= run());
+        return [...(result.stages ?? []), result].map((r) => {
+          const queries = r.queries ? tf.sum(tf.cast(r.queries, 'int32')) : tf.scalar(0, 'int32');
+          return tf.stack([tf.sum(tf.cast(model.scorer(r.adversarial, labels), 'int32')), tf.sum(tf.cast(r.zeroGradient, 'int32')), queries]);
+        });
       });
-      return tf.stack(perTarget);
+      return tf.stack(rows);
     });
     const values = counts.dataSync();
     counts.dispose();
-    targets.forEach((_, t) => {
-      correct[t] += values[2 * t];
-      zeroGradient[t] += values[2 * t + 1];
+    totals.forEach((total, k) => {
+      total.correct += values[3 * k];
+      total.zero += values[3 * k + 1];
+      total.queries += values[3 * k + 2];
     });
     options.onProgress?.(batch.start + batch.count, split.count);
   }
+  queried = totals.some((t) => t.queries > 0);
   const seconds = (performance.now() - started) / 1000;
   const n = split.count;
-  return targets.map((target, t) => ({
-    target,
-    accuracy: n === 0 ? 0 : correct[t] / n,
-    zeroGradFraction: attack ? (n === 0 ? 0 : zeroGradient[t] / n) : null,
-    n,
-    seconds,
-  }));
+  const fraction = (count: number) => (n === 0 ? 0 : count / n);
+  return totals.map((total, k) => {
+    const target = targets[Math.floor(k / perTarget)];
+    const stage = k % perTarget;
+    return {
+      target,
+      ...(stage < perTarget - 1 ? { stage } : {}),
+      accuracy: fraction(total.correct),
+      zeroGradFraction: attack ? fraction(total.zero) : null,
+      queries: queried ? fraction(total.queries) : null,
+      n,
+      seconds,
+    };
+  });
 }

@@ -50,6 +50,8 @@ export interface ResultRow {
   accuracy: number;
   /** Fraction of examples whose every input gradient was exactly zero; null without an attack. */
   zero_grad_fraction: number | null;
+  /** Mean model queries per image of a score-based attack (Square); null otherwise. */
+  queries: number | null;
   seconds: number;
 }
 
@@ -112,6 +114,7 @@ const COLUMNS: { [K in keyof ResultRow]: Parser<ResultRow[K]> } = {
   n: number,
   accuracy: number,
   zero_grad_fraction: optionalNumber,
+  queries: optionalNumber,
   seconds: number,
 };
 
@@ -155,7 +158,7 @@ function migrateFormat1(path: string, header: string[], rows: string[][]): Resul
     if (attack !== 'none' && !ATTACK_IDS.includes(attack)) throw malformed(path, `line ${r + 2}: column attack: invalid value '${attack}'`);
     const keys = attack === 'none' ? [] : attackDefinition(attack).params.map((p) => p.key);
     const params = Object.fromEntries(keys.map((k) => [k, Number(old[k])]));
-    const formatted = [old.dataset, old.method, 'other', attack, JSON.stringify(params), old.grad, old.loss, old.scored_on, old.member, old.surrogate, old.n, old.accuracy, old.zero_grad_fraction, old.seconds];
+    const formatted = [old.dataset, old.method, 'other', attack, JSON.stringify(params), old.grad, old.loss, old.scored_on, old.member, old.surrogate, old.n, old.accuracy, old.zero_grad_fraction, '', old.seconds];
     if (!DATASET_NAMES.includes(old.dataset)) throw malformed(path, `line ${r + 2}: column dataset: unknown data set '${old.dataset}'`);
     const [row] = parseRows(path, RESULT_COLUMNS, [formatted], r + 2);
     return { ...row, table: tableOf(datasetDescriptor(row.dataset), specOf(row), row.surrogate) };
@@ -185,7 +188,7 @@ export function readResults(path: string): ResultRow[] {
 }
 
 /** The columns that are a measurement's outcome, or derived from what was measured; the others say what was measured. */
-const NOT_IN_KEY: readonly (keyof ResultRow)[] = ['table', 'accuracy', 'zero_grad_fraction', 'seconds'];
+const NOT_IN_KEY: readonly (keyof ResultRow)[] = ['table', 'accuracy', 'zero_grad_fraction', 'queries', 'seconds'];
 
 /** What a row measured, without its outcome: rows with equal keys are the same measurement. */
 export function measurementKey(row: ResultRow): string {

@@ -143,7 +143,7 @@ export function buildBeyondTable(runs: RunResults[]): TableCell[] {
     for (const row of run.rows.filter((r) => r.table === 'beyond')) {
       const isTransfer = row.surrogate !== '';
       const column = isTransfer ? `transfer_${row.attack}_from_${row.surrogate}` : attackDefinition(row.attack).column(row.params);
-      const gradient = `${GRADIENT_LABEL[row.grad] ?? row.grad}${isTransfer ? ` of run ${row.surrogate}` : ''}`;
+      const gradient = row.grad === '' ? 'none (queries the model)' : `${GRADIENT_LABEL[row.grad]}${isTransfer ? ` of run ${row.surrogate}` : ''}`;
       cells.push(cell({ dataset, attack: row.attack, method, loss: row.loss, column, gradient, run: run.name }, row, null));
     }
   }

@@ -29,6 +29,7 @@ export const attack: AttackDefinition = {
   params: [EPS, SEED],
   paper: false,
   dependsOnScorer: false,
+  usesGradient: false,
   defaultsHelp: { eps: "BIM's", seed: '0' },
   resolve(dataset, given) {
     const params = { eps: given.eps ?? dataset.paperAttacks.bim.eps, seed: given.seed ?? 0 };
@@ -62,10 +63,10 @@ test('a new attack file alone reaches --help, results.csv and the report', () =>
   assert.match(help, /\n  noise +random signs at the corners of the ε-ball \(a throw-away test attack\) \[--eps --seed\]\n/);
 
   ensdef('train', '--method', 'bagging', '--members', '2', '--epochs', '1', '--train-limit', '256', '--test-limit', '40', '--workers', '1', '--run', 'r');
-  ensdef('attack', '--run', 'r', '--attack', 'noise', '--grad', '2');
+  ensdef('attack', '--run', 'r', '--attack', 'noise');
   const csv = readFileSync(join(runs, 'r', 'results.csv'), 'utf8');
   const rows = parse(csv.slice(csv.indexOf('\n') + 1), { columns: true }) as Record<string, string>[];
-  assert.deepEqual(rows.map((r) => [r.attack, r.table, r.params, r.grad, r.n]), [['noise', 'beyond', '{"eps":0.2,"seed":0}', '2', '40']]);
+  assert.deepEqual(rows.map((r) => [r.attack, r.table, r.params, r.grad, r.n]), [['noise', 'beyond', '{"eps":0.2,"seed":0}', '', '40']]);
 
   ensdef('report', '--runs', runs, '--out', join(project, 'report'));
   const beyond = parse(readFileSync(join(project, 'report', 'beyond.csv'), 'utf8'), { columns: true }) as Record<string, string>[];

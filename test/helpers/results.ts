@@ -22,6 +22,7 @@ export function resultRow(fields: RowFields = {}): ResultRow {
     n: 1000,
     accuracy: 0.5,
     zero_grad_fraction: null,
+    queries: null,
     seconds: 1,
     ...rest,
   };

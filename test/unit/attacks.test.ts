@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { fgsm } from '../../src/attacks/catalog/fgsm.ts';
 import type { AttackParams, AttackResult, AttackSpec } from '../../src/attacks/definition.ts';
-import { grad1, grad3, type GradientSource } from '../../src/attacks/gradients.ts';
+import { grad1, grad3, gradientHooks, type GradientHooks, type GradientSource } from '../../src/attacks/gradients.ts';
 import { exactSign } from '../../src/attacks/iterative.ts';
 import { ATTACKS } from '../../src/attacks/registry.ts';
 import { ensemblePredictor, scorerOf, type Scorer } from '../../src/attacks/scoring.ts';
@@ -22,8 +22,13 @@ import { CLASSES, linearModel, logitsOf, oneHot, randomLinearModel, softmax64, t
 const SHAPE: [number, number, number] = [6, 6, 1];
 
 /** An attack from the registry as a function of (x, y), on batch 0. */
-function attackOf(attack: string, params: AttackParams, source: GradientSource, scorer: Scorer): (x: tf.Tensor4D, y: tf.Tensor2D) => AttackResult {
-  return (x, y) => runAttack({ attack, params }, source, x, y, scorer, 0);
+function attackOf(attack: string, params: AttackParams, source: GradientSource, scorer: Scorer, ensemble: Ensemble): (x: tf.Tensor4D, y: tf.Tensor2D) => AttackResult {
+  return (x, y) => runAttack({ attack, params }, hooksWith(ensemble, source), x, y, { scorer, probabilities: (input) => ensemble.probabilities(input) }, 0);
+}
+
+/** Grad. 3's hooks of `ensemble`, with `source` as the job's ∇x J. */
+function hooksWith(ensemble: Ensemble, source: GradientSource): GradientHooks {
+  return { ...gradientHooks(ensemble, { grad: '3', member: 0, loss: 'logits' }), gradient: source };
 }
 const D = 36;
 
@@ -113,7 +118,7 @@ describe('threat-model invariants over ε, for every attack', () => {
   const mnist = datasetDescriptor('mnist');
   const attacks = ATTACKS.map((definition) => [
     definition.id,
-    (eps: number) => attackOf(definition.id, definition.resolve(mnist, { eps, alpha: eps === 0 ? undefined : eps / 4, steps: 6, restarts: 2, seed: 1 }), source, scorer),
+    (eps: number) => attackOf(definition.id, definition.resolve(mnist, { eps, alpha: eps === 0 ? undefined : eps / 4, steps: 6, restarts: 2, seed: 1 }), source, scorer, ensemble),
   ] as const);
 
   test('the registry holds the paper attacks and PGD', () => {
@@ -159,13 +164,13 @@ describe('argument checks (cleverhans style, one-line usage errors)', () => {
     test(`${spec.attack} refuses ${what}, naming the parameter`, () => {
       const x = tf.tensor4d(images, [2, ...SHAPE]);
       const y = oneHot([0, 1]);
-      assert.throws(() => runAttack(spec, source, x, y, scorer, 0), (e: unknown) => e instanceof ParamError && e.exitCode === 2 && e.param === param && !e.message.includes('\n'));
+      assert.throws(() => runAttack(spec, hooksWith(ensemble, source), x, y, { scorer, probabilities: (input) => ensemble.probabilities(input) }, 0), (e: unknown) => e instanceof ParamError && e.exitCode === 2 && e.param === param && !e.message.includes('\n'));
       tf.dispose([x, y]);
     });
   }
 
   test('ε = 0 returns x whatever α is', () => {
-    const { adversarial } = attackValues(attackOf('bim', { eps: 0, alpha: 0.5, steps: 3 }, source, scorer), images, [0, 1]);
+    const { adversarial } = attackValues(attackOf('bim', { eps: 0, alpha: 0.5, steps: 3 }, source, scorer, ensemble), images, [0, 1]);
     assert.deepEqual(adversarial, images);
   });
 });
@@ -179,7 +184,7 @@ describe('PGD', () => {
   const source = grad3(ensemble, 'logits');
   const scorer: Scorer = scorerOf(ensemblePredictor(ensemble));
   const params = { eps: 0.04, alpha: 0.01, steps: 4 };
-  const run = (restarts: number, seed: number) => attackValues(attackOf('pgd', { ...params, restarts, seed }, source, scorer), images, labels);
+  const run = (restarts: number, seed: number) => attackValues(attackOf('pgd', { ...params, restarts, seed }, source, scorer, ensemble), images, labels);
 
   test('more restarts never score higher than one restart with the same seed, example by example', () => {
     let improved = 0;
@@ -214,7 +219,7 @@ describe('exactly zero gradients (the Keras clipped form on a saturated model)',
     const fgsmSpec: AttackSpec = { attack: 'fgsm', params: { eps: 0.3 } };
     const bimSpec: AttackSpec = { attack: 'bim', params: { eps: 0.3, alpha: 0.05, steps: 6 } };
     for (const spec of [fgsmSpec, bimSpec]) {
-      const attack = (source: GradientSource) => attackOf(spec.attack, spec.params, source, scorer);
+      const attack = (source: GradientSource) => attackOf(spec.attack, spec.params, source, scorer, saturated);
       const clipped = attackValues(attack(grad1(saturated, 0, 'clipped-probs')), images, labels);
       assert.deepEqual(clipped.adversarial, images);
       assert.deepEqual(Array.from(clipped.zeroGradient), [1, 1, 1]);
@@ -244,7 +249,7 @@ describe('no tensor leaks', () => {
     ];
     for (const spec of specs) {
       const before = tf.memory().numTensors;
-      const result = runAttack(spec, source, x, y, scorer, 0);
+      const result = runAttack(spec, hooksWith(ensemble, source), x, y, { scorer, probabilities: (input) => ensemble.probabilities(input) }, 0);
       assert.equal(tf.memory().numTensors, before + 2, `${spec.attack}: the result should be the only new tensors`);
       tf.dispose([result.adversarial, result.zeroGradient]);
       assert.equal(tf.memory().numTensors, before, `${spec.attack} leaked`);
@@ -259,7 +264,7 @@ describe('no tensor leaks', () => {
       split: { images, labels: Uint8Array.from(labels), count: 5 },
       imageShape: SHAPE,
       numClasses: CLASSES,
-      attack: { spec: { attack: 'pgd', params: { eps: 0.1, alpha: 0.02, steps: 2, restarts: 2, seed: 0 } }, source },
+      attack: { spec: { attack: 'pgd', params: { eps: 0.1, alpha: 0.02, steps: 2, restarts: 2, seed: 0 } }, hooks: hooksWith(ensemble, source) },
       targets: [{ scoredOn: 'single', member: 1 }, { scoredOn: 'ensemble' }],
       batchSize: 2,
     });
@@ -286,7 +291,7 @@ describe('measure()', () => {
 
   test('batch by batch it scores the same examples as one batch of the attack', () => {
     const source = grad1(ensemble, 2, 'logits');
-    const [single, whole] = measure({ ensemble, split, imageShape: SHAPE, numClasses: CLASSES, attack: { spec: { attack: 'fgsm', params: { eps: 0.2 } }, source }, targets, batchSize: 3 });
+    const [single, whole] = measure({ ensemble, split, imageShape: SHAPE, numClasses: CLASSES, attack: { spec: { attack: 'fgsm', params: { eps: 0.2 } }, hooks: hooksWith(ensemble, source) }, targets, batchSize: 3 });
     const { adversarial } = attackValues((x, y) => fgsm(source, x, y, 0.2), images, labels);
     assert.equal(single.accuracy, accuracyOf(argmaxRows(logitsOf(ensemble.members[2], adversarial, SHAPE))));
     assert.equal(whole.accuracy, accuracyOf(ensembleLabels(ensemble, adversarial)));

@@ -25,8 +25,8 @@ test('rows round-trip; the header is written once; blanks stay null', () => {
   assert.equal(lines.length, 5);
   assert.equal(lines[0], `#ensdef-results-format=${RESULTS_FORMAT}`);
   assert.equal(lines[1], RESULT_COLUMNS.join(','));
-  assert.equal(lines[2], 'mnist,bagging,paper,none,{},,,ensemble,,,10000,0.9912,,3.5');
-  assert.equal(lines[3], 'mnist,bagging,beyond,pgd,"{""eps"":0.2,""alpha"":0.025,""steps"":8,""restarts"":5,""seed"":7}",1,clipped-probs,single,3,other-run,10000,0.0123,0.25,120.25');
+  assert.equal(lines[2], 'mnist,bagging,paper,none,{},,,ensemble,,,10000,0.9912,,,3.5');
+  assert.equal(lines[3], 'mnist,bagging,beyond,pgd,"{""eps"":0.2,""alpha"":0.025,""steps"":8,""restarts"":5,""seed"":7}",1,clipped-probs,single,3,other-run,10000,0.0123,0.25,,120.25');
   assert.deepEqual(readResults(path), [clean, pgdRow, { ...pgdRow, member: 'all' }]);
 });
 
@@ -53,11 +53,11 @@ test('a wrong header is refused, naming the file', () => {
   refuses(`#ensdef-results-format=99\n${RESULT_COLUMNS.join(',')}\n`, /format line/);
 });
 test('a value of the wrong kind is refused with its line and column', () => {
-  refuses(`${header}\nmnist,bagging,paper,none,{},,,ensemble,,,10000,high,,3.5\n`, /line 3: column accuracy/);
-  refuses(`${header}\nmnist,bagging,paper,cw,{},,,ensemble,,,10000,0.5,,3.5\n`, /line 3: column attack/);
-  refuses(`${header}\nmnist,bagging,paper,fgsm,"{""eps"":0.3,""steps"":1}",2,logits,ensemble,,,10000,0.5,0,3.5\n`, /line 3: column params/);
-  refuses(`${header}\nmnist,bagging,paper,fgsm,"{""eps"":""x""}",2,logits,ensemble,,,10000,0.5,0,3.5\n`, /line 3: column params/);
-  refuses(`${header}\nmnist,bagging,best,none,{},,,ensemble,,,10000,0.5,,3.5\n`, /line 3: column table/);
+  refuses(`${header}\nmnist,bagging,paper,none,{},,,ensemble,,,10000,high,,,3.5\n`, /line 3: column accuracy/);
+  refuses(`${header}\nmnist,bagging,paper,cw,{},,,ensemble,,,10000,0.5,,,3.5\n`, /line 3: column attack/);
+  refuses(`${header}\nmnist,bagging,paper,fgsm,"{""eps"":0.3,""steps"":1}",2,logits,ensemble,,,10000,0.5,0,,3.5\n`, /line 3: column params/);
+  refuses(`${header}\nmnist,bagging,paper,fgsm,"{""eps"":""x""}",2,logits,ensemble,,,10000,0.5,0,,3.5\n`, /line 3: column params/);
+  refuses(`${header}\nmnist,bagging,best,none,{},,,ensemble,,,10000,0.5,,,3.5\n`, /line 3: column table/);
 });
 test('broken CSV (ragged rows, open quotes) is refused', () => {
   refuses(`${header}\nmnist,bagging\n`, /not valid CSV/);

@@ -25,6 +25,7 @@ export const attack: AttackDefinition = {
   params: [EPS, ALPHA, STEPS],
   paper: true,
   dependsOnScorer: false,
+  usesGradient: true,
   defaultsHelp: { eps: "the paper's: 0.2 mnist, 0.02 cifar10", alpha: "ε/8, the paper's ratio (0.025 mnist, 0.0025 cifar10)", steps: "the paper's 8" },
   resolve(dataset, given) {
     const paper = dataset.paperAttacks.bim;

@@ -23,6 +23,7 @@ export const attack: AttackDefinition = {
   params: [EPS],
   paper: true,
   dependsOnScorer: false,
+  usesGradient: true,
   defaultsHelp: { eps: "the paper's: 0.3 mnist, 0.03 cifar10" },
   resolve(dataset, given) {
     const params = { eps: given.eps ?? dataset.paperAttacks.fgsm.eps };

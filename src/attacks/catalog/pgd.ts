@@ -24,6 +24,7 @@ export const attack: AttackDefinition = {
   params: [EPS, ALPHA, STEPS, RESTARTS, SEED],
   paper: false,
   dependsOnScorer: true,
+  usesGradient: true,
   defaultsHelp: { eps: "BIM's", alpha: `min(ε, ${ALPHA_TIMES_STEPS_OVER_EPS}·ε/n), Madry et al.`, steps: "BIM's 8", restarts: String(DEFAULT_RESTARTS), seed: '0' },
   resolve(dataset, given) {
     const paper = dataset.paperAttacks.bim;
