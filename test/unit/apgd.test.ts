@@ -233,6 +233,52 @@ describe('step-size control', () => {
     centre.dispose();
   });
 
+  describe('the two halving conditions, on scripted losses (gradient all ones: every iterate sits at the + corner)', () => {
+    // n = 20: checkpoints after iterations 4, 7, 9, 10, ... A halving restarts from x_max (here the random
+    // start s, whose scripted loss 10 is never beaten) with η = ε, so the next iterate is
+    // P(s + α(P(s + ε) − s) + (1 − α)(s − corner)) instead of the corner.
+    const eps = 0.1;
+    const images = uniform(new Rng(23), 2 * D, 0.3, 0.7);
+    const project = (v: number, j: number) => Math.min(Math.max(v, images[j] - eps, 0), images[j] + eps, 1);
+    const corner = images.map((v, j) => project(v + eps, j));
+    const trace = (losses: number[], rho: number) => {
+      const seen: Float32Array[] = [];
+      const objective: Objective = (x) =>
+        tf.tidy(() => {
+          seen.push(Float32Array.from(x.dataSync()));
+          return { value: tf.fill([x.shape[0]], losses[seen.length - 1] ?? 0) as tf.Tensor1D, gradient: tf.onesLike(x) };
+        });
+      run(objective, images, [0, 1], 2, { eps, steps: 20, restarts: 1, seed: 6, rho });
+      return seen;
+    };
+    const restarted = (seen: Float32Array[], at: number) =>
+      seen[at].every((actual, j) => {
+        const s = seen[0][j];
+        return Math.abs(actual - project(s + 0.75 * (project(s + eps, j) - s) + 0.25 * (s - corner[j]), j)) < 1e-6;
+      });
+    const atCorner = (iterate: Float32Array) => iterate.every((v, j) => Math.abs(v - corner[j]) < 1e-6);
+
+    test('(1) at most ρ of the steps since the last checkpoint increased the loss → halve at the first checkpoint', () => {
+      const falling = trace([10, 4, 3, 2, 1], 0.75); // no increase in 4 steps
+      assert.ok(atCorner(falling[4]));
+      assert.ok(restarted(falling, 5), 'no halving and restart at the checkpoint after iteration 4');
+      const rising = trace([10, 1, 2, 3, 4], 0.75); // 3 increases in 4 steps (≤ 0.75·4: halve, as the reference's ≤)
+      assert.ok(restarted(rising, 5));
+      const risingMore = trace([10, 1, 2, 3, 4], 0.5); // 3 > 0.5·4: keep η
+      assert.ok(atCorner(risingMore[5]), 'halved although the loss rose in more than ρ of the steps');
+    });
+
+    test('(2) η not halved at the last checkpoint and the best loss unchanged since → halve', () => {
+      // ρ = 0.5: 3/4 and then 2/3 increases never trigger (1); the best loss stays at the start's 10.
+      const stalled = trace([10, 0, 1, 2, 3, 0, 1, 2], 0.5);
+      assert.ok(atCorner(stalled[5]), 'condition (2) cannot hold at the first checkpoint');
+      assert.ok(atCorner(stalled[7]));
+      assert.ok(restarted(stalled, 8), 'no halving at the checkpoint after iteration 7');
+      const improving = trace([10, 0, 1, 2, 3, 0, 11, 12], 0.5); // a new best since the last checkpoint
+      assert.ok(atCorner(improving[8]), 'halved although the best loss improved');
+    });
+  });
+
   test('halving η converges to a maximum inside the ball, which a fixed step of 2ε cannot', () => {
     // f(x) = −Σ (x − c)² with c inside the ε-ball of x: sign steps of fixed size overshoot c by up to η.
     const n = 4;
