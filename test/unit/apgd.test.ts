@@ -241,12 +241,14 @@ describe('step-size control', () => {
     const images = uniform(new Rng(23), 2 * D, 0.3, 0.7);
     const project = (v: number, j: number) => Math.min(Math.max(v, images[j] - eps, 0), images[j] + eps, 1);
     const corner = images.map((v, j) => project(v + eps, j));
-    const trace = (losses: number[], rho: number) => {
+    /** `flipAt`: the call whose gradient is −1 instead (a restart must use x_max's gradient, not that one). */
+    const trace = (losses: number[], rho: number, flipAt = -1) => {
       const seen: Float32Array[] = [];
       const objective: Objective = (x) =>
         tf.tidy(() => {
           seen.push(Float32Array.from(x.dataSync()));
-          return { value: tf.fill([x.shape[0]], losses[seen.length - 1] ?? 0) as tf.Tensor1D, gradient: tf.onesLike(x) };
+          const sign = seen.length - 1 === flipAt ? -1 : 1;
+          return { value: tf.fill([x.shape[0]], losses[seen.length - 1] ?? 0) as tf.Tensor1D, gradient: tf.mul(tf.onesLike(x), sign) as tf.Tensor4D };
         });
       run(objective, images, [0, 1], 2, { eps, steps: 20, restarts: 1, seed: 6, rho });
       return seen;
@@ -259,7 +261,7 @@ describe('step-size control', () => {
     const atCorner = (iterate: Float32Array) => iterate.every((v, j) => Math.abs(v - corner[j]) < 1e-6);
 
     test('(1) at most ρ of the steps since the last checkpoint increased the loss → halve at the first checkpoint', () => {
-      const falling = trace([10, 4, 3, 2, 1], 0.75); // no increase in 4 steps
+      const falling = trace([10, 4, 3, 2, 1], 0.75, 4); // no increase in 4 steps
       assert.ok(atCorner(falling[4]));
       assert.ok(restarted(falling, 5), 'no halving and restart at the checkpoint after iteration 4');
       const rising = trace([10, 1, 2, 3, 4], 0.75); // 3 increases in 4 steps (≤ 0.75·4: halve, as the reference's ≤)
@@ -270,7 +272,7 @@ describe('step-size control', () => {
 
     test('(2) η not halved at the last checkpoint and the best loss unchanged since → halve', () => {
       // ρ = 0.5: 3/4 and then 2/3 increases never trigger (1); the best loss stays at the start's 10.
-      const stalled = trace([10, 0, 1, 2, 3, 0, 1, 2], 0.5);
+      const stalled = trace([10, 0, 1, 2, 3, 0, 1, 2], 0.5, 7);
       assert.ok(atCorner(stalled[5]), 'condition (2) cannot hold at the first checkpoint');
       assert.ok(atCorner(stalled[7]));
       assert.ok(restarted(stalled, 8), 'no halving at the checkpoint after iteration 7');
