@@ -115,18 +115,32 @@ describe('queries', () => {
 
   test('per image, the count equals the forward passes that image went through; at most the budget', () => {
     // Each queried row lies within ε of exactly one clean image (they are further apart than 2ε).
+    // It also replays the acceptance rule, to check that no query is spent on a candidate equal to the
+    // image's current best point (the reference code redraws such squares).
     const perImage = new Int32Array(n);
+    const bestRow: (Float32Array | undefined)[] = Array(n).fill(undefined);
+    const bestMargin = new Float64Array(n).fill(Infinity);
     let calls = 0;
     const counting: ScoresFn = (x) => {
       calls++;
-      const rows = x.dataSync();
+      const rows = Float32Array.from(x.dataSync());
+      const out = ensemble.probabilities(x);
+      const scores = out.arraySync();
       for (let r = 0; r < x.shape[0]; r++) {
         const row = rows.subarray(r * 36, (r + 1) * 36);
         const owners = labels.map((_, b) => b).filter((b) => row.every((v, d) => Math.abs(v - images[b * 36 + d]) <= eps + 1e-6));
         assert.equal(owners.length, 1, 'a queried row belongs to exactly one image');
-        perImage[owners[0]]++;
+        const b = owners[0];
+        perImage[b]++;
+        assert.ok(!bestRow[b] || row.some((v, d) => v !== bestRow[b]![d]), `image ${b}: query ${perImage[b]} repeats the current best point`);
+        const z = scores[r];
+        const margin = z[labels[b]] - Math.max(...z.filter((_, k) => k !== labels[b]));
+        if (margin < bestMargin[b] || z.indexOf(Math.max(...z)) !== labels[b]) {
+          bestMargin[b] = margin;
+          bestRow[b] = Float32Array.from(row);
+        }
       }
-      return ensemble.probabilities(x);
+      return out;
     };
     const budget = 80;
     const { queries, success, adversarial } = attack(counting, images, labels, shape, { eps, queries: budget, seed: 3 });
