@@ -181,6 +181,65 @@ describe('queries', () => {
   });
 });
 
+describe('the square update', () => {
+  test('the second query changes one s × s square (s = round(√(0.8·h·w)) = 4), one sign per channel, nothing else', () => {
+    const shape: Shape = [5, 5, 3];
+    const n = 10;
+    const eps = 0.1;
+    const images = uniform(new Rng(71), n * 75, 0.2, 0.8);
+    const calls: Float32Array[] = [];
+    // Constant scores: nothing is ever accepted, so query 2 is the stripe start plus one square.
+    const constant: ScoresFn = (x) => {
+      calls.push(Float32Array.from(x.dataSync()));
+      return tf.tile(tf.tensor2d([[0.2, 0.5, 0.3]]), [x.shape[0], 1]) as tf.Tensor2D;
+    };
+    attack(constant, images, Array(n).fill(1), shape, { eps, queries: 2, seed: 4 });
+    assert.equal(calls.length, 2);
+    const up = (v: number, j: number) => v > images[j];
+    let mixedSigns = 0;
+    for (let b = 0; b < n; b++) {
+      const at = (row: number, col: number, c: number) => b * 75 + (row * 5 + col) * 3 + c;
+      const fits = [0, 1].flatMap((top) =>
+        [0, 1].filter((left) => {
+          for (let row = 0; row < 5; row++) {
+            for (let col = 0; col < 5; col++) {
+              const inside = row >= top && row < top + 4 && col >= left && col < left + 4;
+              for (let c = 0; c < 3; c++) {
+                const j = at(row, col, c);
+                if (inside ? up(calls[1][j], j) !== up(calls[1][at(top, left, c)], at(top, left, c)) : calls[1][j] !== calls[0][j]) return false;
+              }
+            }
+          }
+          return true;
+        }).map((left) => [top, left]),
+      );
+      assert.ok(fits.length >= 1, `image ${b}: query 2 is not the start with one 4 × 4 square changed`);
+      const [top, left] = fits[0];
+      const sides = [0, 1, 2].map((c) => up(calls[1][at(top, left, c)], at(top, left, c)));
+      if (new Set(sides).size > 1) mixedSigns++;
+    }
+    assert.ok(mixedSigns > 0, 'every square has one sign for all channels: the signs are not drawn per channel');
+  });
+
+  test('a tie is judged as tf.argMax judges it: a candidate tied with an earlier class is a success', () => {
+    // Label 1. Pixel (0, 0) up: scores (0.5, 0.5, 0), argmax 0, margin 0 — fooled. Down: (0, 0.5, 0.5),
+    // argmax 1, margin 0 — correct. The margin never decreases; only the tie rule can accept the change.
+    const shape: Shape = [3, 3, 1];
+    const n = 8;
+    const images = new Float32Array(n * 9).fill(0.5);
+    const tie: ScoresFn = (x) =>
+      tf.tidy(() => {
+        const upper = tf.cast(tf.greater(tf.reshape(tf.slice(x, [0, 0, 0, 0], [-1, 1, 1, 1]), [-1, 1]), 0.5), 'float32');
+        return tf.add(tf.mul(upper, tf.tensor2d([[0.5, 0.5, 0]])), tf.mul(tf.sub(1, upper), tf.tensor2d([[0, 0.5, 0.5]]))) as tf.Tensor2D;
+      });
+    const { success, queries, adversarial } = attack(tie, images, Array(n).fill(1), shape, { eps: 0.1, queries: 200, seed: 8 });
+    assert.ok(queries.some((q) => q > 1), 'every stripe start was already a success: the test cannot see the rule');
+    assert.deepEqual(Array.from(success), Array(n).fill(1));
+    const predicted = tf.tidy(() => tf.argMax(tie(tf.tensor4d(adversarial, [n, ...shape])), 1).dataSync());
+    assert.deepEqual(Array.from(predicted), Array(n).fill(0), 'a claimed success that tf.argMax does not confirm');
+  });
+});
+
 describe('a two-class linear model: success exactly where an adversarial example exists at ε', () => {
   // margin(x') = (w_y − w_k)·x' + b_y − b_k is minimised over the ball ∩ [0, 1] pixel by pixel at
   // x* = P(x − ε·sign(w_y − w_k)); an adversarial example exists iff margin(x*) < 0.
