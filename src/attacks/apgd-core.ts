@@ -227,7 +227,8 @@ function run(
 
 /**
  * APGD (L∞) on `objective`; y one-hot [B, K]. `isCorrect` (e.g. scorerOf(ensemblePredictor(e))) decides
- * success; without it the highest-loss point over the restarts is returned. ε = 0 returns a clone of x.
+ * success; without it the highest-loss point over the restarts is returned. ε = 0 (or an empty batch)
+ * returns a clone of x and evaluates nothing.
  */
 export function apgd(
   objective: Objective,
@@ -237,7 +238,7 @@ export function apgd(
   isCorrect?: (x: tf.Tensor4D, labels: tf.Tensor1D) => tf.Tensor1D,
 ): ApgdResult {
   validateApgd(params);
-  if (params.eps === 0) return unchanged(x);
+  if (params.eps === 0 || x.shape[0] === 0) return unchanged(x);
   const rho = params.rho ?? APGD_DEFAULTS.rho;
   const alpha = params.alpha ?? APGD_DEFAULTS.alpha;
   const batch = x.shape[0];

@@ -119,6 +119,7 @@ export function square(scores: (x: tf.Tensor4D) => tf.Tensor2D, x: tf.Tensor4D, 
   const high = clean.map((v) => Math.min(Math.fround(v + e), 1));
 
   const all = Array.from({ length: batch }, (_, b) => b);
+  if (batch === 0) return { adversarial: x.clone(), queries, success };
   if (params.eps === 0) {
     query(all, clean).forEach((j, b) => (success[b] = j.fooled ? 1 : 0));
     return { adversarial: x.clone(), queries, success };

@@ -404,6 +404,19 @@ describe('no tensor leaks', () => {
   });
 });
 
+describe('an empty batch', () => {
+  test('returns an empty batch without evaluating the objective', () => {
+    let calls = 0;
+    const objective: Objective = (x) => tf.tidy(() => (calls++, { value: tf.zeros([x.shape[0]]) as tf.Tensor1D, gradient: tf.zerosLike(x) }));
+    const x = tf.zeros([0, ...SHAPE]) as tf.Tensor4D;
+    const y = tf.zeros([0, 3]) as tf.Tensor2D;
+    const result = apgd(objective, x, y, { eps: 0.1, steps: 3, restarts: 2, seed: 0 });
+    assert.deepEqual(result.adversarial.shape, [0, ...SHAPE]);
+    assert.equal(calls, 0);
+    tf.dispose([x, y, result.adversarial, result.zeroGradient]);
+  });
+});
+
 describe('argument checks', () => {
   const objective: Objective = (x) => tf.tidy(() => ({ value: tf.zeros([x.shape[0]]) as tf.Tensor1D, gradient: tf.zerosLike(x) }));
   const base = { eps: 0.1, steps: 10, restarts: 1, seed: 0 };

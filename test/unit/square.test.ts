@@ -391,6 +391,19 @@ describe('no tensor leaks', () => {
   });
 });
 
+describe('an empty batch', () => {
+  test('returns an empty batch without a query', () => {
+    let calls = 0;
+    const x = tf.zeros([0, 6, 6, 1]) as tf.Tensor4D;
+    const labels = tf.tensor1d([], 'int32');
+    const result = square((z) => (calls++, tf.zeros([z.shape[0], 3])), x, labels, { eps: 0.1, queries: 10, seed: 0 });
+    assert.deepEqual(result.adversarial.shape, [0, 6, 6, 1]);
+    assert.equal(calls, 0);
+    assert.equal(result.queries.length, 0);
+    tf.dispose([x, labels, result.adversarial]);
+  });
+});
+
 describe('argument checks', () => {
   const cases: [string, SquareParams, RegExp][] = [
     ['a budget of 0 queries', { eps: 0.1, queries: 0, seed: 0 }, /^--queries/],
