@@ -6,26 +6,30 @@
  * Per image: start at vertical stripes (each column and channel at x ± ε), then each iteration try
  * changing one random square of side s = round(√(p·h·w)) to x ± ε (one random sign per channel; signs
  * redrawn while the square would not change anything, as the reference code does) and keep the change if
- * the margin m = z_y − max_{k≠y} z_k decreases; stop once the image is misclassified. p follows the
+ * the margin m = z_y − max_{k≠y} z_k decreases; stop once the image is misclassified (argmax ≠ y, a tie
+ * going to the first maximum as tf.argMax does; the references stop at m ≤ 0). p follows the
  * paper's schedule: p_init halved after iterations 10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000, those
  * counted on a 10,000-iteration scale and rescaled to the query budget (max-andr/square-attack attack.py
  * p_selection; AutoAttack's square.py with resc_schedule=True).
  *
  * z are the attacked model's scores: its probabilities (an ensemble's averaged softmax), log-probabilities
  * or logits — the success test (argmax ≠ y) is the same for all three; the margin, and so which squares are
- * kept, is not. The references take logits. On probabilities a saturated model (p_y = 1 in float32) gives a
- * flat margin, so log-probabilities are the better choice there.
+ * kept, is not. The references take logits. On probabilities a saturated model (p_y rounds to 1 in float32)
+ * gives margins float32 cannot tell apart, which log-probabilities still resolve.
  *
  * Queries: the stripe start is query 1; every later iteration queries only the images still classified
  * correctly, in one batched forward pass, so queries[b] ≤ budget and an image fooled early costs less.
- * Randomness: image b draws from its own Rng(deriveSeed(seed, b)), so the same seed gives the same
- * examples on any backend and whatever the other images in the batch do.
+ * Randomness: image b draws from its own Rng(deriveSeed(seed, b)), so a seed fixes the squares tried on
+ * any backend and whatever the other images in the batch do (which are kept still depends on the scores,
+ * so backends that round them differently can diverge).
  *
  * Defaults and deviations: p_init = 0.8, AutoAttack's value for L∞ (autoattack.py; the original code's
  * default is 0.05 for ImageNet models, its README uses 0.3 for logit-pairing models and 0.8 for Madry's
  * adversarially trained MNIST model). The budget counts the start, as the original (n_iters queries in
  * all; AutoAttack allows n_queries + 1). A square may sit at any of the (h − s + 1)² positions (both
  * references draw randint(0, h − s), which never touches the last row and column), and s ≤ min(h, w).
+ * Each image draws its own square and signs, as the original does (AutoAttack's square.py shares one
+ * square and one sign vector across the batch).
  * Images the model already misclassifies are not treated specially: the caller attacks correct ones.
  */
 import * as tf from '@tensorflow/tfjs';
