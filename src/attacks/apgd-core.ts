@@ -5,7 +5,7 @@
  *
  * From a uniform random start in the ε-ball, n steps of
  *   z = P(x_k + η_k · sign ∇f(x_k)),   x_{k+1} = P(x_k + α (z − x_k) + (1 − α)(x_k − x_{k−1}))
- * (P: projection onto the ε-ball ∩ [0, 1]; α = 0.75, the first step plain: α = 1), per example:
+ * (P: projection onto the ε-ball ∩ [0, 1]; momentum α = 0.75, the first step plain: α = 1), per example:
  * - keeps the point of highest loss x_max (and its gradient);
  * - η starts at 2ε; at each checkpoint w_j (apgdCheckpoints) η is halved, and the iterate restarted from
  *   x_max, when (1) at most ρ·(w_j − w_{j−1}) of the steps since the last checkpoint increased the loss
@@ -16,7 +16,7 @@
  * misclassified gets its highest-loss point over the restarts. Without it: the highest-loss point.
  *
  * Defaults and their sources (fra31/auto-attack, autoattack/autopgd_base.py and autoattack.py):
- * n = 100, ρ = 0.75, α = 0.75, η₀ = 2ε, checkpoint intervals max(⌊0.22n⌋, 1) then shrinking by
+ * n = 100, ρ = 0.75, momentum α = 0.75, η₀ = 2ε, checkpoint intervals max(⌊0.22n⌋, 1) then shrinking by
  * max(⌊0.03n⌋, 1) down to max(⌊0.06n⌋, 1) — the paper's p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06).
  * Deviations from that code: the first step's loss increase is counted against the starting point's loss
  * (the reference compares with an unset zero); condition (1) uses ≤ as the reference does (the paper
@@ -24,12 +24,11 @@
  * at ±ε); sign is exact (exactSign) where the wasm Sign kernel would zero tiny gradients.
  */
 import * as tf from '@tensorflow/tfjs';
-import { usageError } from '../errors.ts';
+import { ParamError } from '../errors.ts';
 import { deriveSeed } from '../run/rng.ts';
+import { checkCount, checkEps, unchanged } from './definition.ts';
 import { crossEntropyLoss, dlrLoss } from './dlr.ts';
-import { unchanged, validateEps } from './params.ts';
-import { randomStart } from './pgd.ts';
-import { exactSign, projectToThreatModel } from './project.ts';
+import { exactSign, projectToThreatModel, randomStart } from './iterative.ts';
 
 /** (x, one-hot y) → per-example loss to maximise [B] and ∇x of its sum (row b: the gradient of example b). */
 export type Objective = (x: tf.Tensor4D, y: tf.Tensor2D) => { value: tf.Tensor1D; gradient: tf.Tensor4D };
@@ -67,11 +66,14 @@ export interface ApgdParams {
   seed: number;
   /** Threshold ρ of condition (1); default 0.75. */
   rho?: number;
-  /** Momentum weight α of the new step; default 0.75. */
-  alpha?: number;
+  /**
+   * Momentum: the weight α of the new step, 1 − α going to the last one; default 0.75. Named `momentum`,
+   * not the paper's α, because `alpha` is the step size of every other attack (its --alpha flag).
+   */
+  momentum?: number;
 }
 
-export const APGD_DEFAULTS = { steps: 100, rho: 0.75, alpha: 0.75 } as const;
+export const APGD_DEFAULTS = { steps: 100, rho: 0.75, momentum: 0.75 } as const;
 
 export type ApgdResult = {
   adversarial: tf.Tensor4D;
@@ -92,18 +94,15 @@ export function apgdCheckpoints(steps: number): number[] {
   return checkpoints;
 }
 
-function validateCount(flag: string, what: string, value: number): void {
-  if (!(Number.isSafeInteger(value) && value >= 1)) throw usageError(`${flag}: ${what} must be an integer ≥ 1 (got ${value})`);
-}
-
-export function validateApgd(params: ApgdParams): void {
-  validateEps(params.eps);
-  validateCount('--steps', 'the number of iterations n', params.steps);
-  validateCount('--restarts', 'the number of random restarts R', params.restarts);
+/** Throws ParamError naming the parameter (eps, steps, restarts, rho, momentum) a value is refused for. */
+export function checkApgd(params: ApgdParams): void {
+  checkEps(params.eps);
+  checkCount('steps', 'the number of iterations n', params.steps);
+  checkCount('restarts', 'the number of random restarts R', params.restarts);
   const rho = params.rho ?? APGD_DEFAULTS.rho;
-  if (!(rho > 0 && rho <= 1)) throw usageError(`--rho: ρ must satisfy 0 < ρ ≤ 1 (got ${rho})`);
-  const alpha = params.alpha ?? APGD_DEFAULTS.alpha;
-  if (!(alpha > 0 && alpha <= 1)) throw usageError(`--momentum: α must satisfy 0 < α ≤ 1 (got ${alpha})`);
+  if (!(rho > 0 && rho <= 1)) throw new ParamError('rho', `ρ must satisfy 0 < ρ ≤ 1 (got ${rho})`);
+  const momentum = params.momentum ?? APGD_DEFAULTS.momentum;
+  if (!(momentum > 0 && momentum <= 1)) throw new ParamError('momentum', `the momentum α must satisfy 0 < α ≤ 1 (got ${momentum})`);
 }
 
 /** One restart on a batch: the highest-loss points, their losses, and (with isCorrect) the misclassified ones. */
@@ -134,7 +133,7 @@ function run(
   eps: number,
   steps: number,
   rho: number,
-  alpha: number,
+  momentum: number,
   seed: number,
   isCorrect?: (x: tf.Tensor4D, labels: tf.Tensor1D) => tf.Tensor1D,
 ): Run {
@@ -165,7 +164,7 @@ function run(
   const halvedAtLastCheck = new Uint8Array(batch).fill(1); // condition (2) cannot hold at the first checkpoint
 
   for (let step = 0; step < steps; step++) {
-    const weight = step === 0 ? 1 : alpha;
+    const weight = step === 0 ? 1 : momentum;
     const next = tf.tidy(() => {
       const eta = tf.tensor4d(stepSize, [batch, 1, 1, 1]);
       const z = projectToThreatModel(tf.add(current, tf.mul(eta, exactSign(gradient))), x, eps);
@@ -237,10 +236,10 @@ export function apgd(
   params: ApgdParams,
   isCorrect?: (x: tf.Tensor4D, labels: tf.Tensor1D) => tf.Tensor1D,
 ): ApgdResult {
-  validateApgd(params);
+  checkApgd(params);
   if (params.eps === 0 || x.shape[0] === 0) return unchanged(x);
   const rho = params.rho ?? APGD_DEFAULTS.rho;
-  const alpha = params.alpha ?? APGD_DEFAULTS.alpha;
+  const momentum = params.momentum ?? APGD_DEFAULTS.momentum;
   const batch = x.shape[0];
   const labels = tf.tidy(() => tf.cast(tf.argMax(y, 1), 'int32') as tf.Tensor1D);
   let adversarial: tf.Tensor4D | undefined;
@@ -255,7 +254,7 @@ export function apgd(
     const all = active.length === batch;
     const index = tf.tensor1d(active, 'int32');
     const [xs, ys, ls] = all ? [x, y, labels] : tf.tidy(() => [tf.gather(x, index), tf.gather(y, index), tf.gather(labels, index)] as [tf.Tensor4D, tf.Tensor2D, tf.Tensor1D]);
-    const result = run(objective, xs, ys, ls, params.eps, params.steps, rho, alpha, deriveSeed(params.seed, restart), isCorrect);
+    const result = run(objective, xs, ys, ls, params.eps, params.steps, rho, momentum, deriveSeed(params.seed, restart), isCorrect);
     if (!all) tf.dispose([xs, ys, ls]);
 
     // Row b of the combined result: its current row (b) or row j of this restart's candidates (batch + j).

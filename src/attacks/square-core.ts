@@ -33,9 +33,9 @@
  * Images the model already misclassifies are not treated specially: the caller attacks correct ones.
  */
 import * as tf from '@tensorflow/tfjs';
-import { usageError } from '../errors.ts';
+import { ParamError } from '../errors.ts';
 import { deriveSeed, Rng } from '../run/rng.ts';
-import { validateEps } from './params.ts';
+import { checkCount, checkEps } from './definition.ts';
 
 export interface SquareParams {
   /** L∞ budget, in pixel units of [0, 1]. */
@@ -74,11 +74,12 @@ export function squareSide(p: number, height: number, width: number): number {
   return Math.min(Math.max(Math.round(Math.sqrt(p * height * width)), 1), height, width);
 }
 
-export function validateSquare(params: SquareParams): void {
-  validateEps(params.eps);
-  if (!(Number.isSafeInteger(params.queries) && params.queries >= 1)) throw usageError(`--queries: the query budget must be an integer ≥ 1 (got ${params.queries})`);
+/** Throws ParamError naming the parameter (eps, queries, pInit) a value is refused for. */
+export function checkSquare(params: SquareParams): void {
+  checkEps(params.eps);
+  checkCount('queries', 'the query budget', params.queries);
   const pInit = params.pInit ?? SQUARE_DEFAULTS.pInit;
-  if (!(pInit > 0 && pInit <= 1)) throw usageError(`--p-init: p_init must satisfy 0 < p ≤ 1 (got ${pInit})`);
+  if (!(pInit > 0 && pInit <= 1)) throw new ParamError('pInit', `p_init must satisfy 0 < p ≤ 1 (got ${pInit})`);
 }
 
 /** Margin z_y − max_{k≠y} z_k and whether argmax (first maximum, as tf.argMax) differs from y. */
@@ -93,7 +94,7 @@ function judge(row: ArrayLike<number>, label: number): { margin: number; fooled:
 }
 
 export function square(scores: (x: tf.Tensor4D) => tf.Tensor2D, x: tf.Tensor4D, labels: tf.Tensor1D, params: SquareParams): SquareResult {
-  validateSquare(params);
+  checkSquare(params);
   const pInit = params.pInit ?? SQUARE_DEFAULTS.pInit;
   const rescale = params.rescaleSchedule ?? SQUARE_DEFAULTS.rescaleSchedule;
   const [batch, height, width, channels] = x.shape;

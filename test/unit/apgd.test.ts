@@ -12,7 +12,7 @@ import { logMeanProbabilities } from '../../src/attacks/dlr.ts';
 import { ensemblePredictor, scorerOf, type Scorer } from '../../src/attacks/scoring.ts';
 import { initBackend } from '../../src/backend/select.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
-import { UserError } from '../../src/errors.ts';
+import { ParamError } from '../../src/errors.ts';
 import { Rng } from '../../src/run/rng.ts';
 import { linearModel, logitsOf, randomLinearModel, tinyConvEnsemble, uniform } from '../helpers/attack-fixtures.ts';
 
@@ -216,17 +216,17 @@ describe('step-size control', () => {
         const { value, grad } = tf.valueAndGrad((input: tf.Tensor) => tf.neg(tf.sum(tf.square(tf.sub(input, centre)), [1, 2, 3])))(x);
         return { value: value as tf.Tensor1D, gradient: grad as tf.Tensor4D };
       });
-    for (const alpha of [0.75, 0.5]) {
+    for (const momentum of [0.75, 0.5]) {
       seen.length = 0;
-      run(objective, images, [0, 1], 2, { eps, steps: 20, restarts: 1, seed: 4, alpha }, undefined);
+      run(objective, images, [0, 1], 2, { eps, steps: 20, restarts: 1, seed: 4, momentum }, undefined);
       const project = (v: number, j: number) => Math.min(Math.max(v, images[j] - eps, 0), images[j] + eps, 1);
       for (let k = 0; k < 4; k++) {
-        const weight = k === 0 ? 1 : alpha;
+        const weight = k === 0 ? 1 : momentum;
         seen[k + 1].forEach((actual, j) => {
           const x = seen[k][j];
           const z = project(x + 2 * eps * Math.sign(centres[j] - x), j);
           const expected = project(x + weight * (z - x) + (1 - weight) * (k === 0 ? 0 : x - seen[k - 1][j]), j);
-          assert.ok(Math.abs(actual - expected) < 1e-6, `α=${alpha} x_${k + 1}[${j}] = ${actual}, expected ${expected}`);
+          assert.ok(Math.abs(actual - expected) < 1e-6, `α=${momentum} x_${k + 1}[${j}] = ${actual}, expected ${expected}`);
         });
       }
     }
@@ -420,19 +420,19 @@ describe('an empty batch', () => {
 describe('argument checks', () => {
   const objective: Objective = (x) => tf.tidy(() => ({ value: tf.zeros([x.shape[0]]) as tf.Tensor1D, gradient: tf.zerosLike(x) }));
   const base = { eps: 0.1, steps: 10, restarts: 1, seed: 0 };
-  const cases: [string, ApgdParams, RegExp][] = [
-    ['ε < 0', { ...base, eps: -0.1 }, /^--eps/],
-    ['n = 0', { ...base, steps: 0 }, /^--steps/],
-    ['n not an integer', { ...base, steps: 2.5 }, /^--steps/],
-    ['R = 0', { ...base, restarts: 0 }, /^--restarts/],
-    ['ρ = 0', { ...base, rho: 0 }, /^--rho/],
-    ['α > 1', { ...base, alpha: 1.5 }, /^--momentum/],
+  const cases: [string, ApgdParams, string][] = [
+    ['ε < 0', { ...base, eps: -0.1 }, 'eps'],
+    ['n = 0', { ...base, steps: 0 }, 'steps'],
+    ['n not an integer', { ...base, steps: 2.5 }, 'steps'],
+    ['R = 0', { ...base, restarts: 0 }, 'restarts'],
+    ['ρ = 0', { ...base, rho: 0 }, 'rho'],
+    ['momentum > 1', { ...base, momentum: 1.5 }, 'momentum'],
   ];
-  for (const [what, params, message] of cases) {
-    test(`refuses ${what} with a one-line usage error`, () => {
+  for (const [what, params, param] of cases) {
+    test(`refuses ${what}, naming the parameter ${param}`, () => {
       const x = tf.zeros([1, ...SHAPE]) as tf.Tensor4D;
       const y = oneHotOf([0], 3);
-      assert.throws(() => apgd(objective, x, y, params), (e: unknown) => e instanceof UserError && e.exitCode === 2 && message.test(e.message) && !e.message.includes('\n'));
+      assert.throws(() => apgd(objective, x, y, params), (e: unknown) => e instanceof ParamError && e.exitCode === 2 && e.param === param && !e.message.includes('\n'));
       tf.dispose([x, y]);
     });
   }
