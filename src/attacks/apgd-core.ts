@@ -28,6 +28,7 @@ import { ParamError } from '../errors.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { checkCount, checkEps, unchanged } from './definition.ts';
 import { crossEntropyLoss, dlrLoss } from './dlr.ts';
+import type { GradientSource } from './gradients.ts';
 import { exactSign, projectToThreatModel, randomStart } from './iterative.ts';
 
 /** (x, one-hot y) → per-example loss to maximise [B] and ∇x of its sum (row b: the gradient of example b). */
@@ -53,6 +54,15 @@ export function crossEntropyObjective(scores: Scores): Objective {
 /** APGD-DLR's objective (needs ≥ 3 classes). */
 export function dlrObjective(scores: Scores): Objective {
   return objectiveOf(dlrLoss, scores);
+}
+
+/**
+ * An objective whose value is `loss` of the scores and whose gradient comes from another source, e.g. the
+ * paper's Grad. 2 (gradients.ts): the step-size control and the best point follow the loss of what the
+ * model predicts with, the steps follow that gradient. The value costs one forward pass more.
+ */
+export function objectiveWithGradient(loss: (scores: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor1D, scores: Scores, gradient: GradientSource): Objective {
+  return (x, y) => tf.tidy(() => ({ value: loss(scores(x), y), gradient: gradient(x, y) }));
 }
 
 export interface ApgdParams {

@@ -7,8 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { apgd, apgdCheckpoints, crossEntropyObjective, dlrObjective, type ApgdParams, type Objective, type Scores } from '../../src/attacks/apgd-core.ts';
-import { logMeanProbabilities } from '../../src/attacks/dlr.ts';
+import { apgd, apgdCheckpoints, crossEntropyObjective, dlrObjective, objectiveWithGradient, type ApgdParams, type Objective, type Scores } from '../../src/attacks/apgd-core.ts';
+import { crossEntropyLoss, logMeanProbabilities } from '../../src/attacks/dlr.ts';
+import { grad2 } from '../../src/attacks/gradients.ts';
 import { ensemblePredictor, scorerOf, type Scorer } from '../../src/attacks/scoring.ts';
 import { initBackend } from '../../src/backend/select.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
@@ -401,6 +402,28 @@ describe('no tensor leaks', () => {
       tf.dispose([result.adversarial, result.zeroGradient]);
     }
     tf.dispose([x, y]);
+  });
+});
+
+describe('objectiveWithGradient (APGD on the paper\'s Grad. 2)', () => {
+  test('the value of the ensemble\'s loss, the gradient of the other source, no tensor left behind', () => {
+    const ensemble = tinyConvEnsemble([61, 62], SHAPE);
+    const images = uniform(new Rng(13), 3 * D, 0, 1);
+    const x = tf.tensor4d(images, [3, ...SHAPE]);
+    const y = oneHotOf([0, 1, 2], 3);
+    const source = grad2(ensemble, 'logits');
+    const mixed = objectiveWithGradient(crossEntropyLoss, scoresOf(ensemble), source)(x, y);
+    const own = crossEntropyObjective(scoresOf(ensemble))(x, y);
+    const expected = source(x, y);
+    assert.deepEqual(mixed.value.dataSync(), own.value.dataSync());
+    assert.deepEqual(mixed.gradient.dataSync(), expected.dataSync());
+    assert.notDeepEqual(mixed.gradient.dataSync(), own.gradient.dataSync(), 'Grad. 2 and the ensemble\'s own gradient coincide: the test cannot tell them apart');
+    const before = tf.memory().numTensors;
+    const result = apgd(objectiveWithGradient(crossEntropyLoss, scoresOf(ensemble), source), x, y, { eps: 0.1, steps: 4, restarts: 1, seed: 0 });
+    assert.equal(tf.memory().numTensors, before + 2);
+    assertInThreatModel('grad 2', Float32Array.from(result.adversarial.dataSync()), images, 0.1);
+    tf.dispose([x, y, mixed.value, mixed.gradient, own.value, own.gradient, expected, result.adversarial, result.zeroGradient]);
+    ensemble.dispose();
   });
 });
 
