@@ -102,6 +102,12 @@ export interface AttackDefinition {
   column(params: AttackParams): string;
   /** An attack of stages: the parameters of the measurement after each earlier stage (its run's `stages`). */
   stages?(params: AttackParams): AttackParams[];
+  /**
+   * Where `reproduce` runs it beyond the paper: `beyond` at the paper's ε on the bagging ensemble (Grad. 2
+   * and 3), `sweep` in the ε sweeps there, `everyRun` on every trained run at the paper's ε. Absent: only
+   * on request (`ensdef attack`).
+   */
+  reproduce?: { beyond?: boolean; sweep?: boolean; everyRun?: boolean };
 }
 
 /** The result of an attack with ε = 0: x itself (a clone the caller owns), no gradient evaluated. */

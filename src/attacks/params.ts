@@ -9,3 +9,4 @@ export const ALPHA: ParamDef = { key: 'alpha', symbol: 'α', short: 'a', help: '
 export const STEPS: ParamDef = { key: 'steps', symbol: 'n', short: 'n', help: 'iterations', integer: true, min: 1, max: 100000 };
 export const RESTARTS: ParamDef = { key: 'restarts', symbol: 'R', short: 'r', help: 'random restarts, worst case per example kept', integer: true, min: 1, max: 10000 };
 export const SEED: ParamDef = { key: 'seed', symbol: 'seed', short: 's', help: 'seed of the random starts', integer: true, min: 0, max: 2 ** 32 - 1 };
+export const QUERIES: ParamDef = { key: 'queries', symbol: 'q', short: 'q', help: 'query budget per image of a score-based attack', integer: true, min: 1, max: 1000000 };

@@ -105,6 +105,12 @@ export function buildPlan(preset: Preset, datasets: string[], seed = 0): Step[] 
     const paperAttacks = ATTACKS.filter((a) => a.paper).map((a) => resolveAttack(dataset, a.id));
     const paperIterative = resolveAttack(dataset, PAPER_ITERATIVE);
     const attacked = (method: string) => runNameFor(dataset.name, method);
+    // The worst-case suite (and any attack marked for every run) with the preset's budgets, on what each
+    // run predicts with: Grad. 3 (for a single model, its own gradient), loss from logits.
+    const everyRun = ATTACKS.filter((a) => a.reproduce?.everyRun).map((a) =>
+      resolveAttack(dataset, a.id, Object.fromEntries(a.params.filter((p) => p.key === 'steps' || p.key === 'queries').map((p) => [p.key, preset.suite[p.key as 'steps' | 'queries']]))),
+    );
+    const suiteSteps = (run: TrainStep) => everyRun.map((spec) => attackStep(run.runName, job(spec, '3', 'logits'), run.config.members, dataset, preset.suite.testLimit));
     // Each run is followed by its own attacks, so a partial reproduction already holds complete table rows.
     for (const method of METHODS.filter((m) => m.paperRows.table2)) {
       const run = trainStep(preset, dataset, method.name, seed, attacked(method.name));
@@ -113,6 +119,7 @@ export function buildPlan(preset: Preset, datasets: string[], seed = 0): Step[] 
         const jobs = table2Jobs(paperAttacks, loss).filter((j) => j.attack !== null || loss === preset.lossForms[0]);
         steps.push(...jobs.map((j) => attackStep(run.runName, j, run.config.members, dataset, preset.testLimit)));
       }
+      steps.push(...suiteSteps(run));
       if (method.name === 'random-init') {
         const path = figurePath(dataset.name);
         const figureJob = job(paperIterative, '1', preset.lossForms[0]);
@@ -126,6 +133,7 @@ export function buildPlan(preset: Preset, datasets: string[], seed = 0): Step[] 
         const jobs = table4Jobs(paperAttacks, loss, run.config.members > 1).filter((j) => j.attack !== null || loss === preset.lossForms[0]);
         steps.push(...jobs.map((j) => attackStep(run.runName, j, run.config.members, dataset, preset.testLimit)));
       }
+      steps.push(...suiteSteps(run));
     }
     steps.push(trainStep(preset, dataset, 'random-init', seed + SURROGATE_SEED, runNameFor(dataset.name, 'surrogate')));
 
@@ -137,11 +145,11 @@ export function buildPlan(preset: Preset, datasets: string[], seed = 0): Step[] 
     const beyond = (attack: string, given: Record<string, number | undefined>) =>
       resolveAttack(dataset, attack, { ...given, restarts: attackDefinition(attack).params.some((p) => p.key === 'restarts') ? preset.pgdRestarts : undefined });
     const grads = ['2', '3'] as const;
-    for (const attack of ATTACKS.filter((a) => !a.paper)) {
+    for (const attack of ATTACKS.filter((a) => a.reproduce?.beyond)) {
       for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack.id, {}), grad, honest), preset.members, dataset, limit));
     }
     for (const eps of preset.sweepEps(dataset)) {
-      for (const attack of ATTACKS) {
+      for (const attack of ATTACKS.filter((a) => a.reproduce?.sweep)) {
         for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack.id, { eps }), grad, honest), preset.members, dataset, limit));
       }
     }

@@ -21,6 +21,8 @@ export interface Preset {
   pgdRestarts: number;
   /** The ε values of the sweeps on a data set. */
   sweepEps: (dataset: DatasetDescriptor) => number[];
+  /** The worst-case suite on every run: test images (undefined: all), APGD iterations, Square's query budget. */
+  suite: { testLimit?: number; steps: number; queries: number };
   /** Multiples of the paper's n = 8 for the iteration sweep. */
   sweepStepMultiples: number[];
 }
@@ -39,6 +41,8 @@ export const PRESETS: Record<PresetName, Preset> = {
     sweepTestLimit: 200,
     lossForms: ['logits', 'clipped-probs'],
     pgdRestarts: 2,
+    // Budgets cut so the pipeline check stays minutes long; the numbers it gives are not AutoAttack's.
+    suite: { testLimit: 200, steps: 10, queries: 100 },
     sweepEps: (d) => d.reproduce.sweepEps.smoke,
     sweepStepMultiples: [1, 2],
   },
@@ -50,6 +54,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     sweepTestLimit: 1000,
     lossForms: ['logits', 'clipped-probs'],
     pgdRestarts: 5,
+    suite: { testLimit: 1000, steps: 100, queries: 5000 },
     sweepEps: (d) => d.reproduce.sweepEps.full,
     sweepStepMultiples: [1, 2, 4],
   },
@@ -61,6 +66,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     sweepTestLimit: 1000,
     lossForms: ['logits', 'clipped-probs'],
     pgdRestarts: 10,
+    suite: { steps: 100, queries: 5000 },
     sweepEps: (d) => d.reproduce.sweepEps.full,
     sweepStepMultiples: [1, 2, 4],
   },

@@ -76,6 +76,11 @@ test('flag combinations are checked before any work (usage errors, exit code 2)'
     [{ table2: true, sweepEps: [0.1] }, /^--sweep-eps: --table2/],
     [{ attack: 'bim', grad: '3', sweepEps: [0.1], eps: 0.2 }, /^--eps: --sweep-eps/],
     [{ attack: 'fgsm', grad: '3', sweepSteps: [2, 4] }, /^--sweep-steps: FGSM/],
+    [{ attack: 'square', grad: '3' }, /^--grad: Square is gradient-free/],
+    [{ attack: 'apgd-ce', grad: '3', queries: 100 }, /^--queries 100: --attack apgd-ce has no queries/],
+    [{ suite: 'worst-case', grad: '3', alpha: 0.1 }, /^--alpha 0\.1: --suite worst-case has no alpha/],
+    [{ suite: 'worst-case', attack: 'bim', grad: '3' }, /^--suite worst-case: it runs its own attacks; drop --attack bim/],
+    [{ suite: 'worst-case', grad: '3', sweepEps: [0.1, 0.2] }, /^--suite worst-case: .* drop --sweep-eps/],
   ] as const) {
     const resolve = () => resolveJobs({ ...base, ...flags } as Parameters<typeof resolveJobs>[0], MNIST, 2);
     if (pattern === null) assert.equal(resolve()[0].attack?.params.alpha, 0.01 / 8);

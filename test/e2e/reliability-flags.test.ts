@@ -75,6 +75,8 @@ const CASES: Record<string, Case[]> = {
     [attack('--attack', 'bim', '--grad', '2', '--eps', '0.1', '--alpha', '0.2'), '--alpha', '0 < α ≤ ε', 'α = 0.2', 'ε = 0.1'],
     [attack('--attack', 'bim', '--grad', '2', '--steps', '0'), '--steps', '[1, 100000]'],
     [attack('--attack', 'pgd', '--grad', '2', '--restarts', '0'), '--restarts', '[1, 10000]'],
+    [attack('--attack', 'square', '--queries', '0'), '--queries', '[1, 1000000]'],
+    [attack('--suite', 'worst-case', '--grad', '3', '--steps', '1.5'), '--steps', 'not an integer'],
     [attack('--attack', 'fgsm', '--grad', '1', '--member', '-1'), '--member', '[0, ∞]'],
     // member 1 exists in the attacked run (2 members) but not in the surrogate (1 member), whose gradients Grad. 1 uses
     [attack('--attack', 'fgsm', '--grad', '1', '--member', '1', '--surrogate', 's1'), '--member 1', 'run s1 has 1 member', '0..0'],

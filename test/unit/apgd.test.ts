@@ -13,7 +13,7 @@ import { grad2 } from '../../src/attacks/gradients.ts';
 import { ensemblePredictor, scorerOf, type Scorer } from '../../src/attacks/scoring.ts';
 import { initBackend } from '../../src/backend/select.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
-import { ParamError } from '../../src/errors.ts';
+import { flagOf, ParamError, userMessage } from '../../src/errors.ts';
 import { Rng } from '../../src/run/rng.ts';
 import { linearModel, logitsOf, randomLinearModel, tinyConvEnsemble, uniform } from '../helpers/attack-fixtures.ts';
 
@@ -263,10 +263,10 @@ describe('step-size control', () => {
 
     test('(1) at most ρ of the steps since the last checkpoint increased the loss → halve at the first checkpoint', () => {
       const falling = trace([10, 4, 3, 2, 1], 0.75, 4); // no increase in 4 steps
-      assert.ok(atCorner(falling[4]));
+      assert.ok(atCorner(falling[4]), 'x_4 is not at the corner');
       assert.ok(restarted(falling, 5), 'no halving and restart at the checkpoint after iteration 4');
       const rising = trace([10, 1, 2, 3, 4], 0.75); // 3 increases in 4 steps (≤ 0.75·4: halve, as the reference's ≤)
-      assert.ok(restarted(rising, 5));
+      assert.ok(restarted(rising, 5), '3 increases in 4 steps (≤ ρ·4) but no halving');
       const risingMore = trace([10, 1, 2, 3, 4], 0.5); // 3 > 0.5·4: keep η
       assert.ok(atCorner(risingMore[5]), 'halved although the loss rose in more than ρ of the steps');
     });
@@ -275,7 +275,7 @@ describe('step-size control', () => {
       // ρ = 0.5: 3/4 and then 2/3 increases never trigger (1); the best loss stays at the start's 10.
       const stalled = trace([10, 0, 1, 2, 3, 0, 1, 2], 0.5, 7);
       assert.ok(atCorner(stalled[5]), 'condition (2) cannot hold at the first checkpoint');
-      assert.ok(atCorner(stalled[7]));
+      assert.ok(atCorner(stalled[7]), 'x_7 is not at the corner');
       assert.ok(restarted(stalled, 8), 'no halving at the checkpoint after iteration 7');
       const improving = trace([10, 0, 1, 2, 3, 0, 11, 12], 0.5); // a new best since the last checkpoint
       assert.ok(atCorner(improving[8]), 'halved although the best loss improved');
@@ -339,7 +339,7 @@ describe('restarts', () => {
     // Restart 0 on all n (4 evaluations), restart 1 on the n − broken ones, and so on, never growing.
     assert.deepEqual(batches.slice(0, 4), [n, n, n, n]);
     assert.equal(batches[4], n - count(firstBroken));
-    for (let i = 1; i < batches.length; i++) assert.ok(batches[i] <= batches[i - 1]);
+    for (let i = 1; i < batches.length; i++) assert.ok(batches[i] <= batches[i - 1], `evaluation ${i} on ${batches[i]} examples after ${batches[i - 1]}`);
     assert.equal(batches.length % 4, 0);
     // Unbroken examples keep their highest-loss point, the − corner (loss 1 as well): still in the ball.
     assertInThreatModel('restarts', many.adversarial, images, eps);
@@ -427,8 +427,20 @@ describe('objectiveWithGradient (APGD on the paper\'s Grad. 2)', () => {
   });
 });
 
-describe('an empty batch', () => {
-  test('returns an empty batch without evaluating the objective', () => {
+describe('nothing to do', () => {
+  test('ε = 0 returns a clone of x without evaluating the objective', () => {
+    let calls = 0;
+    const objective: Objective = (x) => tf.tidy(() => (calls++, { value: tf.zeros([x.shape[0]]) as tf.Tensor1D, gradient: tf.onesLike(x) }));
+    const x = tf.tensor4d(uniform(new Rng(3), 2 * D, 0, 1), [2, ...SHAPE]);
+    const y = oneHotOf([0, 1], 3);
+    const result = apgd(objective, x, y, { eps: 0, steps: 3, restarts: 2, seed: 0 });
+    assert.equal(calls, 0);
+    assert.notEqual(result.adversarial, x, 'a clone the caller owns, not x itself');
+    assert.deepEqual(result.adversarial.dataSync(), x.dataSync());
+    tf.dispose([x, y, result.adversarial, result.zeroGradient]);
+  });
+
+  test('an empty batch returns an empty batch without evaluating the objective', () => {
     let calls = 0;
     const objective: Objective = (x) => tf.tidy(() => (calls++, { value: tf.zeros([x.shape[0]]) as tf.Tensor1D, gradient: tf.zerosLike(x) }));
     const x = tf.zeros([0, ...SHAPE]) as tf.Tensor4D;
@@ -455,7 +467,7 @@ describe('argument checks', () => {
     test(`refuses ${what}, naming the parameter ${param}`, () => {
       const x = tf.zeros([1, ...SHAPE]) as tf.Tensor4D;
       const y = oneHotOf([0], 3);
-      assert.throws(() => apgd(objective, x, y, params), (e: unknown) => e instanceof ParamError && e.exitCode === 2 && e.param === param && !e.message.includes('\n'));
+      assert.throws(() => apgd(objective, x, y, params), (e: unknown) => e instanceof ParamError && e.exitCode === 2 && e.param === param && userMessage(e).startsWith(`${flagOf(param)}: `) && !userMessage(e).includes('\n'));
       tf.dispose([x, y]);
     });
   }

@@ -298,3 +298,35 @@ describe('measure()', () => {
     assert.equal(whole.zeroGradFraction, 0);
   });
 });
+
+describe('score-based attacks and suites in measure()', () => {
+  const ensemble = tinyConvEnsemble([61, 62, 63], SHAPE);
+  const n = 8;
+  const images = uniform(new Rng(12), n * D, 0, 1);
+  // Labels = the ensemble's own clean predictions: every image starts classified correctly.
+  const labels = ensembleLabels(ensemble, images);
+  const split = { images, labels: Uint8Array.from(labels), count: n };
+  const hooks = gradientHooks(ensemble, { grad: '3', member: 0, loss: 'logits' });
+  const run = (attack: string, params: AttackParams) =>
+    measure({ ensemble, split, imageShape: SHAPE, numClasses: CLASSES, attack: { spec: { attack, params }, hooks }, targets: [{ scoredOn: 'ensemble' }], batchSize: 4 });
+
+  test("Square records its queries per image, within the budget; gradient attacks record none", () => {
+    const [square] = run('square', { eps: 0.1, queries: 30, seed: 3 });
+    assert.ok(square.queries !== null && square.queries >= 1 && square.queries <= 30, String(square.queries));
+    assert.equal(square.zeroGradFraction, 0);
+    assert.equal(run('fgsm', { eps: 0.1 })[0].queries, null);
+  });
+
+  test('the worst-case suite gives one measurement per stage; robust accuracy never rises from stage to stage, and stage 1 is APGD-CE itself', () => {
+    const params = { eps: 0.05, steps: 5, restarts: 1, queries: 20, seed: 4, stages: 3 };
+    const stages = run('worst-case', params);
+    assert.deepEqual(stages.map((m) => m.stage), [0, 1, undefined]);
+    for (let k = 1; k < stages.length; k++) assert.ok(stages[k].accuracy <= stages[k - 1].accuracy, stages.map((m) => m.accuracy).join(' '));
+    const [apgdCe] = run('apgd-ce', { eps: 0.05, steps: 5, restarts: 1, seed: 4 });
+    assert.equal(stages[0].accuracy, apgdCe.accuracy);
+    assert.ok(stages[0].accuracy > 0 && stages[0].accuracy < 1, `ε chosen badly: APGD-CE leaves ${stages[0].accuracy}`);
+    // Only Square queries: the mean over every image of the queries it made on the survivors.
+    assert.equal(stages[0].queries, 0);
+    assert.ok(stages[2].queries !== null && stages[2].queries <= 20 * stages[1].accuracy + 1e-9);
+  });
+});

@@ -139,7 +139,7 @@ describe('DLR properties on random scores', () => {
       assert.equal(value[i] > 0, wrong, `row ${i}`);
       if (wrong) positives++;
     });
-    assert.ok(positives > 5 && positives < 35);
+    assert.ok(positives > 5 && positives < 35, `${positives} of 40 rows misclassified: the sign check sees too few of one kind`);
   });
 
   test('invariant to shifting and positively rescaling the scores', () => {
@@ -185,7 +185,7 @@ describe('helpers', () => {
     const y = oneHotOf([1, 2], 3);
     const a = tf.tidy(() => crossEntropyLoss(logits, y).dataSync());
     const b = tf.tidy(() => crossEntropyLoss(tf.logSoftmax(logits) as tf.Tensor2D, y).dataSync());
-    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-5));
+    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-5, `row ${i}: ${v} from logits, ${b[i]} from log-probabilities`));
     tf.dispose([logits, y]);
   });
 
@@ -193,7 +193,7 @@ describe('helpers', () => {
     const member = tf.tensor2d([[0, -200, -120]]);
     const out = tf.tidy(() => logMeanProbabilities([member, member]).dataSync());
     assert.ok(out.every(Number.isFinite), `${Array.from(out)}`);
-    assert.ok(Math.abs(out[1] + 200) < 1e-3);
+    assert.ok(Math.abs(out[1] + 200) < 1e-3, `log p̄_1 = ${out[1]}, expected −200`);
     member.dispose();
   });
 

@@ -10,7 +10,7 @@ import { before, describe, test } from 'node:test';
 import { square, squareP, squareSide, type SquareParams, type SquareResult } from '../../src/attacks/square-core.ts';
 import { initBackend } from '../../src/backend/select.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
-import { ParamError } from '../../src/errors.ts';
+import { flagOf, ParamError, userMessage } from '../../src/errors.ts';
 import { Rng } from '../../src/run/rng.ts';
 import { linearModel, randomLinearModel, softmax64, tinyConvEnsemble, uniform, logitsOf } from '../helpers/attack-fixtures.ts';
 
@@ -150,7 +150,7 @@ describe('queries', () => {
     assert.ok(fooled > 0 && fooled < n, `ε chosen badly: ${fooled} of ${n} fooled`);
     const after = predict(ensemble, adversarial, shape);
     for (let b = 0; b < n; b++) {
-      assert.ok(queries[b] >= 1 && queries[b] <= budget);
+      assert.ok(queries[b] >= 1 && queries[b] <= budget, `image ${b}: ${queries[b]} queries for a budget of ${budget}`);
       if (!success[b]) assert.equal(queries[b], budget, `image ${b} unfooled but stopped early`);
       assert.equal(after[b] !== labels[b], success[b] === 1, `image ${b}: success flag ${success[b]} but predicted ${after[b]} for label ${labels[b]}`);
     }
@@ -416,7 +416,7 @@ describe('argument checks', () => {
     test(`refuses ${what}, naming the parameter ${param}`, () => {
       const x = tf.zeros([1, 6, 6, 1]) as tf.Tensor4D;
       const labels = tf.tensor1d([0], 'int32');
-      assert.throws(() => square((z) => tf.zeros([z.shape[0], 3]), x, labels, params), (e: unknown) => e instanceof ParamError && e.exitCode === 2 && e.param === param && !e.message.includes('\n'));
+      assert.throws(() => square((z) => tf.zeros([z.shape[0], 3]), x, labels, params), (e: unknown) => e instanceof ParamError && e.exitCode === 2 && e.param === param && userMessage(e).startsWith(`${flagOf(param)}: `) && !userMessage(e).includes('\n'));
       tf.dispose([x, labels]);
     });
   }

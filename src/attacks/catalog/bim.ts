@@ -44,4 +44,5 @@ export const attack: AttackDefinition = {
   },
   cost: ({ steps }) => steps,
   column: ({ eps, alpha, steps }) => `bim_e${eps}_a${alpha}_n${steps}`,
+  reproduce: { sweep: true },
 };

@@ -33,4 +33,5 @@ export const attack: AttackDefinition = {
   run: ({ gradient, x, y }, { eps }) => fgsm(gradient, x, y, eps),
   cost: () => 1,
   column: ({ eps }) => `fgsm_e${eps}`,
+  reproduce: { sweep: true },
 };

@@ -50,4 +50,5 @@ export const attack: AttackDefinition = {
   },
   cost: ({ steps, restarts }) => steps * restarts,
   column: ({ restarts, steps }) => `pgd_r${restarts}_n${steps}`,
+  reproduce: { beyond: true, sweep: true },
 };
