@@ -178,6 +178,7 @@ export function formatRow(row: ResultRow): string {
   const job: AttackJob = { attack: specOf(row), grad: row.grad || null, loss: row.loss || 'logits', transfer: row.surrogate !== '' };
   const source = row.surrogate ? ` from run ${row.surrogate}` : '';
   const scored = row.scored_on === 'single' ? `member ${row.member}` : 'ensemble';
-  const zero = row.zero_grad_fraction === null ? '' : `, zero gradients ${(100 * row.zero_grad_fraction).toFixed(1)}%`;
-  return `${jobLabel(job, row.member)}${source} → ${scored}: accuracy ${row.accuracy.toFixed(4)}${zero} (${row.n} images, ${row.seconds.toFixed(1)} s)`;
+  const zero = row.zero_grad_fraction === null || !job.grad ? '' : `, zero gradients ${(100 * row.zero_grad_fraction).toFixed(1)}%`;
+  const queries = row.queries === null ? '' : `, ${row.queries.toFixed(1)} queries per image`;
+  return `${jobLabel(job, row.member)}${source} → ${scored}: accuracy ${row.accuracy.toFixed(4)}${zero}${queries} (${row.n} images, ${row.seconds.toFixed(1)} s)`;
 }

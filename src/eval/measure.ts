@@ -92,8 +92,7 @@ export function measure(options: MeasureOptions): Measurement[] {
   const scored = targets.map((t): ScoredModel => ({ scorer: scorerOf(predictorFor(options.ensemble, t)), probabilities: probabilitiesFor(options.ensemble, t) }));
   const perTarget = measurementsPerTarget(attack?.spec);
   // Per (target, stage): correct, exactly-zero-gradient and query counts.
-  const totals = Array.from({ length: targets.length * perTarget }, () => ({ correct: 0, zero: 0, queries: 0 }));
-  let queried = false;
+  const totals = Array.from({ length: targets.length * perTarget }, () => ({ correct: 0, zero: 0, queries: 0, queried: false }));
   const started = performance.now();
   for (const batch of batches(split.count, options.batchSize)) {
     const counts = tf.tidy(() => {
@@ -104,7 +103,8 @@ export function measure(options: MeasureOptions): Measurement[] {
         const run = () => runAttack(attack.spec, attack.hooks, x, y, model, batch.index);
         const result = definition!.dependsOnScorer ? run() : (shared ??= run());
         return [...(result.stages ?? []), result].map((r) => {
-          const queries = r.queries ? tf.sum(tf.cast(r.queries, 'int32')) : tf.scalar(0, 'int32');
+          // −1: the attack counts no queries (a gradient attack).
+          const queries = r.queries ? tf.sum(tf.cast(r.queries, 'int32')) : tf.scalar(-1, 'int32');
           return tf.stack([tf.sum(tf.cast(model.scorer(r.adversarial, labels), 'int32')), tf.sum(tf.cast(r.zeroGradient, 'int32')), queries]);
         });
       });
@@ -115,11 +115,13 @@ export function measure(options: MeasureOptions): Measurement[] {
     totals.forEach((total, k) => {
       total.correct += values[3 * k];
       total.zero += values[3 * k + 1];
-      total.queries += values[3 * k + 2];
+      if (values[3 * k + 2] >= 0) {
+        total.queries += values[3 * k + 2];
+        total.queried = true;
+      }
     });
     options.onProgress?.(batch.start + batch.count, split.count);
   }
-  queried = totals.some((t) => t.queries > 0);
   const seconds = (performance.now() - started) / 1000;
   const n = split.count;
   const fraction = (count: number) => (n === 0 ? 0 : count / n);
@@ -131,7 +133,7 @@ export function measure(options: MeasureOptions): Measurement[] {
       ...(stage < perTarget - 1 ? { stage } : {}),
       accuracy: fraction(total.correct),
       zeroGradFraction: attack ? fraction(total.zero) : null,
-      queries: queried ? fraction(total.queries) : null,
+      queries: total.queried ? fraction(total.queries) : null,
       n,
       seconds,
     };

@@ -95,7 +95,7 @@ function table4Markdown(cells: TableCell[]): string {
 }
 
 function beyondMarkdown(cells: TableCell[]): string {
-  if (cells.length === 0) return '_No PGD or transfer results yet._';
+  if (cells.length === 0) return '_No results beyond the paper yet (PGD, APGD, Square, `--suite worst-case`, transfer)._';
   return markdownTable(
     ['run', 'method', 'loss', 'measure', 'gradient', 'accuracy', 'n'],
     cells.map((c) => [c.run, c.method, c.loss, c.column, c.gradient, fmt(c.ours), String(c.n ?? '–')]),
@@ -241,7 +241,7 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
     '',
     table4Markdown(table4),
     '',
-    '## Beyond the paper: PGD with restarts, transfer attacks ([CSV](beyond.csv))',
+    '## Beyond the paper: other attacks at the paper\'s ε (PGD, APGD, Square, the worst-case suite), transfer attacks ([CSV](beyond.csv))',
     '',
     beyondMarkdown(beyond),
     '',

@@ -98,6 +98,26 @@ describe('report tables', () => {
   });
 });
 
+describe('gradient-free against gradient attacks', () => {
+  const at = (attack: string, accuracy: number, extra: RowFields = {}) => row({ attack, grad: attack === 'square' ? '' : '3', loss: attack === 'square' ? '' : 'logits', accuracy, zero_grad_fraction: 0, n: 1000, ...extra });
+
+  it('flags Square doing better than every gradient attack on the same model, ε and images, with both numbers', () => {
+    const masked: RunResults = { name: 'd', manifest: manifest('distillation', 1), rows: [at('bim', 0.9), at('apgd-ce', 0.85), at('square', 0.2)] };
+    const flags = maskingFlags([masked]);
+    assert.equal(flags.length, 1);
+    assert.match(flags[0].reason, /gradient-free SQUARE leaves 0\.2000 at ε=0\.2, below the best gradient attack's 0\.8500 \(APGD-CE Grad\. 3/);
+  });
+
+  it('does not flag Square when a gradient attack does as well, or when the images or ε differ', () => {
+    const honest: RunResults = { name: 'h', manifest: manifest('bagging', 2), rows: [at('bim', 0.1), at('square', 0.12)] };
+    assert.deepEqual(maskingFlags([honest]), []);
+    const otherImages: RunResults = { name: 'o', manifest: manifest('bagging', 2), rows: [at('bim', 0.9, { n: 200 }), at('square', 0.2)] };
+    assert.deepEqual(maskingFlags([otherImages]), []);
+    const otherEps: RunResults = { name: 'e', manifest: manifest('bagging', 2), rows: [at('bim', 0.9, { eps: 0.1 }), at('square', 0.2)] };
+    assert.deepEqual(maskingFlags([otherEps]), []);
+  });
+});
+
 describe('sweeps', () => {
   const bim = (eps: number, steps: number, accuracy: number) => row({ attack: 'bim', grad: '2', loss: 'logits', eps, alpha: 0.025, steps, accuracy, zero_grad_fraction: 0 });
   const pgd = (eps: number, alphaOverEps: number, accuracy: number) =>

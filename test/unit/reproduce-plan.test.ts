@@ -46,6 +46,11 @@ describe('reproduce plan', () => {
     assert.ok(ids.some((id) => id.startsWith('attack:mnist-bagging:pgd-')));
     assert.ok(ids.some((id) => id.includes('n16:g3')));
     assert.ok(ids.some((id) => id.endsWith(':from-mnist-surrogate')));
+    // The worst-case suite with the preset's budgets on every attacked run, none on the surrogate.
+    const trained = plan.flatMap((s) => (s.kind === 'train' ? [s.runName] : []));
+    const suites = plan.flatMap((s) => (s.kind === 'attack' && s.job.attack?.attack === 'worst-case' ? [s] : []));
+    assert.deepEqual(suites.map((s) => s.runName), trained.filter((name) => name !== 'mnist-surrogate'));
+    assert.ok(suites.every((s) => s.job.grad === '3' && s.job.attack?.params.steps === 10 && s.job.attack?.params.queries === 100 && s.testLimit === 200));
     const figure = plan.find((s) => s.kind === 'figure');
     assert.ok(figure && figure.kind === 'figure' && figure.path === 'figures/figure1-mnist.png' && figure.job.attack?.attack === 'bim' && figure.job.grad === '1');
     const sweepEps = new Set(plan.flatMap((s) => (s.kind === 'attack' && s.job.attack?.attack === 'fgsm' && s.runName === 'mnist-bagging' ? [s.job.attack.params.eps] : [])));

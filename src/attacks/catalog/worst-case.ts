@@ -61,7 +61,7 @@ export const attack: AttackDefinition = {
     const { x, y } = inputs;
     const batch = x.shape[0];
     const labels = tf.tidy(() => tf.cast(tf.argMax(y, 1), 'int32') as tf.Tensor1D);
-    const initial: AttackResult = tf.tidy(() => ({ adversarial: x.clone(), zeroGradient: tf.zeros([batch], 'bool') as tf.Tensor1D, queries: tf.zeros([batch], 'int32') as tf.Tensor1D }));
+    const initial: AttackResult = tf.tidy(() => ({ adversarial: x.clone(), zeroGradient: tf.zeros([batch], 'bool') as tf.Tensor1D }));
     // The result after each stage, each a measurement of its own.
     const after: AttackResult[] = [];
     let current = initial;
@@ -71,17 +71,19 @@ export const attack: AttackDefinition = {
       correct.dispose();
       const previous = current;
       current = tf.tidy(() => {
-        if (active.length === 0) return { adversarial: previous.adversarial.clone(), zeroGradient: previous.zeroGradient.clone(), queries: previous.queries!.clone() };
+        if (active.length === 0) return { adversarial: previous.adversarial.clone(), zeroGradient: previous.zeroGradient.clone(), ...(previous.queries ? { queries: previous.queries.clone() } : {}) };
         const at = tf.tensor1d(active, 'int32');
         const sub = stage.run({ ...inputs, x: tf.gather(x, at) as tf.Tensor4D, y: tf.gather(y, at) as tf.Tensor2D }, stageParams(stage, { ...params, seed: inputs.seed }));
         // Stages only narrow the images: the first stage's flags start them, later gradient stages must agree.
         const zero = !stage.usesGradient ? previous.zeroGradient.clone() : placeRows(previous.zeroGradient, k === 0 ? sub.zeroGradient : tf.logicalAnd(tf.gather(previous.zeroGradient, at), sub.zeroGradient), active);
-        const queries = sub.queries ? placeRows(previous.queries!, tf.add(tf.gather(previous.queries!, at), sub.queries), active) : previous.queries!.clone();
-        return { adversarial: placeRows(previous.adversarial, sub.adversarial, active), zeroGradient: zero, queries };
+        // Queries are counted from the first score-based stage on.
+        const before = previous.queries ?? (tf.zeros([batch], 'int32') as tf.Tensor1D);
+        const queries = sub.queries ? placeRows(before, tf.add(tf.gather(before, at), sub.queries), active) : previous.queries?.clone();
+        return { adversarial: placeRows(previous.adversarial, sub.adversarial, active), zeroGradient: zero, ...(queries ? { queries } : {}) };
       });
       after.push(current);
     });
-    tf.dispose([labels, initial.adversarial, initial.zeroGradient, initial.queries!]);
+    tf.dispose([labels, initial.adversarial, initial.zeroGradient]);
     const final = after.pop()!;
     return { ...final, stages: after };
   },
