@@ -110,7 +110,7 @@ function jobRows(job: AttackJob, member: number, context: JobContext, measuremen
     attack: attack?.attack ?? 'none',
     params,
     grad: job.grad ?? '',
-    loss: attack ? job.loss : '',
+    loss: attack && job.grad ? job.loss : '',
     scored_on: m.target.scoredOn,
     member: usesMember(job) && (job.attack !== null || m.target.scoredOn === 'single') ? String(member) : '',
     surrogate: context.surrogate,

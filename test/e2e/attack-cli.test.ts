@@ -179,3 +179,19 @@ test('a transfer attack takes its gradients from the surrogate run', () => {
   assert.match(out.stdout, /from run surrogate → ensemble/);
   assert.equal(ensdef('attack', '--attack', 'fgsm', '--grad', '3', '--surrogate', 'tiny').status, 2);
 });
+
+test('Square and the worst-case suite write their rows: queries per image, a row per stage, all in the beyond table', () => {
+  const square = ensdef('attack', '--attack', 'square', '--queries', '40', '--test-limit', '20');
+  assert.equal(square.status, 0, square.stderr);
+  const [row] = results().slice(-1);
+  assert.deepEqual([row.attack, row.grad, row.loss, row.scored_on, row.table, row.params], ['square', '', '', 'ensemble', 'beyond', { eps: 0.2, queries: 40, seed: 0 }]);
+  assert.ok(row.queries !== null && row.queries >= 1 && row.queries <= 40, String(row.queries));
+  assert.match(square.stdout, /Square\(ε=0\.2, q=40, seed=0\) \[gradient-free\] → ensemble: accuracy \d\.\d{4}, [\d.]+ queries per image/);
+
+  const suite = ensdef('attack', '--suite', 'worst-case', '--grad', '3', '--steps', '3', '--queries', '20', '--test-limit', '20');
+  assert.equal(suite.status, 0, suite.stderr);
+  const stages = results().slice(-3);
+  assert.deepEqual(stages.map((r) => [r.attack, r.params.stages, r.table]), [['worst-case', 1, 'beyond'], ['worst-case', 2, 'beyond'], ['worst-case', 3, 'beyond']]);
+  assert.ok(stages[1].accuracy <= stages[0].accuracy && stages[2].accuracy <= stages[1].accuracy, stages.map((r) => r.accuracy).join(' '));
+  assert.equal(suite.stdout.trim().split('\n').length, 3, 'one line per stage');
+});
