@@ -30,7 +30,8 @@ export type ConvShapeArgs = [number, number, number, number, number, number, num
 export type PoolShapeArgs = [number, number, number, number, number, number, number, number, number, number, number, number];
 
 /** How to get the addon, for the start-up hint and the --backend native error. */
-export const NATIVE_BUILD_HINT = "apt-get install libdnnl-dev g++ make (Debian/Ubuntu; elsewhere install oneDNN 2.x), then 'npm rebuild ensdef' or 'npm run build:native'";
+// `npm rebuild` rebuilds dependencies only, never the project's own install step: hence build:native.
+export const NATIVE_BUILD_HINT = "apt-get install libdnnl-dev g++ make (Debian/Ubuntu; elsewhere oneDNN 2.x), then 'npm run build:native' or 'npm ci'";
 
 export const DEFAULT_ADDON_PATH = fileURLToPath(new URL('../../native/build/Release/ensdef_dnnl.node', import.meta.url));
 
