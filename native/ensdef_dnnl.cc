@@ -362,6 +362,65 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// elementwise(heap, op, a, b | -1, out, rows, cols, alpha): the memory-bound ops around each layer in a
+// training step (bias add, relu, its gradient dy·step(y), bias gradient), which wasm runs at 128-bit width.
+// op 0: out = a·b, 1: out = a + b (same shape, rows·cols values), 2: out[r, c] = a[r, c] + b[c],
+// 3: relu(a) = max(0, a) (NaN stays NaN, −0 becomes +0, like tfjs-cpu), 4: step(a) = a > 0 ? 1 : alpha (NaN stays NaN),
+// 5: out[c] = Σ_r a[r, c] accumulated in double, row by row in order (deterministic for any thread count).
+napi_value Elementwise(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 8);
+    a.takeHeap(0);
+    int64_t op = a.integer(1), rows = a.integer(5), cols = a.integer(6);
+    double alphaValue = 0;
+    napi_get_value_double(env, a.values[7], &alphaValue);
+    const float alpha = static_cast<float>(alphaValue);
+    const int64_t n = rows * cols;
+    const float *x = a.tensor(2, n);
+    const float *y = (op <= 2) ? a.tensor(3, op == 2 ? cols : n) : nullptr;
+    float *out = a.tensor(4, op == 5 ? cols : n);
+    switch (op) {
+      case 0:
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; i++) out[i] = x[i] * y[i];
+        break;
+      case 1:
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; i++) out[i] = x[i] + y[i];
+        break;
+      case 2:
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+          const float *in = x + r * cols;
+          float *o = out + r * cols;
+#pragma omp simd
+          for (int64_t c = 0; c < cols; c++) o[c] = in[c] + y[c];
+        }
+        break;
+      case 3:
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0.f ? x[i] : (x[i] != x[i] ? x[i] : 0.f);
+        break;
+      case 4:
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0.f ? 1.f : (x[i] != x[i] ? x[i] : alpha);
+        break;
+      case 5: {
+        std::vector<double> sums(cols, 0.0);
+        for (int64_t r = 0; r < rows; r++) {
+          const float *in = x + r * cols;
+#pragma omp simd
+          for (int64_t c = 0; c < cols; c++) sums[c] += in[c];
+        }
+        for (int64_t c = 0; c < cols; c++) out[c] = static_cast<float>(sums[c]);
+        break;
+      }
+      default:
+        throw std::runtime_error("elementwise: unknown op " + std::to_string(op));
+    }
+  });
+}
+
 napi_value number(napi_env env, double v) {
   napi_value out;
   napi_create_double(env, v, &out);
@@ -449,6 +508,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"convBackwardWeights", nullptr, ConvBackwardWeights, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matMul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"elementwise", nullptr, Elementwise, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

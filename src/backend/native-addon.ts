@@ -13,6 +13,7 @@ export interface NativeAddon {
   convBackwardData(heap: ArrayBuffer, dy: number, w: number, dx: number, ...shape: ConvShapeArgs): void;
   convBackwardWeights(heap: ArrayBuffer, x: number, dy: number, dw: number, ...shape: ConvShapeArgs): void;
   matMul(heap: ArrayBuffer, a: number, b: number, c: number, bias: number, relu: number, batch: number, m: number, n: number, k: number, transA: number, transB: number, aStride: number, bStride: number): void;
+  elementwise(heap: ArrayBuffer, op: number, a: number, b: number, out: number, rows: number, cols: number, alpha: number): void;
   maxPool(heap: ArrayBuffer, x: number, y: number, ...shape: PoolShapeArgs): void;
   maxPoolGrad(heap: ArrayBuffer, x: number, dy: number, dx: number, ...shape: PoolShapeArgs): void;
   setThreads(n: number): number;

@@ -234,6 +234,93 @@ function makeMaxPoolGrad(addon: NativeAddon) {
     };
 }
 
+const ELEMENTWISE = { multiply: 0, add: 1, addRow: 2, relu: 3, step: 4, sumRows: 5 } as const;
+
+const sameShape = (a: TensorInfo, b: TensorInfo) => a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+
+/** b holds one row broadcast over a: shape [..., 1, C] or [C] with a's last dimension C. */
+function isRowOf(b: TensorInfo, a: TensorInfo): boolean {
+  const c = a.shape[a.shape.length - 1];
+  return a.shape.length >= 1 && b.shape.length <= a.shape.length && b.shape[b.shape.length - 1] === c && tf.util.sizeFromShape(b.shape) === c;
+}
+
+/**
+ * The memory-bound ops around every layer of a training step: the bias add and relu of unfused layers
+ * (tfjs unfuses them under tf.grad), relu's gradient dy·step(y), and the bias gradient (a sum over
+ * leading axes). Wasm runs them at 128-bit width, one thread: ~20% of a CIFAR-10 step.
+ */
+function makeBinary(addon: NativeAddon, name: 'Multiply' | 'Add') {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+      if (a.dtype !== 'float32' || b.dtype !== 'float32') return previous(args);
+      const n = tf.util.sizeFromShape(a.shape);
+      if (n === 0) return previous(args);
+      if (sameShape(a, b)) {
+        const out = backend.makeOutput(a.shape, 'float32');
+        addon.elementwise(heap(backend), name === 'Multiply' ? ELEMENTWISE.multiply : ELEMENTWISE.add, offset(backend, a), offset(backend, b), offset(backend, out), 1, n, 0);
+        counted(name);
+        return out;
+      }
+      if (name === 'Add' && (isRowOf(b, a) || isRowOf(a, b))) {
+        const [big, row] = isRowOf(b, a) ? [a, b] : [b, a];
+        const cols = row.shape[row.shape.length - 1];
+        const out = backend.makeOutput(big.shape, 'float32');
+        addon.elementwise(heap(backend), ELEMENTWISE.addRow, offset(backend, big), offset(backend, row), offset(backend, out), tf.util.sizeFromShape(big.shape) / cols, cols, 0);
+        counted('Add');
+        return out;
+      }
+      return previous(args);
+    };
+}
+
+function makeUnary(addon: NativeAddon, name: 'Relu' | 'Step') {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { x } = args.inputs as { x: TensorInfo };
+      const n = tf.util.sizeFromShape(x.shape);
+      if (x.dtype !== 'float32' || n === 0) return previous(args);
+      const alpha = name === 'Step' ? ((args.attrs as { alpha?: number }).alpha ?? 0) : 0;
+      const out = backend.makeOutput(x.shape, 'float32');
+      addon.elementwise(heap(backend), name === 'Relu' ? ELEMENTWISE.relu : ELEMENTWISE.step, offset(backend, x), -1, offset(backend, out), 1, n, alpha);
+      counted(name);
+      return out;
+    };
+}
+
+/** A sum over leading axes (the bias gradient: dy [B, H, W, C] → [C]). */
+function makeSum(addon: NativeAddon) {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { x } = args.inputs as { x: TensorInfo };
+      const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+      const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+      const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((p, i) => p === i);
+      if (x.dtype !== 'float32' || !leading || tf.util.sizeFromShape(x.shape) === 0) return previous(args);
+      const kept = x.shape.slice(axes.length);
+      const cols = tf.util.sizeFromShape(kept);
+      const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
+      addon.elementwise(heap(backend), ELEMENTWISE.sumRows, offset(backend, x), -1, offset(backend, out), tf.util.sizeFromShape(x.shape) / cols, cols, 0);
+      counted('Sum');
+      return out;
+    };
+}
+
+/** A cast to the dtype a tensor already has shares its memory (as tfjs-cpu does) instead of copying it. */
+function makeCast() {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const { x } = args.inputs as { x: TensorInfo };
+      if ((args.attrs as { dtype: string }).dtype !== x.dtype) return previous(args);
+      (args.backend as BackendWasm).incRef(x.dataId);
+      counted('Cast');
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    };
+}
+
 let registered = false;
 
 /** Registers the native kernels over the wasm ones (call after registerWasmTrainingKernels); once. */
@@ -248,4 +335,10 @@ export function registerNativeKernels(addon: NativeAddon): void {
   replaceKernel('_FusedMatMul', makeMatMul(addon, true));
   replaceKernel('MaxPool', makeMaxPool(addon));
   replaceKernel('MaxPoolGrad', makeMaxPoolGrad(addon));
+  replaceKernel('Multiply', makeBinary(addon, 'Multiply'));
+  replaceKernel('Add', makeBinary(addon, 'Add'));
+  replaceKernel('Relu', makeUnary(addon, 'Relu'));
+  replaceKernel('Step', makeUnary(addon, 'Step'));
+  replaceKernel('Sum', makeSum(addon));
+  replaceKernel('Cast', makeCast());
 }

@@ -274,3 +274,47 @@ describe('whole networks on the native path match cpu', { skip }, () => {
     });
   }
 });
+
+/** Bit-exact comparison that still lets NaN equal NaN (cpu's NaN payloads vary) and tells −0 from +0. */
+function canonical(v: number): string {
+  return Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? '-0' : String(v);
+}
+
+describe('native elementwise kernels match cpu', { skip }, () => {
+  test('Multiply, Add (same shape and a broadcast bias row, either order), Relu, Step, a same-dtype Cast, a leading-axes Sum', async () => {
+    const rng = new Rng(6000);
+    const shape: Shape4 = [3, 5, 7, 6];
+    const aValues = uniformValues(rng, size(shape));
+    const bValues = uniformValues(rng, size(shape));
+    const rowValues = uniformValues(rng, 6);
+    // Relu and Step must keep NaN and −0 as cpu does.
+    aValues[0] = NaN;
+    aValues[1] = -0;
+    aValues[2] = 0;
+    const { native, cpu } = await expectNative(['Multiply', 'Add', 'Relu', 'Step', 'Cast', 'Sum'], () =>
+      onNativeAndCpu(() => {
+        const a = tf.tensor4d(aValues, shape);
+        const b = tf.tensor4d(bValues, shape);
+        const row = tf.tensor4d(rowValues, [1, 1, 1, 6]);
+        return [
+          tf.mul(a, b),
+          tf.add(a, b),
+          tf.add(a, row),
+          tf.add(row, a),
+          tf.add(a, tf.tensor1d(rowValues)),
+          tf.relu(a),
+          tf.step(a),
+          tf.step(a, 0.25),
+          tf.cast(a, 'float32').add(0),
+          tf.sum(b, [0, 1, 2]),
+          tf.sum(b, [0, 1], true),
+        ];
+      }),
+    );
+    const names = ['mul', 'add', 'add row', 'add row first', 'add 1-D row', 'relu', 'step', 'step alpha', 'cast', 'sum [0,1,2]', 'sum [0,1] keepDims'];
+    native.forEach((values, i) => {
+      if (names[i].startsWith('sum')) assertMatchesCpu(values, cpu[i], 1e-6, names[i]);
+      else assert.deepEqual(Array.from(values, canonical), Array.from(cpu[i], canonical), `${names[i]} differs from cpu`);
+    });
+  });
+});
