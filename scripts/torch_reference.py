@@ -7,6 +7,7 @@ batch 128, Adam 1e-3, random inputs; prints one JSON object.
 Measures (median of timed batches after warm-up, like scripts/bench.ts):
   {dataset}-train       samples/s of a full training step (forward, backward, Adam), dropout on
   {dataset}-input-grad  images/s of the loss's input gradient (eval mode), what FGSM/BIM compute
+and the same per CPU-second of the process ('perCpuSecond').
 The bench runs it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (this machine forces an older
 OpenBLAS core type that slows PyTorch's matmuls).
 """
@@ -42,15 +43,18 @@ def cifar10_net() -> nn.Module:
 NETS = {'mnist': (mnist_net, (1, 28, 28)), 'cifar10': (cifar10_net, (3, 32, 32))}
 
 
-def timed(step, warmup: int, repeats: int) -> float:
+def timed(step, warmup: int, repeats: int):
+    """Median wall seconds and median CPU seconds of this process per step (CPU time is what a shared
+    machine cannot steal; with one thread it is what one unshared core would take)."""
     for _ in range(warmup):
         step()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def repeats(dataset: str, quick: bool):
@@ -59,7 +63,7 @@ def repeats(dataset: str, quick: bool):
     return (1, 3) if quick else (2, 8)
 
 
-def measure(name: str, quick: bool) -> float:
+def measure(name: str, quick: bool):
     dataset, what = name.split('-', 1)
     build, shape = NETS[dataset]
     torch.manual_seed(7)
@@ -83,7 +87,8 @@ def measure(name: str, quick: bool) -> float:
             xi = x.clone().requires_grad_(True)
             loss_fn(model(xi), y).backward()
             return xi.grad
-    return BATCH / timed(step, warmup, n)
+    wall, cpu = timed(step, warmup, n)
+    return BATCH / wall, BATCH / cpu
 
 
 def main() -> None:
@@ -93,8 +98,10 @@ def main() -> None:
     parser.add_argument('--only', default='mnist-train,cifar10-train,mnist-input-grad,cifar10-input-grad')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = {name: measure(name, args.quick) for name in args.only.split(',')}
-    print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'results': results}))
+    measured = {name: measure(name, args.quick) for name in args.only.split(',')}
+    print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(),
+                      'results': {name: r[0] for name, r in measured.items()},
+                      'perCpuSecond': {name: r[1] for name, r in measured.items()}}))
 
 
 if __name__ == '__main__':
