@@ -19,9 +19,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadNativeAddon, type NativeAddon } from '../src/backend/native-addon.ts';
 import { initBackend } from '../src/backend/select.ts';
-import { baseModelFor, buildModel } from '../src/models/registry.ts';
+import { baseModelFor, buildModel } from '../src/datasets/registry.ts';
 import { Rng } from '../src/run/rng.ts';
-import { trainStep } from '../src/train/train-member.ts';
+import { trainStep } from '../src/models/train-member.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH = join(HERE, 'bench.ts');

@@ -11,9 +11,9 @@ import { before, describe, test } from 'node:test';
 import { loadNativeAddon, NATIVE_BUILD_HINT } from '../../src/backend/native-addon.ts';
 import { nativeKernelCalls } from '../../src/backend/native-kernels.ts';
 import { initBackend } from '../../src/backend/select.ts';
-import { buildModel, MODELS } from '../../src/models/registry.ts';
+import { buildModel, MODELS } from '../../src/datasets/registry.ts';
 import { Rng } from '../../src/run/rng.ts';
-import { crossEntropyFromLogits } from '../../src/train/loss.ts';
+import { crossEntropyFromLogits } from '../../src/models/loss.ts';
 import { assertMatchesCpu, uniformValues } from '../helpers/backends.ts';
 
 const { addon, reason } = loadNativeAddon();

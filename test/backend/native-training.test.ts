@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { loadNativeAddon, NATIVE_BUILD_HINT } from '../../src/backend/native-addon.ts';
 import { initBackend } from '../../src/backend/select.ts';
-import { buildModel } from '../../src/models/registry.ts';
+import { buildModel } from '../../src/datasets/registry.ts';
 import { Rng } from '../../src/run/rng.ts';
-import { trainStep } from '../../src/train/train-member.ts';
+import { trainStep } from '../../src/models/train-member.ts';
 import { uniformValues } from '../helpers/backends.ts';
 
 const { addon, reason } = loadNativeAddon();
