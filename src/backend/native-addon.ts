@@ -49,6 +49,10 @@ export function loadNativeAddon(): { addon?: NativeAddon; reason?: string } {
   if (!existsSync(path)) {
     loaded = { reason: 'the native addon is not built' };
   } else {
+    // libgomp reads its wait policy once, when the addon loads it. Its default spins while waiting for
+    // the other threads, and on a shared machine a spinning thread whose partner lost its core wastes the
+    // whole slice: a 2-thread BIM ran 12x slower spinning than sleeping (docs/PERFORMANCE.md).
+    process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
     try {
       loaded = { addon: createRequire(import.meta.url)(path) as NativeAddon };
     } catch (error) {

@@ -49,10 +49,10 @@ async function useWasm(): Promise<boolean> {
 }
 
 /**
- * oneDNN threads (OpenMP) per process: ENSDEF_THREADS if set; 1 in a `train-member` worker, since
- * `train` starts one worker per core; otherwise every core. Measured on 2 cores (docs/PERFORMANCE.md):
- * two 1-thread workers train faster than one 2-thread process, and two threads never share a core with
- * another process's threads (OpenMP threads that spin on a shared core are far slower).
+ * oneDNN threads (OpenMP) per process: ENSDEF_THREADS if set; 1 in a `train-member` worker, since `train`
+ * starts one worker per core; otherwise every core. Measured on 2 shared cores (docs/PERFORMANCE.md):
+ * two 1-thread workers trained faster than one 2-thread process, and a single process (an attack) ran
+ * faster on 2 threads than on 1 once OpenMP sleeps instead of spinning (native-addon.ts).
  */
 export function defaultNativeThreads(): number {
   const given = Number(process.env.ENSDEF_THREADS);
