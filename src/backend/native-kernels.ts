@@ -1,10 +1,11 @@
 /**
  * The native path: kernels registered for the wasm backend that run in the native addon (oneDNN), in
  * place on the wasm heap. tfjs keeps managing tensors, memory and every other kernel as on plain wasm;
- * only the heavy kernels of the paper's networks (convolutions, matmuls, max pooling) leave wasm's
- * 128-bit SIMD for oneDNN's AVX-512 code. No tensor is copied: a kernel passes the heap's ArrayBuffer
- * and byte offsets. Measured against a backend of its own (docs/PERFORMANCE.md), this keeps every
- * other op on XNNPACK and needs no tensor management of ours.
+ * only the heavy kernels of the paper's networks (convolutions, matmuls, max pooling) and the elementwise
+ * ops around them leave wasm's 128-bit SIMD for oneDNN's AVX2 / AVX-512 code. No tensor is copied: a kernel passes the heap's ArrayBuffer
+ * and byte offsets. Unlike a backend of its own (not built: it would have to implement, or copy tensors
+ * across for, the ~40 other kernels training and the attacks use), this keeps every other op on XNNPACK
+ * and needs no tensor management of ours.
  *
  * Each kernel wraps the one registered before it (ensdef's wasm training kernels) and hands it every
  * case it does not cover (dilations, NCHW, activations other than relu, overlapping pools, ...).
