@@ -6,6 +6,8 @@
  *   npm run bench -- --only mnist-train,mnist-epoch
  *   npm run bench -- --backend cpu --only mnist-train
  *   npm run bench -- --profile cifar10             CPU ms per kernel of one training step
+ *   npm run bench -- --compare [--quick]           only the native / wasm / PyTorch comparison (scripts/bench-native.ts),
+ *                                                  which a plain `npm run bench` runs first
  *
  * One line per measure on stdout (e.g. `mnist train 2150 samples/s`). Kernel-level throughputs are the
  * median of several timed batches of 128 after warm-up, on the paper's networks (src/models/registry.ts)
@@ -398,6 +400,7 @@ function parseCommandLine() {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      compare: { type: 'boolean', default: false },
       only: { type: 'string' },
       profile: { type: 'string' },
       backend: { type: 'string', default: 'auto' },
@@ -434,7 +437,14 @@ async function main(): Promise<void> {
     process.send!({ measure: measureAttack(values.child, plan) });
     return;
   }
-  const names = values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(table);
+  // The native / wasm / PyTorch comparison: alone with --compare, first in a plain `npm run bench`.
+  let comparison: { lines: string[]; details: Record<string, unknown> } | undefined;
+  if (values.compare || (!values.only && values.backend === 'auto')) {
+    const { compareBackends } = await import('./bench-native.ts');
+    comparison = await compareBackends({ quick: settings.quick, workers: settings.workers });
+    comparison.lines.forEach((line) => console.log(line));
+  }
+  const names = values.compare ? [] : values.only ? values.only.split(',').map((s) => s.trim()) : Object.keys(table);
   const unknown = names.filter((name) => !(name in table));
   if (unknown.length > 0) throw usageError(`--only: unknown measure '${unknown[0]}' (allowed: ${Object.keys(table).join(', ')})`);
 
@@ -460,6 +470,7 @@ async function main(): Promise<void> {
     backend,
     versions: packageVersions(),
     measures,
+    ...(comparison ? { comparison: comparison.details } : {}),
   });
   process.stderr.write(`bench: wrote ${file}\n`);
 }
@@ -470,7 +481,7 @@ main().catch((error: unknown) => {
     process.exit(error.exitCode);
   }
   if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`bench: ${error.message}; options: --quick, --only NAMES, --profile mnist|cifar10, --backend NAME, --workers N, --out DIR\n`);
+    process.stderr.write(`bench: ${error.message}; options: --quick, --compare, --only NAMES, --profile mnist|cifar10, --backend NAME, --workers N, --out DIR\n`);
     process.exit(USAGE_EXIT);
   }
   throw error;

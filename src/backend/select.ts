@@ -1,16 +1,22 @@
 /**
- * Picks the tensor backend at start-up: tfjs-node-gpu, then tfjs-node, then wasm, then cpu.
- * The native packages are optional peers: they are imported only if installed, never required.
+ * Picks the tensor backend at start-up: tfjs-node-gpu, then tfjs-node, then ensdef's native oneDNN
+ * kernels on wasm, then plain wasm, then cpu. The tfjs-node packages are optional peers and the native
+ * addon an optional build: each is loaded only if present, never required.
  */
 import * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
 import { usageError } from '../errors.ts';
 import { installedVersion } from '../versions.ts';
+import { loadNativeAddon, NATIVE_BUILD_HINT, type NativeAddon } from './native-addon.ts';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export interface BackendInfo {
-  /** tfjs backend name actually active: 'tensorflow' | 'wasm' | 'cpu'. */
+  /**
+   * What runs the tensors: 'tensorflow' | 'native' | 'wasm' | 'cpu'. 'native' is the tfjs wasm backend
+   * with its heavy kernels replaced by ensdef's oneDNN addon; it is also what worker processes are given.
+   */
   name: string;
   /** npm package that provides it. */
   package: string;
@@ -18,6 +24,8 @@ export interface BackendInfo {
   threads: number;
   /** Whether ensdef's wasm training kernels are registered. */
   trainingKernels: boolean;
+  /** A line for the user at start-up, e.g. how to get a faster backend than the one that started. */
+  hint?: string;
 }
 
 
@@ -40,6 +48,35 @@ async function useWasm(): Promise<boolean> {
   return tf.setBackend('wasm');
 }
 
+/**
+ * oneDNN threads (OpenMP) per process: ENSDEF_THREADS if set; 1 in a `train-member` worker, since `train`
+ * starts one worker per core; otherwise every core. Measured on 2 shared cores (docs/PERFORMANCE.md):
+ * two 1-thread workers trained faster than one 2-thread process, and a single process (an attack) ran
+ * faster on 2 threads than on 1 once OpenMP sleeps instead of spinning (native-addon.ts).
+ */
+export function defaultNativeThreads(): number {
+  const given = Number(process.env.ENSDEF_THREADS);
+  if (Number.isInteger(given) && given >= 1) return given;
+  return process.argv[2] === 'train-member' ? 1 : availableParallelism();
+}
+
+async function useNative(addon: NativeAddon): Promise<boolean> {
+  const { registerNativeKernels } = await import('./native-kernels.ts');
+  const { registerWasmTrainingKernels } = await import('./wasm-kernels.ts');
+  await import('@tensorflow/tfjs-backend-wasm');
+  registerWasmTrainingKernels();
+  registerNativeKernels(addon);
+  addon.setThreads(defaultNativeThreads());
+  return tf.setBackend('wasm');
+}
+
+/** Sets the native kernels' thread count (OpenMP) for this process; returns the count in effect. */
+export function setNativeThreads(threads: number): number {
+  const { addon } = loadNativeAddon();
+  if (!addon) throw new Error('setNativeThreads: the native addon is not loaded');
+  return addon.setThreads(threads);
+}
+
 let active: BackendInfo | undefined;
 
 /** Initialises the requested backend (or the best available for 'auto'); idempotent. */
@@ -57,10 +94,21 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
       );
     }
   }
+  let hint: string | undefined;
+  if (!info && (choice === 'auto' || choice === 'native')) {
+    const { addon, reason } = loadNativeAddon();
+    if (addon && (await useNative(addon))) {
+      info = { name: 'native', package: 'ensdef native addon (oneDNN)', version: addon.version(), threads: addon.getThreads(), trainingKernels: true };
+    } else if (choice === 'native') {
+      throw usageError(`--backend native: ${reason ?? 'the native addon failed to start'}; to build it: ${NATIVE_BUILD_HINT}`);
+    } else {
+      hint = `faster CPU kernels: ${reason}; ${NATIVE_BUILD_HINT}`;
+    }
+  }
   if (!info && (choice === 'auto' || choice === 'wasm') && (await useWasm())) {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const pkg = '@tensorflow/tfjs-backend-wasm';
-    info = { name: 'wasm', package: pkg, version: installedVersion(pkg), threads: wasm.getThreadsCount(), trainingKernels: true };
+    info = { name: 'wasm', package: pkg, version: installedVersion(pkg), threads: wasm.getThreadsCount(), trainingKernels: true, ...(hint ? { hint } : {}) };
   }
   if (!info) {
     await tf.setBackend('cpu');

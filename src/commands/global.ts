@@ -13,7 +13,7 @@ export interface GlobalOptions {
 export function addGlobalOptions(program: Command): Command {
   return program
     .addOption(
-      new Option('--backend <name>', `tensor backend (auto = tfjs-node-gpu, tfjs-node, wasm, cpu: first that loads)`)
+      new Option('--backend <name>', `tensor backend (auto = tfjs-node-gpu, tfjs-node, native oneDNN kernels, wasm, cpu: first that loads)`)
         .choices(BACKEND_CHOICES)
         .default('auto')
         .argParser(enumOption('--backend', BACKEND_CHOICES)),
@@ -25,6 +25,7 @@ export function addGlobalOptions(program: Command): Command {
 export async function startBackend(options: GlobalOptions, log: (line: string) => void): Promise<BackendInfo> {
   const info = await initBackend(options.backend);
   log(`backend ${info.name} (${info.package} ${info.version}), ${info.threads || 'native'} thread${info.threads === 1 ? '' : 's'}${info.trainingKernels ? ', ensdef training kernels' : ''}`);
+  if (info.hint) log(info.hint);
   return info;
 }
 

@@ -1,0 +1,345 @@
+/**
+ * The native path: kernels registered for the wasm backend that run in the native addon (oneDNN), in
+ * place on the wasm heap. tfjs keeps managing tensors, memory and every other kernel as on plain wasm;
+ * only the heavy kernels of the paper's networks (convolutions, matmuls, max pooling) and the elementwise
+ * ops around them leave wasm's 128-bit SIMD for oneDNN's AVX2 / AVX-512 code. No tensor is copied: a kernel passes the heap's ArrayBuffer
+ * and byte offsets. Unlike a backend of its own (not built: it would have to implement, or copy tensors
+ * across for, the ~40 other kernels training and the attacks use), this keeps every other op on XNNPACK
+ * and needs no tensor management of ours.
+ *
+ * Each kernel wraps the one registered before it (ensdef's wasm training kernels) and hands it every
+ * case it does not cover (dilations, NCHW, activations other than relu, overlapping pools, ...).
+ * Equality with the cpu backend is checked in test/backend/native-kernels.test.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { ConvShapeArgs, NativeAddon, PoolShapeArgs } from './native-addon.ts';
+import { replaceKernel, type KernelArgs, type TensorInfo } from './wasm-kernel-utils.ts';
+
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
+
+interface WasmInternals {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+}
+
+/** The heap's current ArrayBuffer: take it after the last allocation, since growing the heap replaces it. */
+function heap(backend: BackendWasm): ArrayBuffer {
+  return (backend as unknown as WasmInternals).wasm.HEAPU8.buffer as ArrayBuffer;
+}
+
+function offset(backend: BackendWasm, info: TensorInfo): number {
+  return (backend as unknown as WasmInternals).dataIdMap.get(info.dataId).memoryOffset;
+}
+
+const calls = new Map<string, number>();
+
+/** How often each native kernel ran (not fallen back), so tests can prove the native code was exercised. */
+export function nativeKernelCalls(): Record<string, number> {
+  return Object.fromEntries(calls);
+}
+
+function counted(name: string): void {
+  calls.set(name, (calls.get(name) ?? 0) + 1);
+}
+
+function convShape(info: tf.backend_util.Conv2DInfo): ConvShapeArgs {
+  const { batchSize, inHeight, inWidth, inChannels, filterHeight, filterWidth, outChannels, outHeight, outWidth, strideHeight, strideWidth, padInfo } = info;
+  // oneDNN wants the far-side padding that makes its output size arithmetic exact; tfjs's 'valid' reports 0
+  // even where the last rows never reach a window (it may be negative: those rows are cropped).
+  const bottom = (outHeight - 1) * strideHeight + filterHeight - inHeight - padInfo.top;
+  const right = (outWidth - 1) * strideWidth + filterWidth - inWidth - padInfo.left;
+  return [batchSize, inHeight, inWidth, inChannels, filterHeight, filterWidth, outChannels, outHeight, outWidth, strideHeight, strideWidth, padInfo.top, padInfo.left, bottom, right];
+}
+
+function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: number | [number, number]; pad: Pad; dimRoundingMode?: RoundingMode; dilations?: number | [number, number] }) {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+}
+
+/** What oneDNN is given: NHWC float32, no dilation, nothing empty. */
+function convCovered(info: tf.backend_util.Conv2DInfo, dataFormat: string | undefined, ...tensors: TensorInfo[]): boolean {
+  return (
+    (dataFormat === undefined || dataFormat === 'NHWC') &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    tensors.every((t) => t.dtype === 'float32') &&
+    tf.util.sizeFromShape(info.outShape) > 0 &&
+    tf.util.sizeFromShape(info.inShape) > 0
+  );
+}
+
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dataFormat: 'NHWC' | 'NCHW';
+  dilations: number | [number, number];
+  dimRoundingMode?: RoundingMode;
+  activation?: string;
+}
+
+function makeConvForward(addon: NativeAddon, fused: boolean) {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined> & { x: TensorInfo; filter: TensorInfo };
+      const attrs = args.attrs as unknown as ConvAttrs;
+      const activation = fused ? (attrs.activation ?? 'linear') : 'linear';
+      const info = convInfoFor(x.shape, filter.shape, attrs);
+      const biasOk = !bias || (bias.shape.length === 1 && bias.shape[0] === info.outChannels && bias.dtype === 'float32');
+      if (!convCovered(info, attrs.dataFormat, x, filter) || !biasOk || preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) {
+        return previous(args);
+      }
+      const out = backend.makeOutput(info.outShape, 'float32');
+      addon.convForward(heap(backend), offset(backend, x), offset(backend, filter), bias ? offset(backend, bias) : -1, offset(backend, out), activation === 'relu' ? 1 : 0, ...convShape(info));
+      counted(fused ? 'FusedConv2D' : 'Conv2D');
+      return out;
+    };
+}
+
+function makeConvBackpropInput(addon: NativeAddon) {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+      const attrs = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
+      const info = convInfoFor(attrs.inputShape, filter.shape, attrs);
+      if (!convCovered(info, attrs.dataFormat, dy, filter)) return previous(args);
+      const dx = backend.makeOutput(attrs.inputShape, 'float32');
+      addon.convBackwardData(heap(backend), offset(backend, dy), offset(backend, filter), offset(backend, dx), ...convShape(info));
+      counted('Conv2DBackpropInput');
+      return dx;
+    };
+}
+
+function makeConvBackpropFilter(addon: NativeAddon) {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+      const attrs = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
+      const info = convInfoFor(x.shape, attrs.filterShape, attrs);
+      if (!convCovered(info, attrs.dataFormat, x, dy)) return previous(args);
+      const dw = backend.makeOutput(attrs.filterShape, 'float32');
+      addon.convBackwardWeights(heap(backend), offset(backend, x), offset(backend, dy), offset(backend, dw), ...convShape(info));
+      counted('Conv2DBackpropFilter');
+      return dw;
+    };
+}
+
+interface MatMulAttrs {
+  transposeA: boolean;
+  transposeB: boolean;
+  activation?: string;
+}
+
+function makeMatMul(addon: NativeAddon, fused: boolean) {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined> & { a: TensorInfo; b: TensorInfo };
+      const { transposeA, transposeB, activation = 'linear' } = args.attrs as unknown as MatMulAttrs;
+      if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return previous(args);
+      const [aRows, aCols] = a.shape.slice(-2);
+      const [bRows, bCols] = b.shape.slice(-2);
+      const [m, k] = transposeA ? [aCols, aRows] : [aRows, aCols];
+      const [kB, n] = transposeB ? [bCols, bRows] : [bRows, bCols];
+      const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+      const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+      const batch = Math.max(batchA, batchB);
+      // Only a whole-batch broadcast of one matrix; other broadcasts (and mismatches) go to the previous kernel.
+      const batchOk = batchA === batchB || batchA === 1 || batchB === 1;
+      const biasOk = !bias || (bias.shape.length === 1 && bias.shape[0] === n && bias.dtype === 'float32');
+      const activationOk = !fused || activation === 'linear' || activation === 'relu';
+      if (k !== kB || !batchOk || !biasOk || !activationOk || preluActivationWeights || m * n * k * batch === 0) return previous(args);
+      const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+      if (tf.util.sizeFromShape(outer) !== batch) return previous(args);
+      const out = backend.makeOutput([...outer, m, n], 'float32');
+      addon.matMul(
+        heap(backend),
+        offset(backend, a),
+        offset(backend, b),
+        offset(backend, out),
+        bias ? offset(backend, bias) : -1,
+        fused && activation === 'relu' ? 1 : 0,
+        batch,
+        m,
+        n,
+        k,
+        transposeA ? 1 : 0,
+        transposeB ? 1 : 0,
+        batchA === 1 ? 0 : m * k,
+        batchB === 1 ? 0 : k * n,
+      );
+      counted(fused ? '_FusedMatMul' : 'BatchMatMul');
+      return out;
+    };
+}
+
+interface PoolAttrs {
+  filterSize: [number, number] | number;
+  strides: [number, number] | number;
+  pad: Pad;
+  dimRoundingMode?: RoundingMode;
+}
+
+function poolShape(info: tf.backend_util.Conv2DInfo): PoolShapeArgs {
+  const { batchSize, inHeight, inWidth, inChannels, filterHeight, filterWidth, outHeight, outWidth, strideHeight, strideWidth, padInfo } = info;
+  return [batchSize, inHeight, inWidth, inChannels, filterHeight, filterWidth, outHeight, outWidth, strideHeight, strideWidth, padInfo.top, padInfo.left];
+}
+
+function poolInfo(xShape: number[], attrs: PoolAttrs) {
+  return tf.backend_util.computePool2DInfo(xShape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+}
+
+function makeMaxPool(addon: NativeAddon) {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { x } = args.inputs as { x: TensorInfo };
+      const info = poolInfo(x.shape, args.attrs as unknown as PoolAttrs);
+      if (x.dtype !== 'float32' || tf.util.sizeFromShape(info.outShape) === 0) return previous(args);
+      const out = backend.makeOutput(info.outShape, 'float32');
+      addon.maxPool(heap(backend), offset(backend, x), offset(backend, out), ...poolShape(info));
+      counted('MaxPool');
+      return out;
+    };
+}
+
+/**
+ * tfjs-cpu's rule: each window's gradient goes to its first strict maximum (row-major), so ties are
+ * exact. Overlapping windows (stride < window) sum contributions in an order the previous kernel
+ * reproduces; they stay there.
+ */
+function makeMaxPoolGrad(addon: NativeAddon) {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+      const info = poolInfo(input.shape, args.attrs as unknown as PoolAttrs);
+      const overlapping = info.strideHeight < info.filterHeight || info.strideWidth < info.filterWidth;
+      if (input.dtype !== 'float32' || dy.dtype !== 'float32' || overlapping || tf.util.sizeFromShape(info.outShape) === 0) return previous(args);
+      const dx = backend.makeOutput(input.shape, 'float32');
+      addon.maxPoolGrad(heap(backend), offset(backend, input), offset(backend, dy), offset(backend, dx), ...poolShape(info));
+      counted('MaxPoolGrad');
+      return dx;
+    };
+}
+
+const ELEMENTWISE = { multiply: 0, add: 1, addRow: 2, relu: 3, step: 4, sumRows: 5 } as const;
+
+const sameShape = (a: TensorInfo, b: TensorInfo) => a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+
+/** b holds one row broadcast over a: shape [..., 1, C] or [C] with a's last dimension C. */
+function isRowOf(b: TensorInfo, a: TensorInfo): boolean {
+  const c = a.shape[a.shape.length - 1];
+  return a.shape.length >= 1 && b.shape.length <= a.shape.length && b.shape[b.shape.length - 1] === c && tf.util.sizeFromShape(b.shape) === c;
+}
+
+/**
+ * The memory-bound ops around every layer of a training step: the bias add and relu of unfused layers
+ * (tfjs unfuses them under tf.grad), relu's gradient dy·step(y), and the bias gradient (a sum over
+ * leading axes). Wasm runs them at 128-bit width, one thread: ~20% of a CIFAR-10 step.
+ */
+function makeBinary(addon: NativeAddon, name: 'Multiply' | 'Add') {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+      if (a.dtype !== 'float32' || b.dtype !== 'float32') return previous(args);
+      const n = tf.util.sizeFromShape(a.shape);
+      if (n === 0) return previous(args);
+      if (sameShape(a, b)) {
+        const out = backend.makeOutput(a.shape, 'float32');
+        addon.elementwise(heap(backend), name === 'Multiply' ? ELEMENTWISE.multiply : ELEMENTWISE.add, offset(backend, a), offset(backend, b), offset(backend, out), 1, n, 0);
+        counted(name);
+        return out;
+      }
+      if (name === 'Add' && (isRowOf(b, a) || isRowOf(a, b))) {
+        const [big, row] = isRowOf(b, a) ? [a, b] : [b, a];
+        const cols = row.shape[row.shape.length - 1];
+        const out = backend.makeOutput(big.shape, 'float32');
+        addon.elementwise(heap(backend), ELEMENTWISE.addRow, offset(backend, big), offset(backend, row), offset(backend, out), tf.util.sizeFromShape(big.shape) / cols, cols, 0);
+        counted('Add');
+        return out;
+      }
+      return previous(args);
+    };
+}
+
+function makeUnary(addon: NativeAddon, name: 'Relu' | 'Step') {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { x } = args.inputs as { x: TensorInfo };
+      const n = tf.util.sizeFromShape(x.shape);
+      if (x.dtype !== 'float32' || n === 0) return previous(args);
+      const alpha = name === 'Step' ? ((args.attrs as { alpha?: number }).alpha ?? 0) : 0;
+      const out = backend.makeOutput(x.shape, 'float32');
+      addon.elementwise(heap(backend), name === 'Relu' ? ELEMENTWISE.relu : ELEMENTWISE.step, offset(backend, x), -1, offset(backend, out), 1, n, alpha);
+      counted(name);
+      return out;
+    };
+}
+
+/** A sum over leading axes (the bias gradient: dy [B, H, W, C] → [C]). */
+function makeSum(addon: NativeAddon) {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const backend = args.backend as BackendWasm;
+      const { x } = args.inputs as { x: TensorInfo };
+      const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+      const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+      const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((p, i) => p === i);
+      if (x.dtype !== 'float32' || !leading || tf.util.sizeFromShape(x.shape) === 0) return previous(args);
+      const kept = x.shape.slice(axes.length);
+      const cols = tf.util.sizeFromShape(kept);
+      const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
+      addon.elementwise(heap(backend), ELEMENTWISE.sumRows, offset(backend, x), -1, offset(backend, out), tf.util.sizeFromShape(x.shape) / cols, cols, 0);
+      counted('Sum');
+      return out;
+    };
+}
+
+/** A cast to the dtype a tensor already has shares its memory (as tfjs-cpu does) instead of copying it. */
+function makeCast() {
+  return (previous: tf.KernelFunc): tf.KernelFunc =>
+    (args: KernelArgs) => {
+      const { x } = args.inputs as { x: TensorInfo };
+      if ((args.attrs as { dtype: string }).dtype !== x.dtype) return previous(args);
+      (args.backend as BackendWasm).incRef(x.dataId);
+      counted('Cast');
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    };
+}
+
+let registered = false;
+
+/** Registers the native kernels over the wasm ones (call after registerWasmTrainingKernels); once. */
+export function registerNativeKernels(addon: NativeAddon): void {
+  if (registered) return;
+  registered = true;
+  replaceKernel('Conv2D', makeConvForward(addon, false));
+  replaceKernel('FusedConv2D', makeConvForward(addon, true));
+  replaceKernel('Conv2DBackpropInput', makeConvBackpropInput(addon));
+  replaceKernel('Conv2DBackpropFilter', makeConvBackpropFilter(addon));
+  replaceKernel('BatchMatMul', makeMatMul(addon, false));
+  replaceKernel('_FusedMatMul', makeMatMul(addon, true));
+  replaceKernel('MaxPool', makeMaxPool(addon));
+  replaceKernel('MaxPoolGrad', makeMaxPoolGrad(addon));
+  replaceKernel('Multiply', makeBinary(addon, 'Multiply'));
+  replaceKernel('Add', makeBinary(addon, 'Add'));
+  replaceKernel('Relu', makeUnary(addon, 'Relu'));
+  replaceKernel('Step', makeUnary(addon, 'Step'));
+  replaceKernel('Sum', makeSum(addon));
+  replaceKernel('Cast', makeCast());
+}

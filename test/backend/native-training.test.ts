@@ -1,0 +1,94 @@
+/**
+ * Training on the native path over many steps: no tensor and no native memory may accumulate, and the
+ * same seed must give bit-identical weights (for a given thread count). Skipped where the addon is not built.
+ */
+import * as tf from '@tensorflow/tfjs';
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { loadNativeAddon, NATIVE_BUILD_HINT } from '../../src/backend/native-addon.ts';
+import { initBackend } from '../../src/backend/select.ts';
+import { buildModel } from '../../src/datasets/registry.ts';
+import { Rng } from '../../src/run/rng.ts';
+import { trainStep } from '../../src/models/train-member.ts';
+import { uniformValues } from '../helpers/backends.ts';
+
+const { addon, reason } = loadNativeAddon();
+const skip = addon ? false : `${reason}: ${NATIVE_BUILD_HINT}`;
+
+before(async () => {
+  if (addon) assert.equal((await initBackend('native')).name, 'native');
+});
+
+function batch(dataset: 'mnist' | 'cifar10', n: number, seed: number) {
+  const shape: [number, number, number, number] = dataset === 'mnist' ? [n, 28, 28, 1] : [n, 32, 32, 3];
+  const rng = new Rng(seed);
+  const x = tf.tensor4d(uniformValues(rng, n * shape[1] * shape[2] * shape[3], 0, 1), shape);
+  const labels = Int32Array.from({ length: n }, () => rng.int(10));
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D);
+  return { x, y };
+}
+
+/** Trains `steps` steps from a seeded model and returns every weight's values. */
+function trainedWeights(model: string, steps: number): Float32Array[] {
+  const net = buildModel(model, 21);
+  const optimizer = tf.train.adam(1e-3);
+  const { x, y } = batch(model.startsWith('mnist') ? 'mnist' : 'cifar10', 16, 4);
+  for (let i = 0; i < steps; i++) trainStep(net, optimizer, x, y);
+  const weights = net.getWeights().map((w) => Float32Array.from(w.dataSync()));
+  tf.dispose([x, y]);
+  optimizer.dispose();
+  net.dispose();
+  return weights;
+}
+
+describe('training on the native path', { skip }, () => {
+  for (const model of ['mnist-base', 'cifar10-base']) {
+    test(`${model}: no tensor, heap or native cache growth over 30 steps, and the loss falls`, () => {
+      const net = buildModel(model, 1);
+      const optimizer = tf.train.adam(1e-3);
+      const { x, y } = batch(model.startsWith('mnist') ? 'mnist' : 'cifar10', 32, 2);
+      const first = trainStep(net, optimizer, x, y);
+      trainStep(net, optimizer, x, y);
+      const tensors = tf.memory().numTensors;
+      const bytes = tf.memory().numBytes;
+      const cache = addon!.cacheStats();
+      let loss = first;
+      for (let i = 0; i < 30; i++) loss = trainStep(net, optimizer, x, y);
+      assert.equal(tf.memory().numTensors, tensors, 'tensors created per step were not disposed');
+      assert.equal(tf.memory().numBytes, bytes, 'tensor bytes grew');
+      // The primitive cache holds one entry per layer shape: it fills on the first steps and then stays.
+      assert.deepEqual(addon!.cacheStats(), cache, 'the native primitive cache grew after warm-up');
+      assert.ok(cache.primitives > 0, 'no native primitive was cached: the native kernels did not run');
+      assert.ok(Number.isFinite(first) && loss < first, `loss ${first} → ${loss} on a repeated batch`);
+      tf.dispose([x, y]);
+      optimizer.dispose();
+      net.dispose();
+    });
+  }
+
+  test('clearCache frees every cached primitive and the kernels rebuild them on demand', () => {
+    trainedWeights('mnist-base', 1);
+    assert.ok(addon!.cacheStats().primitives > 0);
+    addon!.clearCache();
+    assert.deepEqual(addon!.cacheStats(), { primitives: 0, bytes: 0 });
+    trainedWeights('mnist-base', 1);
+    assert.ok(addon!.cacheStats().primitives > 0);
+  });
+
+  for (const threads of [1, 2]) {
+    test(`same seed → bit-identical weights after 5 steps, ${threads} thread(s), MNIST and CIFAR-10`, () => {
+      const previous = addon!.getThreads();
+      addon!.setThreads(threads);
+      try {
+        for (const model of ['mnist-base', 'cifar10-base']) {
+          const a = trainedWeights(model, 5);
+          const b = trainedWeights(model, 5);
+          assert.equal(a.length, b.length);
+          a.forEach((w, i) => assert.ok(Buffer.from(w.buffer).equals(Buffer.from(b[i].buffer)), `${model} weight ${i} differs between two identical runs`));
+        }
+      } finally {
+        addon!.setThreads(previous);
+      }
+    });
+  }
+});
