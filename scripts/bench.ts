@@ -25,7 +25,8 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gradientHooks } from '../src/attacks/gradients.ts';
+import { gradientHooks, NO_GRADIENT } from '../src/attacks/gradients.ts';
+import { argmaxRows, scoreSplit } from '../src/models/predict.ts';
 import { resolveAttack } from '../src/attacks/registry.ts';
 import { ensemblePredictor, scorerOf } from '../src/attacks/scoring.ts';
 import { ATTACK_BATCH_SIZE } from '../src/eval/attack-run.ts';
@@ -171,7 +172,11 @@ function measureMnistEpoch(settings: Settings): Measure {
 
 interface AttackPlan {
   dataset: string;
-  grad: '2' | '3';
+  /** A registry attack at its defaults but for `given`. */
+  attack: string;
+  given?: Record<string, number>;
+  /** null: a gradient-free attack. */
+  grad: '2' | '3' | null;
   images: number;
   /** Attack the embedded MNIST test images (true) or random images (CIFAR-10 is not embedded). */
   realImages: boolean;
@@ -180,10 +185,14 @@ interface AttackPlan {
 function attackPlans(settings: Settings): Record<string, AttackPlan> {
   const mnistImages = settings.quick ? 200 : 1000;
   return {
-    'mnist-bim-grad2': { dataset: 'mnist', grad: '2', images: mnistImages, realImages: true },
-    'mnist-bim-grad3': { dataset: 'mnist', grad: '3', images: mnistImages, realImages: true },
-    'cifar10-bim-grad2': { dataset: 'cifar10', grad: '2', images: settings.quick ? 3 * 10 : 3 * ATTACK_BATCH_SIZE, realImages: false },
-    'cifar10-bim-grad3': { dataset: 'cifar10', grad: '3', images: settings.quick ? 3 * 10 : 3 * ATTACK_BATCH_SIZE, realImages: false },
+    'mnist-bim-grad2': { dataset: 'mnist', attack: 'bim', grad: '2', images: mnistImages, realImages: true },
+    'mnist-bim-grad3': { dataset: 'mnist', attack: 'bim', grad: '3', images: mnistImages, realImages: true },
+    'cifar10-bim-grad2': { dataset: 'cifar10', attack: 'bim', grad: '2', images: settings.quick ? 3 * 10 : 3 * ATTACK_BATCH_SIZE, realImages: false },
+    'cifar10-bim-grad3': { dataset: 'cifar10', attack: 'bim', grad: '3', images: settings.quick ? 3 * 10 : 3 * ATTACK_BATCH_SIZE, realImages: false },
+    // APGD at AutoAttack's 100 iterations; Square with a 1,000-query budget on images the ensemble classifies
+    // correctly (fresh members misclassify most test images, where Square stops after its first query).
+    'mnist-apgd-ce-grad3': { dataset: 'mnist', attack: 'apgd-ce', grad: '3', images: settings.quick ? 15 : 150, realImages: true },
+    'mnist-square': { dataset: 'mnist', attack: 'square', given: { queries: 1000 }, grad: null, images: settings.quick ? 15 : 150, realImages: true },
   };
 }
 
@@ -207,10 +216,14 @@ function measureAttack(name: string, plan: AttackPlan): Measure {
   // Three batches at least, so that the RSS after each shows whether memory grows batch by batch.
   const batchSize = Math.min(ATTACK_BATCH_SIZE, Math.ceil(plan.images / 3));
   const ensemble = new Ensemble(Array.from({ length: ENSEMBLE_SIZE }, (_, i) => buildModel(baseModelFor(plan.dataset), SEED + i)));
-  const hooks = gradientHooks(ensemble, { grad: plan.grad, member: 0, loss: 'logits' });
-  const paperBim = resolveAttack(datasetDescriptor(plan.dataset), 'bim');
+  const hooks = plan.grad ? gradientHooks(ensemble, { grad: plan.grad, member: 0, loss: 'logits' }) : NO_GRADIENT;
+  const spec = resolveAttack(datasetDescriptor(plan.dataset), plan.attack, plan.given);
   const scored = { scorer: scorerOf(ensemblePredictor(ensemble)), probabilities: (x: tf.Tensor4D) => ensemble.probabilities(x) };
-  const { images, labels } = attackImages(plan);
+  const data = attackImages(plan);
+  const { images } = data;
+  // A score-based attack is timed on images the ensemble gets right (its own predictions as labels).
+  const labels = plan.grad ? data.labels : argmaxRows(scoreSplit((x) => ensemble.probabilities(x), { images, labels: data.labels, count: plan.images }, shape), 10);
+  let queries = 0;
   const rssAfterBatchMiB: number[] = [];
   // Bytes held by live tensors: flat from batch to batch means no tensor leaks (RSS also holds V8's heap).
   const tensorMiBAfterBatch: number[] = [];
@@ -221,7 +234,9 @@ function measureAttack(name: string, plan: AttackPlan): Measure {
     tf.tidy(() => {
       const x = tf.tensor4d(images.subarray(start * pixels, (start + n) * pixels), [n, ...shape]);
       const y = tf.oneHot(tf.tensor1d(Int32Array.from(labels.subarray(start, start + n)), 'int32'), 10).toFloat() as tf.Tensor2D;
-      runAttack(paperBim, hooks, x, y, scored, start / batchSize).adversarial.dataSync();
+      const result = runAttack(spec, hooks, x, y, scored, start / batchSize);
+      result.adversarial.dataSync();
+      if (result.queries) queries += tf.sum(result.queries).arraySync() as number;
     });
     rssAfterBatchMiB.push(Math.round(process.memoryUsage().rss / MiB));
     tensorMiBAfterBatch.push(Math.round(tf.memory().numBytes / MiB));
@@ -230,13 +245,13 @@ function measureAttack(name: string, plan: AttackPlan): Measure {
   const cpuSeconds = cpuSecondsNow() - cpu;
   ensemble.dispose();
   const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
-  const what = `${plan.dataset} bim grad${plan.grad} ${ENSEMBLE_SIZE} members ${plan.images} ${plan.realImages ? 'test' : 'random'} images`;
+  const what = `${plan.dataset} ${plan.attack} ${plan.grad ? `grad${plan.grad}` : `${(queries / plan.images).toFixed(0)} queries per image`} ${ENSEMBLE_SIZE} members ${plan.images} ${plan.realImages ? 'test' : 'random'} images`;
   return {
     name,
     line: `${what} ${seconds.toFixed(1)} s, ${(plan.images / seconds).toFixed(1)} images/s, peak RSS ${peakRssMiB} MiB (after each batch: RSS ${rssAfterBatchMiB.join(', ')} MiB; live tensors ${tensorMiBAfterBatch.join(', ')} MiB)`,
     value: seconds,
     unit: 's',
-    details: { ...plan, batchSize, bim: paperBim.params, seconds, cpuSeconds, imagesPerSecond: plan.images / seconds, peakRssMiB, rssAfterBatchMiB, tensorMiBAfterBatch },
+    details: { ...plan, batchSize, params: spec.params, queriesPerImage: queries / plan.images, seconds, cpuSeconds, imagesPerSecond: plan.images / seconds, peakRssMiB, rssAfterBatchMiB, tensorMiBAfterBatch },
   };
 }
 
