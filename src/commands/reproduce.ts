@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { DATASET_NAMES, loadDataset } from '../datasets/registry.ts';
 import { buildPlan } from '../reproduce/plan.ts';
 import { PRESET_NAMES, PRESETS, type PresetName } from '../reproduce/presets.ts';
-import { estimateSeconds, reproduce, reproduceStep } from '../reproduce/run.ts';
+import { estimateSeconds, recordedReproduction, reproduce, reproduceStep } from '../reproduce/run.ts';
 import { slurmStatus, splitArgs, submitToSlurm } from '../cluster/executor.ts';
 import { usageError } from '../errors.ts';
 import { formatDuration } from '../run/progress.ts';
@@ -61,7 +61,11 @@ export function reproduceCommand(): Command {
       if (flags.status && flags.step !== undefined) throw usageError('--status and --step: give one of them');
       const outDir = flags.out ?? join('results', `reproduce-${preset.name}`);
       if (flags.status) {
-        for (const s of slurmStatus({ preset, datasets, outDir })) {
+        // Without --preset / --dataset, the ones the reproduction in --out was started with.
+        const recorded = recordedReproduction(outDir);
+        const statusPreset = cmd.getOptionValueSource('preset') === 'default' && recorded ? PRESETS[recorded.preset as PresetName] ?? preset : preset;
+        const statusDatasets = cmd.getOptionValueSource('dataset') === 'default' && recorded ? recorded.datasets : datasets;
+        for (const s of slurmStatus({ preset: statusPreset, datasets: statusDatasets, outDir })) {
           console.log([s.state.padEnd(13), s.jobId ? `job ${s.jobId}`.padEnd(14) : ''.padEnd(14), s.stepId, s.detail ? `  ${s.detail}` : ''].join(' ').trimEnd());
         }
         return;

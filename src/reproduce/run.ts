@@ -106,6 +106,18 @@ async function runStep(step: Step, options: ReproduceOptions, dirs: { runs: stri
   });
 }
 
+/** The preset and data sets the reproduction in `outDir` was started with; undefined when there is none. */
+export function recordedReproduction(outDir: string): { preset: string; datasets: string[] } | undefined {
+  const path = join(outDir, STATE_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    const { preset, datasets } = JSON.parse(readFileSync(path, 'utf8')) as ReproduceState;
+    return typeof preset === 'string' && Array.isArray(datasets) ? { preset, datasets } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Marks steps done in OUT/reproduce-state.json, under its file lock: Slurm jobs of one reproduction finish
  * on several nodes at once, and each must keep the others' marks.

@@ -14,7 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 
 export const LOCK_FILE = '.ensdef.lock';
@@ -170,12 +170,17 @@ function sleepMs(ms: number): void {
 /** How long a writer waits for a file lock: far longer than any read-modify-write holds it. */
 const FILE_LOCK_WAIT_MS = 120_000;
 
+/** Where FILE's lock lives: DIR/.locks/NAME-EXT.lock (a name that does not contain FILE's own). */
+export function fileLockPath(file: string): string {
+  return join(dirname(file), '.locks', `${basename(file).replace(/\./g, '-')}.lock`);
+}
+
 /**
- * Runs `update` holding FILE's lock (FILE.lock), waiting while another writer holds it. For short,
- * synchronous read-modify-writes of one shared file, so that concurrent writers each see the others' work.
+ * Runs `update` holding FILE's lock, waiting while another writer holds it. For short, synchronous
+ * read-modify-writes of one shared file, so that concurrent writers each see the others' work.
  */
 export function withFileLock<T>(file: string, update: () => T, waitMs = FILE_LOCK_WAIT_MS): T {
-  const path = `${file}.lock`;
+  const path = fileLockPath(file);
   const self = me();
   const deadline = Date.now() + waitMs;
   let pause = 2;

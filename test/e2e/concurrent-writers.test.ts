@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { readResults } from '../../src/eval/results.ts';
 import { readManifest } from '../../src/run/manifest.ts';
+import { fileLockPath } from '../../src/run/lock.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { ensdef } from '../helpers/reliability.ts';
 
@@ -45,7 +46,7 @@ describe('twenty concurrent writers on one run', () => {
     const rows = readResults(path);
     assert.equal(rows.length, WRITERS * ROWS_EACH);
     assert.equal(new Set(rows.map((r) => `${r.method}/${r.member}`)).size, WRITERS * ROWS_EACH);
-    assert.ok(!existsSync(`${path}.lock`), 'the file lock is released');
+    assert.ok(!existsSync(fileLockPath(path)), 'the file lock is released');
   });
 
   test(`${WRITERS} 'train --member i' processes on one run: every member record kept, the run evaluated once complete`, { timeout: 600_000 }, async () => {
