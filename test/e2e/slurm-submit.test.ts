@@ -30,7 +30,8 @@ function fakeSlurm(name: string, succeed: number): { bin: string; calls: string 
 if [ $n -gt ${succeed} ]; then echo "sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified" >&2; exit 1; fi
 echo $((100+n))`),
   );
-  writeFileSync(join(bin, 'squeue'), script(`echo "squeue $*" >> ${calls}`));
+  // squeue lists what a test wrote to its `queue` file ('%i|%F|%j|%T|%r' lines), nothing by default.
+  writeFileSync(join(bin, 'squeue'), script(`echo "squeue $*" >> ${calls}; cat ${join(home, name, 'queue')} 2>/dev/null || true`));
   writeFileSync(join(bin, 'scancel'), script(`echo "scancel $*" >> ${calls}`));
   for (const f of ['sbatch', 'squeue', 'scancel']) chmodSync(join(bin, f), 0o755);
   return { bin, calls };
@@ -109,5 +110,27 @@ describe('reproduce --executor slurm without a cluster', () => {
     assert.ok(lines.every((l) => /^failed +job \d+/.test(l)), status.stdout);
     assert.ok(lines.some((l) => l.includes(attack[0]) && l.includes('is not trained yet')), status.stdout);
     assert.ok(existsSync(logs));
+
+    // A rerun while every job but one attack is still queued submits that attack, and the report again
+    // (cancelling the queued report, which would not wait for the new job).
+    const missing = attack[0];
+    const queue = Object.entries(jobs)
+      .filter(([id]) => id !== missing)
+      .map(([, j]) => `${j.jobId}|${j.jobId}|${(j as unknown as { name: string }).name}|PENDING|Dependency`);
+    writeFileSync(join(home, 'full', 'queue'), `${queue.join('\n')}\n`);
+    writeFileSync(fake.calls, '');
+    const rerun = await ensdef(['reproduce', '--preset', 'smoke', '--executor', 'slurm', '--out', out], { env: { PATH: pathWith(fake.bin) } });
+    assert.equal(rerun.status, 0, rerun.stderr);
+    assert.deepEqual(rerun.stdout.trim().split('\n').map((l) => l.split('\t').at(-1)), [missing, 'report']);
+    const calls = readFileSync(fake.calls, 'utf8');
+    assert.equal(calls.match(/^sbatch /gm)?.length, 2);
+    assert.match(calls, new RegExp(`^scancel ${jobs.report.jobId}$`, 'm'));
+    assert.match(rerun.stderr, /submitted 2 job\(s\)/);
+  });
+
+  test('train --member outside the run is a usage error, before any work', async () => {
+    const result = await ensdef(['train', '--members', '2', '--member', '2', '--runs-dir', join(home, 'member-runs')]);
+    assertOneLineFailure(result, 2, '--member 2: the run has 2 members (0..1)');
+    assert.ok(!existsSync(join(home, 'member-runs')));
   });
 });
