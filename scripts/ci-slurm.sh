@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# CI's Slurm checks (called by .ci/run; runnable alone): installs Debian's slurm-wlm and munge if needed,
+# brings up a one-node cluster (scripts/slurm-local.sh), runs the tests that need one, then
+#   1. the smoke reproduction as Slurm jobs, whose report must equal REFERENCE_REPORT byte for byte;
+#   2. the same with one training array task cancelled mid-training and the reproduction resubmitted;
+# and brings the cluster down. Usage: scripts/ci-slurm.sh REFERENCE_REPORT (a local smoke report).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reference=$(realpath "$1")
+out=$(mktemp -d)
+if ! command -v slurmctld >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+fi
+eval "$(scripts/slurm-local.sh up)"
+trap 'scripts/slurm-local.sh down' EXIT
+
+# Waits until no job of the reproduction in $1 is queued or running, then prints its status.
+wait_for() {
+  local started=$SECONDS
+  while npx ensdef reproduce --status --out "$1" | grep -qE '^(queued|running) '; do sleep 5; done
+  npx ensdef reproduce --status --out "$1" | awk '{print $1}' | sort | uniq -c
+  echo "ci: jobs of $1 ended after $((SECONDS - started)) s"
+}
+
+# The tests that need a cluster (skipped by npm test above when there was none).
+node --import tsx --test test/e2e/slurm-cluster.test.ts
+
+# 1. The smoke reproduction as Slurm jobs: the same report, byte for byte.
+started=$SECONDS
+npx ensdef reproduce --preset smoke --executor slurm --out "$out/slurm" > "$out/slurm-jobs.txt"
+wait_for "$out/slurm"
+if npx ensdef reproduce --status --out "$out/slurm" | grep -vq '^done '; then
+  npx ensdef reproduce --status --out "$out/slurm" | grep -v '^done '
+  exit 1
+fi
+diff -r "$reference" "$out/slurm/report"
+echo "ci: Slurm smoke reproduction: report identical to the local one ($((SECONDS - started)) s)"
+
+# 2. One array task cancelled mid-training, the reproduction resubmitted: again the same report.
+started=$SECONDS
+npx ensdef reproduce --preset smoke --executor slurm --out "$out/cancel" > "$out/cancel-jobs.txt"
+array=$(awk -F'\t' '$3 == "train:mnist-random-init" {print $1}' "$out/cancel-jobs.txt")
+# The task prints its first progress line after its first training batch: cancel it then.
+for _ in $(seq 1 600); do
+  if grep -qs 'member 1/2 \[' "$out"/cancel/slurm/logs/*-"${array}"_0.log; then break; fi
+  sleep 0.2
+done
+scancel "${array}_0"
+echo "ci: cancelled task ${array}_0 mid-training"
+wait_for "$out/cancel"
+test ! -e "$out/cancel/runs/mnist-random-init/members/member-00/record.json" || { echo "ci: the task finished before it was cancelled"; exit 1; }
+npx ensdef reproduce --preset smoke --executor slurm --out "$out/cancel"
+wait_for "$out/cancel"
+diff -r "$reference" "$out/cancel/report"
+echo "ci: Slurm reproduction with a cancelled task, resubmitted: report identical ($((SECONDS - started)) s)"
