@@ -64,11 +64,16 @@ export function slurmJobEnded(job: string): boolean | undefined {
   }
 }
 
+const SLURM_CHECK_AFTER_MS = 10_000;
+
 /** Why the holder no longer holds the lock, or undefined when it may still. */
 function staleReason(holder: LockHolder, me: LockHolder): string | undefined {
   if (holder.slurmJob && me.slurmJob && holder.slurmJob === me.slurmJob && holder.pid !== me.pid) return 'an earlier attempt of this Slurm job';
   if (holder.host === me.host && !isAlive(holder.pid)) return 'its process is gone';
-  if (holder.slurmJob && slurmJobEnded(holder.slurmJob) === true) return `Slurm job ${holder.slurmJob} has ended`;
+  // Asking Slurm costs a round trip to its controller: not for a lock taken moments ago (a file lock
+  // another node holds for milliseconds, retried every few), only for one that has stayed.
+  const age = Date.now() - Date.parse(holder.since);
+  if (holder.slurmJob && !(age < SLURM_CHECK_AFTER_MS) && slurmJobEnded(holder.slurmJob) === true) return `Slurm job ${holder.slurmJob} has ended`;
   return undefined;
 }
 
