@@ -6,7 +6,7 @@
 # and brings the cluster down. Usage: scripts/ci-slurm.sh REFERENCE_REPORT (a local smoke report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-reference=$(realpath "$1")
+reference=$(realpath -m "$1")
 out=$(mktemp -d)
 if ! command -v slurmctld >/dev/null; then
   apt-get update -qq
@@ -17,9 +17,10 @@ trap 'scripts/slurm-local.sh down' EXIT
 
 # Waits until no job of the reproduction in $1 is queued or running, then prints its status.
 wait_for() {
-  local started=$SECONDS
-  while npx ensdef reproduce --status --out "$1" | grep -qE '^(queued|running) '; do sleep 5; done
-  npx ensdef reproduce --status --out "$1" | awk '{print $1}' | sort | uniq -c
+  local started=$SECONDS status
+  # (the status is read whole before grep looks at it: grep -q would close the pipe early)
+  while status=$(npx ensdef reproduce --status --out "$1") && grep -qE '^(queued|running) ' <<< "$status"; do sleep 5; done
+  awk '{print $1}' <<< "$status" | sort | uniq -c
   echo "ci: jobs of $1 ended after $((SECONDS - started)) s"
 }
 
@@ -30,10 +31,8 @@ node --import tsx --test test/e2e/slurm-cluster.test.ts
 started=$SECONDS
 npx ensdef reproduce --preset smoke --executor slurm --out "$out/slurm" > "$out/slurm-jobs.txt"
 wait_for "$out/slurm"
-if npx ensdef reproduce --status --out "$out/slurm" | grep -vq '^done '; then
-  npx ensdef reproduce --status --out "$out/slurm" | grep -v '^done '
-  exit 1
-fi
+status=$(npx ensdef reproduce --status --out "$out/slurm")
+if grep -v '^done ' <<< "$status"; then echo "ci: steps not done"; exit 1; fi
 diff -r "$reference" "$out/slurm/report"
 echo "ci: Slurm smoke reproduction: report identical to the local one ($((SECONDS - started)) s)"
 
