@@ -134,8 +134,8 @@ export async function trainRun(options: TrainRunOptions): Promise<Manifest> {
   let trained = 0;
   if (pending.length > 0) {
     await withMemberLocks(dir, pending, async () => {
-      // A member another process finished while this one waited for nothing (the locks are not waited for,
-      // but the records were read before them) is not trained twice.
+      // Records are read again under the locks: a member another process finished between the first read
+      // and this process taking its lock is not trained twice.
       const still = unfinished();
       trained = still.length;
       try {
