@@ -89,8 +89,9 @@ export function reproduceCommand(): Command {
       const out = outDir;
       const options = { preset, datasets, outDir: out, workers: workersFor(cmd, backend), backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log };
       if (flags.step !== undefined) {
+        const stepStarted = performance.now();
         const built = await reproduceStep(options, flags.step);
-        log(`step ${flags.step} done${built ? `: report written to ${resolve(built.outDir)}` : ''}`);
+        log(`step ${flags.step} done in ${((performance.now() - stepStarted) / 1000).toFixed(1)} s${built ? `: report written to ${resolve(built.outDir)}` : ''}`);
         return;
       }
       const report = await reproduce(options);
