@@ -39,16 +39,21 @@ echo "ci: Slurm smoke reproduction: report identical to the local one ($((SECOND
 # 2. One array task cancelled mid-training, the reproduction resubmitted: again the same report.
 started=$SECONDS
 npx ensdef reproduce --preset smoke --executor slurm --out "$out/cancel" > "$out/cancel-jobs.txt"
-array=$(awk -F'\t' '$3 == "train:mnist-random-init" {print $1}' "$out/cancel-jobs.txt")
-# The task prints its first progress line after its first training batch: cancel it then.
-for _ in $(seq 1 600); do
-  if grep -qs 'member 1/2 \[' "$out"/cancel/slurm/logs/*-"${array}"_0.log; then break; fi
+# The target: adversarial training (an FGSM pass per step: the longest training of the smoke preset),
+# queued behind other runs, so it starts after the submission has returned.
+target=mnist-adversarial-training
+array=$(awk -F'\t' -v step="train:$target" '$3 == step {print $1}' "$out/cancel-jobs.txt")
+# Its log's first line comes when the process starts; training starts about a second later and lasts
+# several: cancel it two seconds after that line.
+for _ in $(seq 1 3000); do
+  if grep -qs '^backend ' "$out"/cancel/slurm/logs/*-"${array}"_0.log; then break; fi
   sleep 0.2
 done
+sleep 2
 scancel "${array}_0"
-echo "ci: cancelled task ${array}_0 mid-training"
+echo "ci: cancelled task ${array}_0 (train:$target) mid-training"
 wait_for "$out/cancel"
-test ! -e "$out/cancel/runs/mnist-random-init/members/member-00/record.json" || { echo "ci: the task finished before it was cancelled"; exit 1; }
+test ! -e "$out/cancel/runs/$target/members/member-00/record.json" || { echo "ci: the task finished before it was cancelled"; exit 1; }
 npx ensdef reproduce --preset smoke --executor slurm --out "$out/cancel"
 wait_for "$out/cancel"
 diff -r "$reference" "$out/cancel/report"

@@ -75,6 +75,23 @@ describe('a real Slurm', { skip }, () => {
     assert.deepEqual(manifest.members.map((m) => m.index), [0, 1]);
   });
 
+  test('an array task requeued mid-training (scontrol requeue, as on preemption) resumes after its last epoch', { timeout: 900_000 }, async () => {
+    const job = sbatch([
+      '--array=0', `--output=${join(home, 'requeue-%A_%a.log')}`, '--requeue',
+      '--wrap', `exec ${process.execPath} ${ENSDEF_BIN} train ${FLAGS.join(' ')} --run requeued --member $SLURM_ARRAY_TASK_ID`,
+    ]);
+    const state = join(member('requeued', 0), TRAIN_STATE_FILE);
+    const deadline = Date.now() + 600_000;
+    while (!existsSync(state) && Date.now() < deadline) await sleep(200);
+    assert.ok(existsSync(state), 'member 0 never finished its first epoch');
+    execFileSync('scontrol', ['requeue', `${job}_0`]);
+    await waitGone(job);
+    // The requeued attempt is the same job: it took over the lock of its own first attempt.
+    const log = readFileSync(join(home, `requeue-${job}_0.log`), 'utf8');
+    assert.match(log, /resuming after epoch [12]\/3/);
+    assert.equal(sha256File(join(member('requeued', 0), 'weights.bin')), sha256File(join(member('local', 0), 'weights.bin')));
+  });
+
   test("a partition Slurm rejects: one line with Slurm's message, nothing left queued", async () => {
     const out = join(home, 'rejected');
     const result = await ensdef(['reproduce', '--preset', 'smoke', '--executor', 'slurm', '--sbatch', '--partition=no-such-partition', '--out', out]);
