@@ -48,6 +48,12 @@ configureErrors(program);
 
 const debug = process.argv.includes('--debug');
 
+// A reader that stops early (`ensdef reproduce --status | head`) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

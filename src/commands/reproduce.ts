@@ -4,7 +4,9 @@ import { join, resolve } from 'node:path';
 import { DATASET_NAMES, loadDataset } from '../datasets/registry.ts';
 import { buildPlan } from '../reproduce/plan.ts';
 import { PRESET_NAMES, PRESETS, type PresetName } from '../reproduce/presets.ts';
-import { estimateSeconds, reproduce } from '../reproduce/run.ts';
+import { estimateSeconds, recordedReproduction, reproduce, reproduceStep } from '../reproduce/run.ts';
+import { slurmStatus, splitArgs, submitToSlurm } from '../cluster/executor.ts';
+import { usageError } from '../errors.ts';
 import { formatDuration } from '../run/progress.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
 import { enumOption, integerOption } from './parse.ts';
@@ -17,7 +19,14 @@ interface ReproduceFlags {
   preset: PresetName;
   out?: string;
   workers: number;
+  executor: 'local' | 'slurm';
+  sbatch?: string;
+  dryRun?: boolean;
+  status?: boolean;
+  step?: string;
 }
+
+const EXECUTORS = ['local', 'slurm'] as const;
 
 export function reproduceCommand(): Command {
   return new Command('reproduce')
@@ -31,10 +40,43 @@ export function reproduceCommand(): Command {
     )
     .option('--out <dir>', 'output directory: runs/, report/ and the resume state (default: results/reproduce-PRESET)')
     .option('--workers <n>', WORKERS_HELP, integerOption('--workers', 1, 64), DEFAULT_WORKERS)
+    .addOption(
+      new Option('--executor <name>', 'local: run every step here; slurm: submit the steps as Slurm jobs and return (docs/CLUSTER.md)')
+        .choices(EXECUTORS)
+        .default('local')
+        .argParser(enumOption('--executor', EXECUTORS)),
+    )
+    .option('--sbatch <args>', 'with --executor slurm: extra sbatch arguments for every job, e.g. "--partition gpu --gres=gpu:1 --time 4:00:00"')
+    .option('--dry-run', 'with --executor slurm: print the job scripts instead of submitting them')
+    .option('--status', "show each step of the reproduction in --out: done, queued, running, failed (Slurm job id and its log's tail)")
+    .option('--step <id>', "run one step of the plan and mark it done (what each Slurm job runs; 'report' builds the report)")
     .action(async (flags: ReproduceFlags, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const preset = PRESETS[flags.preset];
       const datasets: string[] = flags.dataset === 'all' ? [...DATASET_NAMES] : [flags.dataset];
+      if (flags.executor !== 'slurm' && (flags.sbatch !== undefined || flags.dryRun)) {
+        throw usageError(`${flags.sbatch !== undefined ? '--sbatch' : '--dry-run'} needs --executor slurm`);
+      }
+      if ((flags.status || flags.step !== undefined) && flags.executor === 'slurm') throw usageError(`${flags.status ? '--status' : '--step'} reads or runs a reproduction; leave out --executor slurm`);
+      if (flags.status && flags.step !== undefined) throw usageError('--status and --step: give one of them');
+      const outDir = flags.out ?? join('results', `reproduce-${preset.name}`);
+      if (flags.status) {
+        // Without --preset / --dataset, the ones the reproduction in --out was started with.
+        const recorded = recordedReproduction(outDir);
+        const statusPreset = cmd.getOptionValueSource('preset') === 'default' && recorded ? PRESETS[recorded.preset as PresetName] ?? preset : preset;
+        const statusDatasets = cmd.getOptionValueSource('dataset') === 'default' && recorded ? recorded.datasets : datasets;
+        for (const s of slurmStatus({ preset: statusPreset, datasets: statusDatasets, outDir })) {
+          console.log([s.state.padEnd(13), s.jobId ? `job ${s.jobId}`.padEnd(14) : ''.padEnd(14), s.stepId, s.detail ? `  ${s.detail}` : ''].join(' ').trimEnd());
+        }
+        return;
+      }
+      if (flags.executor === 'slurm') {
+        // A missing data set fails here, not in every job.
+        if (!flags.dryRun) for (const dataset of datasets) loadDataset({ dataset, trainLimit: preset.trainLimit, testLimit: preset.testLimit });
+        const backendGiven = cmd.optsWithGlobals().backend !== 'auto' ? (global.backend as string) : undefined;
+        await submitToSlurm({ preset, datasets, outDir, sbatchArgs: splitArgs(flags.sbatch ?? ''), backend: backendGiven, dryRun: Boolean(flags.dryRun), log, print: (line) => console.log(line) });
+        return;
+      }
       // Fail before any training if a data set is missing.
       for (const dataset of datasets) loadDataset({ dataset, trainLimit: preset.trainLimit, testLimit: preset.testLimit });
       const backend = await startBackend(global, log);
@@ -44,8 +86,15 @@ export function reproduceCommand(): Command {
         const seconds = estimateSeconds(cifarSteps) * 28;
         log(`warning: CIFAR-10 at --preset ${preset.name} on the ${backend.name} backend is estimated at ${formatDuration(seconds)}; it is realistic only with a GPU (npm install @tensorflow/tfjs-node-gpu)`);
       }
-      const out = flags.out ?? join('results', `reproduce-${preset.name}`);
-      const report = await reproduce({ preset, datasets, outDir: out, workers: workersFor(cmd, backend), backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log });
+      const out = outDir;
+      const options = { preset, datasets, outDir: out, workers: workersFor(cmd, backend), backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log };
+      if (flags.step !== undefined) {
+        const stepStarted = performance.now();
+        const built = await reproduceStep(options, flags.step);
+        log(`step ${flags.step} done in ${((performance.now() - stepStarted) / 1000).toFixed(1)} s${built ? `: report written to ${resolve(built.outDir)}` : ''}`);
+        return;
+      }
+      const report = await reproduce(options);
       console.log(`report written to ${resolve(report.outDir)}: ${report.files.length} files (open report.md)`);
     });
 }

@@ -11,6 +11,7 @@ import { readManifest } from '../run/manifest.ts';
 import { defaultRunName, runDir, validateRunName } from '../run/run-dir.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
 import { enumOption, integerOption, numberOption } from './parse.ts';
+import { usageError } from '../errors.ts';
 
 interface TrainFlags {
   dataset: string;
@@ -29,6 +30,7 @@ interface TrainFlags {
   temperature: number;
   workers: number;
   dataDir?: string;
+  member?: number;
 }
 
 /**
@@ -46,7 +48,7 @@ export function workersFor(cmd: Command, backend: BackendInfo): number {
 }
 
 export function resolveTrainConfig(flags: TrainFlags): TrainConfig {
-  const { lr, run: _run, workers: _workers, ...choices } = flags;
+  const { lr, run: _run, workers: _workers, member: _member, ...choices } = flags;
   return trainConfig({ ...choices, learningRate: lr });
 }
 
@@ -78,14 +80,32 @@ export function trainCommand(): Command {
     .option('--at-eps <ε>', `adversarial training FGSM ε (default: the paper's FGSM ε, ${perDataset((name) => datasetDescriptor(name).paperAttacks.fgsm.eps)})`, numberOption('--at-eps', 0, 1))
     .option('--temperature <T>', 'defensive distillation temperature', numberOption('--temperature', 0, 1000, true), TRAIN_DEFAULTS.temperature)
     .option('--workers <n>', WORKERS_HELP, integerOption('--workers', 1, 64), DEFAULT_WORKERS)
+    .option('--member <i>', 'train only member i (0-based) of the run, e.g. as task i of a Slurm array: --member $SLURM_ARRAY_TASK_ID', integerOption('--member', 0, 99))
     .action(async (flags: TrainFlags, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const config = resolveTrainConfig(flags);
       // checked before the backend starts, like every other flag
       const runName = validateRunName(flags.run ?? defaultRunName(config.dataset, config.method, config.seed));
+      if (flags.member !== undefined && flags.member >= config.members) {
+        throw usageError(`--member ${flags.member}: the run has ${config.members} member${config.members === 1 ? '' : 's'} (0..${config.members - 1})`);
+      }
       const backend = await startBackend(global, log);
-      const manifest = await trainRun({ config, runsRoot: global.runsDir, runName, workers: workersFor(cmd, backend), backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log });
-      const evaluation = manifest.evaluation!;
+      const manifest = await trainRun({
+        config,
+        runsRoot: global.runsDir,
+        runName,
+        workers: workersFor(cmd, backend),
+        backend,
+        command: ['ensdef', ...process.argv.slice(2)].join(' '),
+        log,
+        member: flags.member,
+      });
+      if (!manifest.evaluation) {
+        // Other members are still to come (other array tasks); the last one to finish evaluates the run.
+        console.log(`member ${flags.member} trained; run ${runName} has ${manifest.members.length}/${config.members} members (evaluated when the last one finishes)`);
+        return;
+      }
+      const evaluation = manifest.evaluation;
       const rates = manifest.members.map((m) => m.samplesPerSecond);
       log(`run ${runName} (${runDir(global.runsDir, runName)}), training ${(rates.reduce((a, b) => a + b, 0) / rates.length).toFixed(0)} samples/s per member`);
       if (config.members === 1) {

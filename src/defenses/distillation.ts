@@ -6,11 +6,13 @@
  * ensembling and attacks see the distilled network at T = 1 without doing anything special.
  */
 import * as tf from '@tensorflow/tfjs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Split } from '../data/dataset.ts';
 import { MEMBER_STREAMS, type EnsembleMethod, type MemberContext } from '../ensembles/method.ts';
 import { EVAL_BATCH, evaluateAccuracy, modelLogits, scoreSplit } from '../models/predict.ts';
-import { saveCheckpoint } from '../models/checkpoint.ts';
+import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../models/checkpoint.ts';
+import { TRAIN_STATE_FILE } from '../models/train-state.ts';
 import { baseModelFor, buildModel } from '../datasets/registry.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { crossEntropyFromLogits, type BatchLoss } from '../models/loss.ts';
@@ -36,10 +38,26 @@ interface Teacher {
   facts: Record<string, unknown>;
 }
 
-/** Trains the member's teacher at T on its own seed stream and saves it under the member's directory. */
+/**
+ * Trains the member's teacher at T on its own seed stream and saves it under the member's directory, with
+ * the facts the member's record reports. A teacher saved by an earlier, interrupted attempt is loaded
+ * instead (its weights are those it was saved with, so the soft labels and the student are the same);
+ * a teacher interrupted mid-training resumes from its own epoch checkpoint.
+ */
 async function trainTeacher(ctx: MemberContext, modelName: string, indices: Int32Array): Promise<Teacher> {
   const { config, dataset } = ctx;
   const teacherSeed = deriveSeed(ctx.seed, MEMBER_STREAMS.teacher);
+  const dir = join(ctx.dir, TEACHER_DIR);
+  if (existsSync(join(dir, 'model.json'))) {
+    const meta = readCheckpointMeta(dir);
+    if (ctx.checkpointIdentity !== undefined && meta.checkpointIdentity === ctx.checkpointIdentity && typeof meta.finalLoss === 'number') {
+      ctx.log?.(`member ${ctx.index + 1} teacher: trained by an earlier attempt, loaded from ${dir}`);
+      const model = await loadCheckpoint(dir);
+      const testAccuracy = evaluateAccuracy(modelLogits(model), dataset.test, dataset.imageShape, dataset.numClasses);
+      return { model, facts: { teacherSeed, teacherTestAccuracy: testAccuracy, teacherFinalLoss: meta.finalLoss, teacherTrainSeconds: meta.trainSeconds } };
+    }
+  }
+  const checkpoint = ctx.checkpointIdentity === undefined ? undefined : { path: join(dir, TRAIN_STATE_FILE), identity: `${ctx.checkpointIdentity}:teacher` };
   const model = buildModel(modelName, deriveSeed(teacherSeed, MEMBER_STREAMS.init));
   const result = trainMember(model, {
     split: dataset.train,
@@ -53,9 +71,20 @@ async function trainTeacher(ctx: MemberContext, modelName: string, indices: Int3
     loss: temperatureLoss(config.temperature),
     label: `member ${ctx.index + 1} teacher`,
     onBatch: (info) => ctx.onBatch(info, 'teacher'),
+    checkpoint,
+    onResume: (line) => ctx.log?.(`member ${ctx.index + 1} teacher: ${line}`),
   });
   const testAccuracy = evaluateAccuracy(modelLogits(model), dataset.test, dataset.imageShape, dataset.numClasses);
-  await saveCheckpoint(model, join(ctx.dir, TEACHER_DIR), { model: modelName, seed: teacherSeed, role: 'teacher', temperature: config.temperature });
+  await saveCheckpoint(model, dir, {
+    model: modelName,
+    seed: teacherSeed,
+    role: 'teacher',
+    temperature: config.temperature,
+    checkpointIdentity: ctx.checkpointIdentity,
+    finalLoss: result.finalLoss,
+    trainSeconds: result.seconds,
+  });
+  if (checkpoint) rmSync(checkpoint.path, { force: true });
   return {
     model,
     facts: { teacherSeed, teacherTestAccuracy: testAccuracy, teacherFinalLoss: result.finalLoss, teacherTrainSeconds: result.seconds },

@@ -14,6 +14,10 @@ export interface MemberContext {
   /** Directory the member's checkpoint goes to (distillation also stores its teacher there). */
   dir: string;
   onBatch: (info: BatchInfo, phase: string) => void;
+  /** What a training checkpoint of this member must match to be resumed (models/train-state.ts); none: no checkpoints. */
+  checkpointIdentity?: string;
+  /** Lines for the user (a phase resumed from its checkpoint). */
+  log?: (line: string) => void;
 }
 
 export interface MemberPlan {

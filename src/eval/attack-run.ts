@@ -6,7 +6,9 @@ import { loadDataset } from '../datasets/registry.ts';
 import { Ensemble } from '../ensembles/ensemble.ts';
 import { usageError } from '../errors.ts';
 import { appendResults, measurementKey, readResults, resultsPath, type ResultRow } from './results.ts';
-import { withDirLock } from '../run/lock.ts';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { withLock } from '../run/lock.ts';
 import { readManifest, type Manifest } from '../run/manifest.ts';
 import { runDir, validateRunName } from '../run/run-dir.ts';
 import { averageOverMembers, formatRow, jobLabel, plannedRows, runJob, usesMember, type AttackJob, type JobContext } from './jobs.ts';
@@ -72,10 +74,21 @@ export async function attackRun(options: AttackRunOptions): Promise<AttackRunRes
   checkMember(options.member, surrogate ?? run);
   // A malformed results.csv fails now, naming the file, not after the first job's work.
   readResults(resultsPath(run.dir));
-  return withDirLock(run.dir, () => attackLockedRun(options, run, surrogate));
+  return attackJobs(options, run, surrogate);
 }
 
-async function attackLockedRun(options: AttackRunOptions, run: LoadedRun, surrogate: LoadedRun | undefined): Promise<AttackRunResult> {
+/** Where the lock of one attack job lives: RUN/.locks/attack-HASH.lock, HASH naming what the job measures. */
+export function attackLockPath(runDirectory: string, job: AttackJob, members: number[], surrogate: string, testCount: number): string {
+  const key = createHash('sha256').update(JSON.stringify({ job, members, surrogate, testCount })).digest('hex').slice(0, 20);
+  return join(runDirectory, '.locks', `attack-${key}.lock`);
+}
+
+/**
+ * Each job runs under its own lock, not the run's: attack jobs of one run (Slurm jobs on several nodes)
+ * run at the same time, each appending its rows under results.csv's file lock; the same job twice is
+ * refused. Whether a job is already measured is read under its lock, after any earlier holder finished.
+ */
+async function attackJobs(options: AttackRunOptions, run: LoadedRun, surrogate: LoadedRun | undefined): Promise<AttackRunResult> {
   const { manifest } = run;
   const data = loadDataset({ dataset: manifest.config.dataset, dataDir: manifest.config.dataDir, testLimit: options.testLimit ?? manifest.config.testLimit });
   const ensemble = await Ensemble.load(run.dir, manifest);
@@ -87,24 +100,27 @@ async function attackLockedRun(options: AttackRunOptions, run: LoadedRun, surrog
     options.log(
       `attacking run ${run.name}: ${data.name} ${manifest.config.method}, ${ensemble.size} members, ${data.test.count} test images${surrogate ? `, gradients from run ${surrogate.name}` : ''}`,
     );
-    const measured = new Map(readResults(resultsPath(run.dir)).map((row) => [measurementKey(row), row]));
     for (const job of options.jobs) {
       const size = job.attack ? gradientEnsemble.size : ensemble.size;
       const members = options.member === 'all' && usesMember(job) ? Array.from({ length: size }, (_, i) => i) : [options.member === 'all' ? 0 : options.member];
-      const previous = plannedRows(job, members, context).map((row) => measured.get(measurementKey(row)));
-      if (!options.remeasure && previous.every((row) => row !== undefined)) {
-        options.log(`${jobLabel(job, options.member)}: already in results.csv, not measured again (--force to measure again)`);
-        options.onRows?.(previous);
-        all.push(...previous);
-        continue;
-      }
-      const perMember = members.map((m) => runJob(job, m, context));
-      if (members.length > 1) perMember.flat().forEach((row) => options.log(formatRow(row)));
-      const rows = members.length > 1 ? averageOverMembers(perMember) : perMember[0];
-      appendResults(resultsPath(run.dir), rows);
-      options.onRows?.(rows);
-      all.push(...rows);
-      appended += rows.length;
+      const lock = attackLockPath(run.dir, job, members, context.surrogate, data.test.count);
+      await withLock(lock, `attack job '${jobLabel(job, options.member)}' on run ${run.name}`, async () => {
+        const measured = new Map(readResults(resultsPath(run.dir)).map((row) => [measurementKey(row), row]));
+        const previous = plannedRows(job, members, context).map((row) => measured.get(measurementKey(row)));
+        if (!options.remeasure && previous.every((row) => row !== undefined)) {
+          options.log(`${jobLabel(job, options.member)}: already in results.csv, not measured again (--force to measure again)`);
+          options.onRows?.(previous);
+          all.push(...previous);
+          return;
+        }
+        const perMember = members.map((m) => runJob(job, m, context));
+        if (members.length > 1) perMember.flat().forEach((row) => options.log(formatRow(row)));
+        const rows = members.length > 1 ? averageOverMembers(perMember) : perMember[0];
+        appendResults(resultsPath(run.dir), rows);
+        options.onRows?.(rows);
+        all.push(...rows);
+        appended += rows.length;
+      });
     }
   } finally {
     ensemble.dispose();

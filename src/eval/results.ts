@@ -17,6 +17,7 @@ import type { DatasetDescriptor } from '../datasets/descriptor.ts';
 import { DATASET_NAMES, datasetDescriptor } from '../datasets/registry.ts';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
+import { withFileLock } from '../run/lock.ts';
 
 export const RESULTS_FILE = 'results.csv';
 export const RESULTS_FORMAT = 2;
@@ -195,8 +196,16 @@ export function measurementKey(row: ResultRow): string {
   return JSON.stringify(RESULT_COLUMNS.filter((c) => !NOT_IN_KEY.includes(c)).map((c) => row[c]));
 }
 
-/** Appends rows (format line and header written once); the file is replaced atomically, never left half-written. */
+/**
+ * Appends rows (format line and header written once); the file is replaced atomically, never left
+ * half-written. The read and the rewrite happen under the file's lock, so concurrent attack jobs on one
+ * run (Slurm jobs on several nodes) each keep the others' rows.
+ */
 export function appendResults(path: string, rows: ResultRow[]): void {
+  withFileLock(path, () => rewriteWith(path, rows));
+}
+
+function rewriteWith(path: string, rows: ResultRow[]): void {
   const all = [...readResults(path), ...rows];
   const csv = stringify(all, {
     header: true,

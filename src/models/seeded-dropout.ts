@@ -15,7 +15,8 @@ export class SeededDropout extends tf.layers.Layer {
   static className = 'SeededDropout';
   readonly rate: number;
   readonly seed: number;
-  private calls = 0;
+  /** Masks drawn so far: part of a training checkpoint, so a resumed member draws the masks it would have. */
+  calls = 0;
 
   constructor(args: SeededDropoutArgs) {
     super({ name: args.name });

@@ -7,6 +7,7 @@ import { batchData, batches, type Split } from '../data/dataset.ts';
 import { UserError } from '../errors.ts';
 import { Rng } from '../run/rng.ts';
 import { standardLoss, type BatchLoss } from './loss.ts';
+import { loadTrainState, saveTrainState, type TrainStateTarget } from './train-state.ts';
 
 export interface BatchInfo {
   epoch: number;
@@ -36,6 +37,10 @@ export interface MemberTrainingOptions {
   onBatch?: (info: BatchInfo) => void;
   /** Label used in the NaN-loss error ("member 3"). */
   label?: string;
+  /** Saves a checkpoint here after every epoch and resumes from it (src/models/train-state.ts). */
+  checkpoint?: TrainStateTarget;
+  /** Told how training starts: resumed after an epoch, or why a saved state was not used. */
+  onResume?: (message: string) => void;
 }
 
 export interface MemberTrainingResult {
@@ -70,15 +75,24 @@ export function trainStep(
 
 export function trainMember(model: tf.LayersModel, options: MemberTrainingOptions): MemberTrainingResult {
   const optimizer = tf.train.adam(options.learningRate);
-  const rng = new Rng(options.shuffleSeed);
+  let rng = new Rng(options.shuffleSeed);
   const pixels = options.imageShape[0] * options.imageShape[1] * options.imageShape[2];
   const n = options.indices.length;
   const stepsPerEpoch = Math.ceil(n / options.batchSize);
   const started = performance.now();
   let finalLoss = NaN;
   let samplesDone = 0;
+  let firstEpoch = 0;
+  let earlierSeconds = 0;
   try {
-    for (let epoch = 0; epoch < options.epochs; epoch++) {
+    const saved = options.checkpoint ? loadTrainState(options.checkpoint, model, optimizer) : undefined;
+    if (saved && 'ignored' in saved) options.onResume?.(`${saved.ignored}; training from the first epoch`);
+    else if (saved) {
+      ({ finalLoss, samplesDone, epochsDone: firstEpoch, seconds: earlierSeconds } = saved.progress);
+      rng = saved.rng;
+      options.onResume?.(`resuming after epoch ${firstEpoch}/${options.epochs} from ${options.checkpoint!.path}`);
+    }
+    for (let epoch = firstEpoch; epoch < options.epochs; epoch++) {
       const order = rng.permutation(n).map((k) => options.indices[k]);
       for (const batch of batches(n, options.batchSize, order)) {
         const step = batch.index;
@@ -99,10 +113,15 @@ export function trainMember(model: tf.LayersModel, options: MemberTrainingOption
         samplesDone += picked.length;
         options.onBatch?.({ epoch, epochs: options.epochs, step, stepsPerEpoch, loss: finalLoss, samplesDone, samplesTotal: n * options.epochs });
       }
+      if (options.checkpoint) {
+        const seconds = earlierSeconds + (performance.now() - started) / 1000;
+        saveTrainState(options.checkpoint, model, optimizer, rng, { epochsDone: epoch + 1, finalLoss, samplesDone, seconds });
+      }
     }
   } finally {
     optimizer.dispose();
   }
-  const seconds = (performance.now() - started) / 1000;
+  // Summed over attempts (a killed attempt's time up to its last checkpoint counts; the time between does not).
+  const seconds = earlierSeconds + (performance.now() - started) / 1000;
   return { finalLoss, seconds, samplesPerSecond: samplesDone / seconds };
 }

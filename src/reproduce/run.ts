@@ -12,9 +12,11 @@ import { trainRun } from '../training/train-run.ts';
 import { UserError } from '../errors.ts';
 import { buildReport, type ReportFiles } from '../eval/report.ts';
 import { writeJsonAtomic } from '../run/atomic.ts';
-import { withDirLock } from '../run/lock.ts';
+import { withDirLock, withFileLock } from '../run/lock.ts';
+import { readMemberRecord } from '../run/manifest.ts';
+import { memberDir, runDir } from '../run/run-dir.ts';
 import { formatDuration } from '../run/progress.ts';
-import { buildPlan, type Step } from './plan.ts';
+import { buildPlan, type Step, type TrainStep } from './plan.ts';
 import type { Preset } from './presets.ts';
 
 export interface ReproduceOptions {
@@ -33,13 +35,15 @@ interface ReproduceState {
   done: string[];
 }
 
-const STATE_FILE = 'reproduce-state.json';
+export const STATE_FILE = 'reproduce-state.json';
+/** The step id of the report, built after every other step (it is not a step of the plan). */
+export const REPORT_STEP = 'report';
 
 export function reproduceDirs(outDir: string): { runs: string; report: string } {
   return { runs: join(outDir, 'runs'), report: join(outDir, 'report') };
 }
 
-function loadState(outDir: string, preset: string, datasets: string[]): ReproduceState {
+export function loadState(outDir: string, preset: string, datasets: string[]): ReproduceState {
   const path = join(outDir, STATE_FILE);
   if (!existsSync(path)) return { preset, datasets, done: [] };
   let state: ReproduceState;
@@ -100,6 +104,68 @@ async function runStep(step: Step, options: ReproduceOptions, dirs: { runs: stri
     log: () => {},
     onRows: (rows) => rows.forEach((row) => options.log(`  ${formatRow(row)}`)),
   });
+}
+
+/** The preset and data sets the reproduction in `outDir` was started with; undefined when there is none. */
+export function recordedReproduction(outDir: string): { preset: string; datasets: string[] } | undefined {
+  const path = join(outDir, STATE_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    const { preset, datasets } = JSON.parse(readFileSync(path, 'utf8')) as ReproduceState;
+    return typeof preset === 'string' && Array.isArray(datasets) ? { preset, datasets } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Marks steps done in OUT/reproduce-state.json, under its file lock: Slurm jobs of one reproduction finish
+ * on several nodes at once, and each must keep the others' marks.
+ */
+export function markStepsDone(outDir: string, preset: string, datasets: string[], ids: string[]): void {
+  const path = join(outDir, STATE_FILE);
+  withFileLock(path, () => {
+    const state = loadState(outDir, preset, datasets);
+    const done = new Set([...state.done, ...ids]);
+    writeJsonAtomic(path, { ...state, done: [...done] });
+  });
+}
+
+/** Members of a training step that have no record yet (not finished). */
+export function unfinishedMembers(runsRoot: string, step: TrainStep): number[] {
+  const dir = runDir(runsRoot, step.runName);
+  return Array.from({ length: step.config.members }, (_, i) => i).filter((i) => !readMemberRecord(memberDir(dir, i)));
+}
+
+/**
+ * Runs one step of the plan (a Slurm job's work: `ensdef reproduce --step ID`) and marks it done. An attack
+ * or figure step first finishes its runs (evaluation, status) — their members were trained by array
+ * tasks — and refuses to start while a member is missing. The report step builds the report.
+ */
+export async function reproduceStep(options: ReproduceOptions, stepId: string): Promise<ReportFiles | undefined> {
+  const { outDir, preset, datasets } = options;
+  const dirs = reproduceDirs(outDir);
+  const plan = buildPlan(preset, datasets);
+  loadState(outDir, preset.name, datasets);
+  if (stepId === REPORT_STEP) {
+    const report = await buildReport(dirs.runs, dirs.report, { force: true });
+    markStepsDone(outDir, preset.name, datasets, [REPORT_STEP]);
+    return report;
+  }
+  const step = plan.find((s) => s.id === stepId);
+  if (!step) throw new UserError(`--step '${stepId}' is not a step of --preset ${preset.name} --dataset ${datasets.join(',')} (see 'ensdef reproduce --status')`);
+  if (step.kind !== 'train') {
+    const runs = [step.runName, ...(step.kind === 'attack' && step.surrogate ? [step.surrogate] : [])];
+    for (const name of runs) {
+      const train = plan.find((s): s is TrainStep => s.kind === 'train' && s.runName === name)!;
+      const missing = unfinishedMembers(dirs.runs, train);
+      if (missing.length > 0) throw new UserError(`run ${name} is not trained yet (members ${missing.join(', ')} missing); its training job must finish first`);
+      await trainRun({ config: train.config, runsRoot: dirs.runs, runName: name, workers: 1, backend: options.backend, command: options.command, log: options.log });
+    }
+  }
+  await runStep(step, options, dirs);
+  markStepsDone(outDir, preset.name, datasets, [step.id]);
+  return undefined;
 }
 
 export async function reproduce(options: ReproduceOptions): Promise<ReportFiles> {

@@ -5,6 +5,7 @@ import type { BackendInfo } from '../backend/select.ts';
 import type { TrainConfig } from '../config/train-config.ts';
 import { UserError } from '../errors.ts';
 import { writeJsonAtomic } from './atomic.ts';
+import { withFileLock } from './lock.ts';
 import { ensdefVersion, installedVersion } from '../versions.ts';
 
 export interface MemberRecord {
@@ -76,6 +77,19 @@ export function readManifest(dir: string): Manifest {
 
 export function writeManifest(dir: string, manifest: Manifest): void {
   writeJsonAtomic(join(dir, MANIFEST), { ...manifest, updatedAt: new Date().toISOString() });
+}
+
+/**
+ * Read-modify-write of the manifest under its file lock: array tasks finishing at the same moment each
+ * see the others' updates. `update` gets the manifest on disk (undefined if there is none yet) and returns
+ * the one to write, or undefined to leave it as it is.
+ */
+export function updateManifest(dir: string, update: (current: Manifest | undefined) => Manifest | undefined): Manifest | undefined {
+  return withFileLock(join(dir, MANIFEST), () => {
+    const next = update(manifestExists(dir) ? readManifest(dir) : undefined);
+    if (next) writeManifest(dir, next);
+    return next;
+  });
 }
 
 export function readMemberRecord(memberDirectory: string): MemberRecord | undefined {

@@ -60,6 +60,11 @@ export class Progress {
     else this.stream.write(`${line}\n`);
   }
 
+  /** A line of its own (e.g. "resuming after epoch 2"), above the live line if there is one. */
+  note(line: string): void {
+    this.stream.write(this.live ? `\r\x1b[K${line}\n` : `${line}\n`);
+  }
+
   /** Clears the live line; the caller prints its own summary. */
   finish(): void {
     if (this.live) this.stream.write('\r\x1b[K');

@@ -31,6 +31,18 @@ export class Rng {
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
 
+  /** The generator's whole state, for a training checkpoint: restoring it continues the same stream. */
+  state(): [number, number, number, number] {
+    return [this.a, this.b, this.c, this.d];
+  }
+
+  static fromState(state: readonly number[]): Rng {
+    if (state.length !== 4 || !state.every((v) => Number.isInteger(v))) throw new Error(`invalid Rng state ${JSON.stringify(state)}`);
+    const rng = new Rng(0);
+    [rng.a, rng.b, rng.c, rng.d] = state;
+    return rng;
+  }
+
   nextUint32(): number {
     const t = (((this.a + this.b) | 0) + this.d) | 0;
     this.d = (this.d + 1) | 0;

@@ -1,5 +1,6 @@
 /** One member of a run, trained from its seed by its method's plan and saved with its record. */
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BackendInfo } from '../backend/select.ts';
 import type { TrainConfig } from '../config/train-config.ts';
 import { buildModel, loadDataset } from '../datasets/registry.ts';
@@ -7,21 +8,29 @@ import { MEMBER_STREAMS } from '../ensembles/method.ts';
 import { saveCheckpoint } from '../models/checkpoint.ts';
 import { evaluateAccuracy, modelLogits } from '../models/predict.ts';
 import { trainMember, type BatchInfo } from '../models/train-member.ts';
+import { TRAIN_STATE_FILE } from '../models/train-state.ts';
+import { trainingIdentity } from '../config/train-config.ts';
 import { writeMemberRecord, type MemberRecord } from '../run/manifest.ts';
 import { Progress } from '../run/progress.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { memberDir } from '../run/run-dir.ts';
 import { methodFor } from './methods.ts';
 
+/** Files of a finished member; a member without record.json is unfinished and these are stale. */
+const FINAL_FILES = ['record.json', 'model.json', 'weights.bin'];
+
 /**
- * Trains member `index` of the run in `dir` and saves it; the member's directory is rebuilt from scratch.
+ * Trains member `index` of the run in `dir` and saves it. An unfinished member continues from its last
+ * epoch checkpoint (and a distilled member from its saved teacher); everything else of it is rebuilt.
  * `inWorker`: one of several processes sharing the terminal, so progress comes as plain lines.
  */
 export async function trainAndSaveMember(dir: string, config: TrainConfig, index: number, backend: BackendInfo, inWorker = false): Promise<MemberRecord> {
   const dataset = loadDataset(config);
   const seed = deriveSeed(config.seed, index);
   const directory = memberDir(dir, index);
-  rmSync(directory, { recursive: true, force: true });
+  for (const file of FINAL_FILES) rmSync(join(directory, file), { force: true });
+  const checkpointIdentity = JSON.stringify({ ...trainingIdentity(config), member: index });
+  const checkpoint = { path: join(directory, TRAIN_STATE_FILE), identity: `${checkpointIdentity}:member` };
   const label = `member ${index + 1}/${config.members}`;
   const bar = new Progress(label, 'samples', { lines: inWorker });
   const showBatch = (phase: string) => (info: BatchInfo) =>
@@ -33,6 +42,8 @@ export async function trainAndSaveMember(dir: string, config: TrainConfig, index
     seed,
     dir: directory,
     onBatch: (info, phase) => showBatch(phase)(info),
+    checkpointIdentity,
+    log: (line) => bar.note(line),
   });
   const model = buildModel(plan.model, deriveSeed(seed, MEMBER_STREAMS.init));
   const result = trainMember(model, {
@@ -49,6 +60,8 @@ export async function trainAndSaveMember(dir: string, config: TrainConfig, index
     softTargets: plan.softTargets,
     label,
     onBatch: showBatch('train'),
+    checkpoint,
+    onResume: (line) => bar.note(`${label}: ${line}`),
   });
   bar.finish();
   const testAccuracy = evaluateAccuracy(modelLogits(model), dataset.test, dataset.imageShape, dataset.numClasses);
@@ -66,6 +79,8 @@ export async function trainAndSaveMember(dir: string, config: TrainConfig, index
     facts: plan.facts,
   };
   writeMemberRecord(directory, record);
+  // The record makes the member finished; its checkpoint would never be read again.
+  rmSync(checkpoint.path, { force: true });
   return record;
 }
 

@@ -2,13 +2,19 @@
  * A run's lifecycle: its directory is opened (or refused for a different config), its members are trained
  * in this process or in workers — each finished member saved atomically with its record, so a rerun trains
  * only what is missing — and the finished run is evaluated and marked complete in its manifest.
+ *
+ * Several processes, on several hosts, may train members of one run at once (`train --member i`, a Slurm
+ * array): each member has its own lock, the manifest is only ever changed under its file lock and its
+ * member list is rebuilt from the members' own records, and whichever process finds every member
+ * finished evaluates the run.
  */
 import type { BackendInfo } from '../backend/select.ts';
 import { trainingIdentity, type TrainConfig } from '../config/train-config.ts';
 import { loadDataset } from '../datasets/registry.ts';
 import { UserError } from '../errors.ts';
-import { manifestExists, packageVersions, readManifest, readMemberRecord, writeManifest, type Manifest, type MemberRecord } from '../run/manifest.ts';
-import { withDirLock } from '../run/lock.ts';
+import { join } from 'node:path';
+import { packageVersions, readManifest, readMemberRecord, updateManifest, type Manifest, type MemberRecord } from '../run/manifest.ts';
+import { LOCK_FILE, withLock } from '../run/lock.ts';
 import { formatDuration } from '../run/progress.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { markLatest, memberDir, runDir } from '../run/run-dir.ts';
@@ -24,6 +30,8 @@ export interface TrainRunOptions {
   backend: BackendInfo;
   command: string;
   log: (line: string) => void;
+  /** Train only this member (an array task); the run is evaluated by whichever process finishes the last one. */
+  member?: number;
 }
 
 export function memberSeeds(config: TrainConfig): number[] {
@@ -41,36 +49,35 @@ function describeDifference(saved: TrainConfig, wanted: TrainConfig): string {
   return keys.map((k) => `${k} ${JSON.stringify(a[k])} → ${JSON.stringify(b[k])}`).join(', ');
 }
 
-/** Opens the run directory, creating its manifest or refusing a different config. */
+/** Opens the run directory, creating its manifest or refusing a different config (under the manifest's lock: array tasks start together). */
 function openRun(options: TrainRunOptions, dir: string): Manifest {
   const { config } = options;
-  if (manifestExists(dir)) {
-    const manifest = readManifest(dir);
-    if (!sameIdentity(manifest.config, config)) {
-      throw new UserError(
-        `run directory ${dir} was made with a different config (${describeDifference(manifest.config, config)}); choose another --run name or repeat the original options`,
-      );
+  return updateManifest(dir, (existing) => {
+    if (existing) {
+      if (!sameIdentity(existing.config, config)) {
+        throw new UserError(
+          `run directory ${dir} was made with a different config (${describeDifference(existing.config, config)}); choose another --run name or repeat the original options`,
+        );
+      }
+      return undefined;
     }
-    return manifest;
-  }
-  const now = new Date().toISOString();
-  const versions = packageVersions();
-  const manifest: Manifest = {
-    tool: 'ensdef',
-    version: versions.ensdef,
-    createdAt: now,
-    updatedAt: now,
-    command: options.command,
-    config,
-    seeds: { run: config.seed, members: memberSeeds(config) },
-    versions,
-    backend: options.backend,
-    status: 'running',
-    members: [],
-    timings: {},
-  };
-  writeManifest(dir, manifest);
-  return manifest;
+    const now = new Date().toISOString();
+    const versions = packageVersions();
+    return {
+      tool: 'ensdef',
+      version: versions.ensdef,
+      createdAt: now,
+      updatedAt: now,
+      command: options.command,
+      config,
+      seeds: { run: config.seed, members: memberSeeds(config) },
+      versions,
+      backend: options.backend,
+      status: 'running',
+      members: [],
+      timings: {},
+    };
+  }) ?? readManifest(dir);
 }
 
 function finishedMembers(dir: string, count: number): MemberRecord[] {
@@ -113,30 +120,60 @@ export async function trainRun(options: TrainRunOptions): Promise<Manifest> {
   const dir = runDir(options.runsRoot, options.runName);
   // Missing or corrupt data fails here, before a run directory is created or LATEST moved.
   loadDataset(options.config);
-  return withDirLock(dir, () => trainLockedRun(options, dir));
+  const { config, log } = options;
+  openRun(options, dir);
+  markLatest(options.runsRoot, options.runName);
+  const wanted = options.member !== undefined ? [options.member] : Array.from({ length: config.members }, (_, i) => i);
+  const unfinished = () => wanted.filter((i) => !readMemberRecord(memberDir(dir, i)));
+  const pending = unfinished();
+  const done = wanted.length - pending.length;
+  if (options.member !== undefined && pending.length === 0) log(`run ${options.runName}: member ${options.member} already trained`);
+  else if (pending.length === 0) log(`run ${options.runName}: all ${config.members} members already trained`);
+  else if (done > 0) log(`run ${options.runName}: ${done} members already trained, training ${pending.length}`);
+  const started = performance.now();
+  let trained = 0;
+  if (pending.length > 0) {
+    await withMemberLocks(dir, pending, async () => {
+      // Records are read again under the locks: a member another process finished between the first read
+      // and this process taking its lock is not trained twice.
+      const still = unfinished();
+      trained = still.length;
+      try {
+        await trainPending(options, dir, still);
+      } catch (error) {
+        updateManifest(dir, (m) => ({ ...m!, members: finishedMembers(dir, config.members), status: 'failed', failure: (error as Error).message }));
+        throw error;
+      }
+    });
+  }
+  const seconds = trained > 0 ? (performance.now() - started) / 1000 : 0;
+  return finishRun(dir, config.members, seconds);
 }
 
-async function trainLockedRun(options: TrainRunOptions, dir: string): Promise<Manifest> {
-  let manifest = openRun(options, dir);
-  markLatest(options.runsRoot, options.runName);
-  const done = new Set(finishedMembers(dir, options.config.members).map((r) => r.index));
-  const pending = Array.from({ length: options.config.members }, (_, i) => i).filter((i) => !done.has(i));
-  if (pending.length === 0) options.log(`run ${options.runName}: all ${options.config.members} members already trained`);
-  else if (done.size > 0) options.log(`run ${options.runName}: ${done.size} members already trained, training ${pending.length}`);
-  const started = performance.now();
-  try {
-    await trainPending(options, dir, pending);
-  } catch (error) {
-    writeManifest(dir, { ...readManifest(dir), members: finishedMembers(dir, options.config.members), status: 'failed', failure: (error as Error).message });
-    throw error;
-  }
-  manifest = { ...manifest, members: finishedMembers(dir, options.config.members) };
-  if (pending.length > 0 || !manifest.evaluation || manifest.status !== 'complete') {
-    manifest.timings = { trainSeconds: (manifest.timings.trainSeconds ?? 0) + (performance.now() - started) / 1000 };
-    manifest.evaluation = await evaluateRun(dir, manifest);
-    manifest.status = 'complete';
-    delete manifest.failure;
-    writeManifest(dir, manifest);
-  }
+/** Runs `work` holding the locks of every member in `indices`; refused at once if another process trains one of them. */
+async function withMemberLocks<T>(dir: string, indices: number[], work: () => Promise<T>): Promise<T> {
+  if (indices.length === 0) return work();
+  const [first, ...rest] = indices;
+  return withLock(join(memberDir(dir, first), LOCK_FILE), `member ${first} of run ${dir}`, () => withMemberLocks(dir, rest, work));
+}
+
+/**
+ * Records the finished members in the manifest and, once every member is finished, evaluates the run and
+ * marks it complete. Two processes finishing the last members together may both evaluate: the evaluation
+ * is deterministic, so they write the same numbers, and neither holds the manifest's lock while it works.
+ */
+async function finishRun(dir: string, members: number, trainSeconds: number): Promise<Manifest> {
+  let manifest = updateManifest(dir, (m) => {
+    const finished = finishedMembers(dir, members);
+    // Nothing new: the manifest stays as it is, byte for byte.
+    if (trainSeconds === 0 && JSON.stringify(finished) === JSON.stringify(m!.members)) return undefined;
+    return { ...m!, members: finished, timings: { trainSeconds: (m!.timings.trainSeconds ?? 0) + trainSeconds } };
+  }) ?? readManifest(dir);
+  if (manifest.members.length < members || (manifest.status === 'complete' && manifest.evaluation)) return manifest;
+  const evaluation = await evaluateRun(dir, manifest);
+  manifest = updateManifest(dir, (m) => {
+    const { failure: _failure, ...rest } = m!;
+    return { ...rest, members: finishedMembers(dir, members), evaluation, status: 'complete' };
+  })!;
   return manifest;
 }
