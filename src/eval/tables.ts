@@ -48,7 +48,8 @@ function pickMember(rows: ResultRow[], predicate: (row: ResultRow) => boolean): 
 }
 
 function lossFormsOf(rows: ResultRow[]): string[] {
-  const forms = [...new Set(rows.filter((r) => r.attack !== 'none').map((r) => r.loss))].sort();
+  // A gradient-free attack has no loss form: it makes no table section of its own.
+  const forms = [...new Set(rows.filter((r) => r.attack !== 'none' && r.loss !== '').map((r) => r.loss))].sort();
   return forms.length > 0 ? forms : ['logits'];
 }
 
