@@ -33,6 +33,7 @@ up() {
     chmod 400 /etc/munge/munge.key
   fi
   if ! pgrep -x munged >/dev/null; then
+    touch "$dir/munged-started-here"   # `down` stops only a munged that `up` started
     mkdir -p /run/munge /var/log/munge /var/lib/munge
     chown munge:munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
     # --force: a root-run munged on a CI machine whose directories are not laid out as munge expects.
@@ -104,6 +105,7 @@ down() {
   [ -f "$conf" ] && scancel --user="$(id -un)" 2>/dev/null || true
   stop_pidfile "$dir/slurmd.pid"
   stop_pidfile "$dir/slurmctld.pid"
+  if [ -f "$dir/munged-started-here" ]; then stop_pidfile /run/munge/munged.pid; fi
   rm -rf "$dir"
   log "down"
 }
