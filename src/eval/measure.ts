@@ -99,7 +99,7 @@ export function measure(options: MeasureOptions): Measurement[] {
       const { x, labels, y } = batchOf(split, options.imageShape, options.numClasses, batch);
       let shared: AttackResult | undefined;
       const rows = scored.flatMap((model) => {
-        if (!attack) return [tf.stack([tf.sum(tf.cast(model.scorer(x, labels), 'int32')), tf.scalar(0, 'int32'), tf.scalar(0, 'int32')])];
+        if (!attack) return [tf.stack([tf.sum(tf.cast(model.scorer(x, labels), 'int32')), tf.scalar(0, 'int32'), tf.scalar(-1, 'int32')])];
         const run = () => runAttack(attack.spec, attack.hooks, x, y, model, batch.index);
         const result = definition!.dependsOnScorer ? run() : (shared ??= run());
         return [...(result.stages ?? []), result].map((r) => {

@@ -291,6 +291,7 @@ describe('measure()', () => {
     assert.equal(single.accuracy, accuracyOf(argmaxRows(logitsOf(ensemble.members[2], images, SHAPE))));
     assert.equal(whole.accuracy, accuracyOf(ensembleLabels(ensemble, images)));
     assert.equal(whole.zeroGradFraction, null);
+    assert.equal(whole.queries, null);
     assert.equal(whole.n, n);
   });
 
