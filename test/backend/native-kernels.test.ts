@@ -14,7 +14,7 @@ import { initBackend } from '../../src/backend/select.ts';
 import { buildModel, MODELS } from '../../src/datasets/registry.ts';
 import { Rng } from '../../src/run/rng.ts';
 import { crossEntropyFromLogits } from '../../src/models/loss.ts';
-import { assertMatchesCpu, uniformValues } from '../helpers/backends.ts';
+import { assertMatchesCpu, uniformValues, valuesOn } from '../helpers/backends.ts';
 
 const { addon, reason } = loadNativeAddon();
 const skip = addon ? false : `${reason}: ${NATIVE_BUILD_HINT}`;
@@ -25,16 +25,8 @@ type Shape4 = [number, number, number, number];
 
 /** The computation's outputs with the native kernels (tfjs 'wasm' + addon) and on cpu; leaves wasm active. */
 async function onNativeAndCpu(compute: () => tf.Tensor[]): Promise<{ native: Float32Array[]; cpu: Float32Array[] }> {
-  const run = async (backend: string) => {
-    await tf.setBackend(backend);
-    if (backend === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
-    const outputs = tf.tidy(compute);
-    const values = outputs.map((t) => Float32Array.from(t.dataSync()));
-    tf.dispose(outputs);
-    return values;
-  };
   try {
-    return { native: await run('wasm'), cpu: await run('cpu') };
+    return { native: await valuesOn('wasm', compute), cpu: await valuesOn('cpu', compute) };
   } finally {
     await tf.setBackend('wasm');
   }

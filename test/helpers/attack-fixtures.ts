@@ -24,6 +24,26 @@ export function linearModel(shape: [number, number, number], W: Float32Array, b:
   return { model, W, b };
 }
 
+/**
+ * The smallest margin z_y − z_k over k ≠ y that any point of the L∞ ball of radius ε around `image`,
+ * clipped to [0, 1], reaches on a linear model: each pixel moves alone to the end of its box that lowers the
+ * margin. Negative: an adversarial example exists at ε; positive: none does.
+ */
+export function worstLinearMargin(linear: LinearModel, image: ArrayLike<number>, label: number, eps: number): number {
+  const classes = linear.b.length;
+  const margins = Array.from({ length: classes }, (_, k) => k)
+    .filter((k) => k !== label)
+    .map((k) => {
+      let m = linear.b[label] - linear.b[k];
+      for (let d = 0; d < image.length; d++) {
+        const v = linear.W[d * classes + label] - linear.W[d * classes + k];
+        m += v * (v > 0 ? Math.max(image[d] - eps, 0) : Math.min(image[d] + eps, 1));
+      }
+      return m;
+    });
+  return Math.min(...margins);
+}
+
 export function randomLinearModel(rng: Rng, shape: [number, number, number], scale = 1): LinearModel {
   const D = shape[0] * shape[1] * shape[2];
   return linearModel(shape, uniform(rng, D * CLASSES, -scale, scale), uniform(rng, CLASSES, -scale, scale));

@@ -10,7 +10,8 @@ import { Rng } from '../../src/run/rng.ts';
 /** Builds the tensors to compare; runs inside tf.tidy, so it may allocate freely. */
 export type Computation = () => tf.Tensor[];
 
-async function valuesOn(backend: 'wasm' | 'cpu', compute: Computation): Promise<Float32Array[]> {
+/** The computation's outputs on one tfjs backend ('wasm' carries ensdef's kernels, native ones too once registered). */
+export async function valuesOn(backend: 'wasm' | 'cpu', compute: Computation): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   // The cpu backend prints a multi-line "use tfjs-node" hint on first use; it is noise in test output.
   if (backend === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;

@@ -15,7 +15,7 @@ import { initBackend } from '../../src/backend/select.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
 import { flagOf, ParamError, userMessage } from '../../src/errors.ts';
 import { Rng } from '../../src/run/rng.ts';
-import { linearModel, logitsOf, randomLinearModel, tinyConvEnsemble, uniform } from '../helpers/attack-fixtures.ts';
+import { linearModel, logitsOf, randomLinearModel, tinyConvEnsemble, uniform, worstLinearMargin } from '../helpers/attack-fixtures.ts';
 
 const SHAPE: [number, number, number] = [6, 6, 1];
 const D = 36;
@@ -160,18 +160,7 @@ describe('three-class linear models: APGD-DLR breaks every example that can be b
       for (let i = 0; i < n; i++) {
         const y = labels[i];
         const image = images.subarray(i * D, (i + 1) * D);
-        const worst = Math.min(
-          ...[0, 1, 2]
-            .filter((k) => k !== y)
-            .map((k) => {
-              let m = linear.b[y] - linear.b[k];
-              for (let d = 0; d < D; d++) {
-                const v = linear.W[d * 3 + y] - linear.W[d * 3 + k];
-                m += v * (v > 0 ? Math.max(image[d] - eps, 0) : Math.min(image[d] + eps, 1));
-              }
-              return m;
-            }),
-        );
+        const worst = worstLinearMargin(linear, image, y, eps);
         if (Math.abs(worst) < 1e-3) continue; // too close to call in float32
         if (worst < 0) {
           breakable++;

@@ -12,7 +12,7 @@ import { initBackend } from '../../src/backend/select.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
 import { flagOf, ParamError, userMessage } from '../../src/errors.ts';
 import { Rng } from '../../src/run/rng.ts';
-import { linearModel, randomLinearModel, softmax64, tinyConvEnsemble, uniform, logitsOf } from '../helpers/attack-fixtures.ts';
+import { linearModel, randomLinearModel, softmax64, tinyConvEnsemble, uniform, logitsOf, worstLinearMargin } from '../helpers/attack-fixtures.ts';
 
 before(async () => {
   await initBackend('wasm');
@@ -298,18 +298,7 @@ describe('a two-class linear model: success exactly where an adversarial example
       const after = predict(single, adversarial, shape);
       for (let i = 0; i < n; i++) {
         const y = labels[i];
-        const worst = Math.min(
-          ...[0, 1, 2]
-            .filter((k) => k !== y)
-            .map((k) => {
-              let m = linear.b[y] - linear.b[k];
-              for (let d = 0; d < D; d++) {
-                const v = linear.W[d * 3 + y] - linear.W[d * 3 + k];
-                m += v * (v > 0 ? Math.max(images[i * D + d] - eps, 0) : Math.min(images[i * D + d] + eps, 1));
-              }
-              return m;
-            }),
-        );
+        const worst = worstLinearMargin(linear, images.subarray(i * D, (i + 1) * D), y, eps);
         assert.equal(after[i] !== y, success[i] === 1);
         if (worst > 1e-3) {
           robust++;
