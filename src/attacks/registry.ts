@@ -50,10 +50,7 @@ export function resolveAttack(dataset: DatasetDescriptor, id: string, given: Rea
   return { attack: id, params: attackDefinition(id).resolve(dataset, given) };
 }
 
-/**
- * The paper's own setting for `id` on a data set (e.g. BIM with ε .2, α .025, n 8 on MNIST), or undefined
- * for an attack the paper does not use.
- */
+/** Whether a spec is one of the paper's attacks at the paper's own setting on a data set (e.g. BIM with ε .2, α .025, n 8 on MNIST). */
 export function isPaperSpec(dataset: DatasetDescriptor, spec: AttackSpec): boolean {
   const definition = attackDefinition(spec.attack);
   if (!definition.paper) return false;

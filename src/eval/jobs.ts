@@ -128,15 +128,16 @@ function jobRows(job: AttackJob, member: number, context: JobContext, measuremen
  * in results.csv (`measurementKey`) to skip a measurement already made.
  */
 export function plannedRows(job: AttackJob, members: number[], context: JobContext): ResultRow[] {
+  const perTarget = measurementsPerTarget(job.attack ?? undefined);
   const perMember = members.map((member) =>
     jobRows(
       job,
       member,
       context,
       jobTargets(job, member).flatMap((target) =>
-        Array.from({ length: measurementsPerTarget(job.attack ?? undefined) }, (_, k): Measurement => ({
+        Array.from({ length: perTarget }, (_, k): Measurement => ({
           target,
-          ...(k < measurementsPerTarget(job.attack ?? undefined) - 1 ? { stage: k } : {}),
+          ...(k < perTarget - 1 ? { stage: k } : {}),
           accuracy: NaN,
           zeroGradFraction: null,
           queries: null,

@@ -9,7 +9,7 @@ import type { TrainConfig } from '../config/train-config.ts';
 import type { DatasetDescriptor } from '../datasets/descriptor.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { table2Jobs, table4Jobs, type AttackJob } from '../eval/jobs.ts';
-import { METHODS, trainConfig } from '../training/methods.ts';
+import { methodDescriptor, METHODS, trainConfig } from '../training/methods.ts';
 import type { Preset } from './presets.ts';
 
 export interface TrainStep {
@@ -59,7 +59,7 @@ export function runNameFor(dataset: string, method: string): string {
 }
 
 function trainStep(preset: Preset, dataset: DatasetDescriptor, method: string, seed: number, runName: string): TrainStep {
-  const descriptor = METHODS.find((m) => m.name === method)!;
+  const descriptor = methodDescriptor(method);
   const config = trainConfig({
     dataset: dataset.name,
     method,
