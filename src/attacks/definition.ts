@@ -98,6 +98,8 @@ export interface AttackDefinition {
   run(inputs: AttackInputs, params: AttackParams): AttackResult;
   /** Input-gradient evaluations (or model queries) per image: a plan's cost and a bench's unit. */
   cost(params: AttackParams): number;
+  /** True when `cost` is the whole budget but the attack stops at each image's first success: an upper bound. */
+  costIsBound?: boolean;
   /** The report's column name for a row beyond the paper, e.g. 'pgd_r5_n8'. */
   column(params: AttackParams): string;
   /** An attack of stages: the parameters of the measurement after each earlier stage (its run's `stages`). */

@@ -24,6 +24,8 @@ const ENSDEF_BIN = fileURLToPath(new URL('../../bin/ensdef.js', import.meta.url)
 export interface SlurmOptions {
   preset: Preset;
   datasets: string[];
+  /** Where a data set's files are, by name (`--data-dir`), passed on to every job. */
+  dataDirs?: Record<string, string>;
   outDir: string;
   /** Extra sbatch arguments, e.g. "--partition gpu --gres=gpu:1 --time 4:00:00". */
   sbatchArgs: string[];
@@ -125,13 +127,14 @@ function script(name: string, stepId: string, log: string, array: number[] | und
 }
 
 /** The job graph of every step not finished yet (array jobs train only the members still missing). */
-export function clusterJobs(options: Pick<SlurmOptions, 'preset' | 'datasets' | 'outDir' | 'backend'>, isDone: (step: Step) => boolean): ClusterJob[] {
+export function clusterJobs(options: Pick<SlurmOptions, 'preset' | 'datasets' | 'dataDirs' | 'outDir' | 'backend'>, isDone: (step: Step) => boolean): ClusterJob[] {
   const out = resolve(options.outDir);
   const { runs } = reproduceDirs(out);
   const logs = join(out, SLURM_DIR, 'logs');
-  const plan = buildPlan(options.preset, options.datasets);
+  const plan = buildPlan(options.preset, options.datasets, options.dataDirs);
   const node = [process.execPath, ENSDEF_BIN, ...(options.backend ? ['--backend', options.backend] : [])];
-  const reproduceArgs = ['--preset', options.preset.name, '--dataset', options.datasets.length > 1 ? 'all' : options.datasets[0], '--out', out];
+  const dataDir = Object.values(options.dataDirs ?? {})[0];
+  const reproduceArgs = ['--preset', options.preset.name, '--dataset', options.datasets.length > 1 ? 'all' : options.datasets[0], ...(dataDir ? ['--data-dir', resolve(dataDir)] : []), '--out', out];
   const trainOf = (runName: string) => plan.find((s): s is TrainStep => s.kind === 'train' && s.runName === runName)!.id;
   const jobs: ClusterJob[] = [];
   for (const step of plan) {

@@ -1,6 +1,7 @@
 /** `ensdef data fetch|info`: download and verify the official data sets; describe what is loaded. */
 import { Command } from 'commander';
 import { fetchDataset } from '../data/download.ts';
+import { provenanceNote } from '../data/provenance.ts';
 import { DATA_CACHE_ROOT, DATASET_NAMES, datasetDescriptor, loadDataset } from '../datasets/registry.ts';
 import { log } from './global.ts';
 import { enumOption } from './parse.ts';
@@ -29,6 +30,8 @@ export function dataCommand(): Command {
         console.log(`${dataset} ${name}: ${split.count} images ${ds.imageShape.join('x')}, labels ${histogram.join(',')}`);
       }
       console.log(`source: ${ds.source}`);
+      console.log(`data: ${ds.provenance.label}, ${provenanceNote(ds.provenance)}`);
+      for (const file of ds.provenance.files) console.log(`  ${file.name}  ${file.bytes} bytes  sha256 ${file.sha256}`);
     });
   return data;
 }

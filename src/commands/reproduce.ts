@@ -1,13 +1,11 @@
 /** `ensdef reproduce`: every ensemble of Tables 2 and 4 trained, attacked and reported, resumably. */
 import { Command, Option } from 'commander';
 import { join, resolve } from 'node:path';
-import { DATASET_NAMES, loadDataset } from '../datasets/registry.ts';
-import { buildPlan } from '../reproduce/plan.ts';
+import { DATASET_NAMES, datasetDescriptor, loadDataset } from '../datasets/registry.ts';
 import { PRESET_NAMES, PRESETS, type PresetName } from '../reproduce/presets.ts';
-import { estimateSeconds, recordedReproduction, reproduce, reproduceStep } from '../reproduce/run.ts';
+import { recordedReproduction, reproduce, reproduceStep } from '../reproduce/run.ts';
 import { slurmStatus, splitArgs, submitToSlurm } from '../cluster/executor.ts';
 import { usageError } from '../errors.ts';
-import { formatDuration } from '../run/progress.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
 import { enumOption, integerOption } from './parse.ts';
 import { DEFAULT_WORKERS, WORKERS_HELP, workersFor } from './train.ts';
@@ -24,6 +22,7 @@ interface ReproduceFlags {
   dryRun?: boolean;
   status?: boolean;
   step?: string;
+  dataDir?: string;
 }
 
 const EXECUTORS = ['local', 'slurm'] as const;
@@ -38,6 +37,7 @@ export function reproduceCommand(): Command {
         .default('smoke')
         .argParser(enumOption('--preset', PRESET_NAMES)),
     )
+    .option('--data-dir <dir>', `the data set's raw files, with one --dataset (${DATASET_NAMES.map((name) => `${name}: ${datasetDescriptor(name).dataDirHelp}`).join('; ')})`)
     .option('--out <dir>', 'output directory: runs/, report/ and the resume state (default: results/reproduce-PRESET)')
     .option('--workers <n>', WORKERS_HELP, integerOption('--workers', 1, 64), DEFAULT_WORKERS)
     .addOption(
@@ -59,6 +59,8 @@ export function reproduceCommand(): Command {
       }
       if ((flags.status || flags.step !== undefined) && flags.executor === 'slurm') throw usageError(`${flags.status ? '--status' : '--step'} reads or runs a reproduction; leave out --executor slurm`);
       if (flags.status && flags.step !== undefined) throw usageError('--status and --step: give one of them');
+      if (flags.dataDir !== undefined && datasets.length > 1) throw usageError('--data-dir names one data set\'s files: give one --dataset, and run each data set with its own --data-dir');
+      const dataDirs: Record<string, string> = flags.dataDir !== undefined ? { [datasets[0]]: flags.dataDir } : {};
       const outDir = flags.out ?? join('results', `reproduce-${preset.name}`);
       if (flags.status) {
         // Without --preset / --dataset, the ones the reproduction in --out was started with.
@@ -72,22 +74,16 @@ export function reproduceCommand(): Command {
       }
       if (flags.executor === 'slurm') {
         // A missing data set fails here, not in every job.
-        if (!flags.dryRun) for (const dataset of datasets) loadDataset({ dataset, trainLimit: preset.trainLimit, testLimit: preset.testLimit });
+        if (!flags.dryRun) for (const dataset of datasets) loadDataset({ dataset, dataDir: dataDirs[dataset] });
         const backendGiven = cmd.optsWithGlobals().backend !== 'auto' ? (global.backend as string) : undefined;
-        await submitToSlurm({ preset, datasets, outDir, sbatchArgs: splitArgs(flags.sbatch ?? ''), backend: backendGiven, dryRun: Boolean(flags.dryRun), log, print: (line) => console.log(line) });
+        await submitToSlurm({ preset, datasets, dataDirs, outDir, sbatchArgs: splitArgs(flags.sbatch ?? ''), backend: backendGiven, dryRun: Boolean(flags.dryRun), log, print: (line) => console.log(line) });
         return;
       }
       // Fail before any training if a data set is missing.
-      for (const dataset of datasets) loadDataset({ dataset, trainLimit: preset.trainLimit, testLimit: preset.testLimit });
+      for (const dataset of datasets) loadDataset({ dataset, dataDir: dataDirs[dataset] });
       const backend = await startBackend(global, log);
-      if (backend.name !== 'tensorflow' && datasets.includes('cifar10') && preset.name !== 'smoke') {
-        const cifarSteps = buildPlan(preset, ['cifar10']);
-        // CIFAR-10's network costs ~28x MNIST's per sample (≈150 M vs 5.3 M FLOPs per training sample).
-        const seconds = estimateSeconds(cifarSteps) * 28;
-        log(`warning: CIFAR-10 at --preset ${preset.name} on the ${backend.name} backend is estimated at ${formatDuration(seconds)}; it is realistic only with a GPU (npm install @tensorflow/tfjs-node-gpu)`);
-      }
       const out = outDir;
-      const options = { preset, datasets, outDir: out, workers: workersFor(cmd, backend), backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log };
+      const options = { preset, datasets, dataDirs, outDir: out, workers: workersFor(cmd, backend), backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log };
       if (flags.step !== undefined) {
         const stepStarted = performance.now();
         const built = await reproduceStep(options, flags.step);

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { Dataset, Split } from './dataset.ts';
+import { describeFile, matchesDigests, readVerifiedMarker, type DataProvenance, type KnownCopy } from './provenance.ts';
 
 export const CIFAR_RECORD_BYTES = 1 + 3072;
 export const CIFAR_RECORDS_PER_BATCH = 10000;
@@ -54,8 +55,18 @@ function concat(splits: Split[]): Split {
   return { images, labels, count };
 }
 
+/** Official when `data fetch` verified the archive they came from; else a known copy, or unknown batches. */
+function cifarProvenance(root: string, knownCopies: readonly KnownCopy[]): DataProvenance {
+  const files = [...CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH].map((name) => describeFile(join(root, name)));
+  const marker = readVerifiedMarker(root);
+  if (marker && matchesDigests(files, marker.sha256)) return { label: 'CIFAR-10', verified: true, check: marker.check, files };
+  const copy = knownCopies.find((c) => matchesDigests(files, c.sha256));
+  if (copy) return { label: copy.label, verified: false, check: 'a known copy, not the official files', files };
+  return { label: `CIFAR-10-format batches from ${root}`, verified: false, check: marker ? 'files differ from what data fetch verified' : 'not fetched by data fetch', files };
+}
+
 /** Loads CIFAR-10; `recordsPerBatch` exists so tests can use small hand-written batches. */
-export function loadCifar10(dir: string, recordsPerBatch = CIFAR_RECORDS_PER_BATCH): Dataset {
+export function loadCifar10(dir: string, recordsPerBatch = CIFAR_RECORDS_PER_BATCH, knownCopies: readonly KnownCopy[] = []): Dataset {
   const root = findCifarDir(dir);
   const read = (name: string) => {
     const path = join(root, name);
@@ -69,5 +80,6 @@ export function loadCifar10(dir: string, recordsPerBatch = CIFAR_RECORDS_PER_BAT
     train: concat(CIFAR_TRAIN_BATCHES.map(read)),
     test: read(CIFAR_TEST_BATCH),
     source: root,
+    provenance: cifarProvenance(root, knownCopies),
   };
 }

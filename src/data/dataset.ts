@@ -1,3 +1,5 @@
+import type { DataProvenance } from './provenance.ts';
+
 /** An image-classification data set held as flat NHWC float32 pixels in [0, 1]. */
 export interface Split {
   /** count × height × width × channels pixels in [0, 1]. */
@@ -15,6 +17,8 @@ export interface Dataset {
   test: Split;
   /** Where the data was read from (recorded in the manifest). */
   source: string;
+  /** What the files are, their sha256, and whether they matched the official checksums (recorded in the manifest). */
+  provenance: DataProvenance;
 }
 
 export function pixelsPerImage(ds: Pick<Dataset, 'imageShape'>): number {

@@ -1,10 +1,11 @@
 /** `ensdef data fetch`: downloads the official files, verifies checksums, extracts, caches under data/. */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tar from 'tar';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
+import { writeVerifiedMarker } from './provenance.ts';
 
 export interface RemoteFile {
   name: string;
@@ -57,6 +58,7 @@ export async function fetchDataset(dataset: string, files: RemoteFile[], dataRoo
       const extracted = join(dir, 'cifar-10-batches-bin');
       rmSync(extracted, { recursive: true, force: true });
       await tar.x({ file: path, cwd: dir });
+      writeVerifiedMarker(extracted, file.name, `extracted from ${file.name}, ${file.algorithm} verified by data fetch`, readdirSync(extracted).filter((name) => name.endsWith('.bin')));
       log(`extracted ${extracted}`);
     }
   }

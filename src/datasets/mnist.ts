@@ -19,7 +19,7 @@ export const mnist: DatasetDescriptor = {
   sizes: { train: 60000, test: 10000 },
   remoteFiles: Object.entries(SHA256).map(([name, digest]) => ({ name: `${name}.gz`, urls: MIRRORS.map((m) => `${m}${name}.gz`), algorithm: 'sha256', digest })),
   dataDirHelp: 'IDX or IDX.gz files (default: the embedded copy)',
-  load: (dataDir) => loadMnist(dataDir),
+  load: (dataDir) => loadMnist(dataDir, Object.fromEntries(Object.entries(SHA256).map(([name, digest]) => [`${name}.gz`, digest]))),
   models: {
     'mnist-base': { description: 'Table 1', build: (seed) => mnistNet(seed) },
     'mnist-wide': { description: 'Table 1 with 64 filters in the conv layer', build: (seed) => mnistNet(seed, { firstFilters: 64 }) },
@@ -28,5 +28,5 @@ export const mnist: DatasetDescriptor = {
   training: { epochs: 10, noiseSigma: 0.1 },
   paperAttacks: { fgsm: { eps: 0.3 }, bim: { eps: 0.2, alpha: 0.025, steps: 8 } },
   saturatingEps: 0.5,
-  reproduce: { epochs: { smoke: 1, cpu: 3 }, sweepEps: { smoke: [0.1, 0.3, 0.5], full: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5] } },
+  reproduce: { scale: { smoke: { epochs: 1 }, cpu: { epochs: 3 } }, sweepEps: { smoke: [0.1, 0.3, 0.5], full: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5] } },
 };

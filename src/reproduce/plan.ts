@@ -6,7 +6,7 @@ import type { AttackSpec } from '../attacks/definition.ts';
 import { GRAD_NAMES, type GradName, type LossForm } from '../attacks/gradients.ts';
 import { ATTACKS, attackDefinition, resolveAttack } from '../attacks/registry.ts';
 import type { TrainConfig } from '../config/train-config.ts';
-import type { DatasetDescriptor } from '../datasets/descriptor.ts';
+import type { DatasetDescriptor, ReproductionScale } from '../datasets/descriptor.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { table2Jobs, table4Jobs, type AttackJob } from '../eval/jobs.ts';
 import { methodDescriptor, METHODS, trainConfig } from '../training/methods.ts';
@@ -24,6 +24,7 @@ export interface TrainStep {
 export interface AttackStep {
   kind: 'attack';
   id: string;
+  dataset: string;
   runName: string;
   job: AttackJob;
   surrogate?: string;
@@ -36,6 +37,7 @@ export interface AttackStep {
 export interface FigureStep {
   kind: 'figure';
   id: string;
+  dataset: string;
   runName: string;
   job: AttackJob;
   /** Path inside the report directory. */
@@ -44,6 +46,10 @@ export interface FigureStep {
 }
 
 export type Step = TrainStep | AttackStep | FigureStep;
+
+export function datasetOf(step: Step): string {
+  return step.kind === 'train' ? step.config.dataset : step.dataset;
+}
 
 export function figurePath(dataset: string): string {
   return `figures/figure1-${dataset}.png`;
@@ -58,18 +64,19 @@ export function runNameFor(dataset: string, method: string): string {
   return `${dataset}-${method.replace(/\+/g, '-and-')}`;
 }
 
-function trainStep(preset: Preset, dataset: DatasetDescriptor, method: string, seed: number, runName: string): TrainStep {
+function trainStep(scale: ReproductionScale, dataset: DatasetDescriptor, method: string, seed: number, runName: string, dataDir: string | undefined): TrainStep {
   const descriptor = methodDescriptor(method);
   const config = trainConfig({
     dataset: dataset.name,
     method,
-    members: descriptor.size === 'ensemble' ? preset.members : 1,
-    epochs: preset.epochs(dataset),
+    members: descriptor.size === 'ensemble' ? scale.members : 1,
+    epochs: scale.epochs,
     seed,
-    trainLimit: preset.trainLimit,
-    testLimit: preset.testLimit,
+    trainLimit: scale.trainLimit,
+    testLimit: scale.testLimit,
+    dataDir,
   });
-  const samples = Math.min(preset.trainLimit ?? Infinity, dataset.sizes.train);
+  const samples = Math.min(scale.trainLimit ?? Infinity, dataset.sizes.train);
   return { kind: 'train', id: `train:${runName}`, runName, config, cost: config.members * config.epochs * samples * descriptor.workPerSample };
 }
 
@@ -92,74 +99,76 @@ function attackStep(runName: string, job: AttackJob, members: number, dataset: D
   // Clean scoring still costs a forward pass per member.
   const cost = images * Math.max(gradientEvaluations(job, members), members / 3);
   const id = `attack:${runName}:${jobLabel(job)}:n${testLimit ?? 'all'}${surrogate ? `:from-${surrogate}` : ''}`;
-  return { kind: 'attack', id, runName, job, surrogate, testLimit, cost };
+  return { kind: 'attack', id, dataset: dataset.name, runName, job, surrogate, testLimit, cost };
 }
 
 function job(attack: AttackSpec | null, grad: GradName | null, loss: LossForm, transfer = false): AttackJob {
   return { attack, grad, loss, transfer };
 }
 
-export function buildPlan(preset: Preset, datasets: string[], seed = 0): Step[] {
+/** `dataDirs`: where a data set's files are, by name (default: the embedded copy or the fetch cache). */
+export function buildPlan(preset: Preset, datasets: string[], dataDirs: Readonly<Record<string, string>> = {}, seed = 0): Step[] {
   const steps: Step[] = [];
   for (const dataset of datasets.map(datasetDescriptor)) {
+    const scale = preset.scale(dataset);
     const paperAttacks = ATTACKS.filter((a) => a.paper).map((a) => resolveAttack(dataset, a.id));
     const paperIterative = resolveAttack(dataset, PAPER_ITERATIVE);
     const attacked = (method: string) => runNameFor(dataset.name, method);
     // The worst-case suite (and any attack marked for every run) with the preset's budgets, on what each
     // run predicts with: Grad. 3 (for a single model, its own gradient), loss from logits.
     const everyRun = ATTACKS.filter((a) => a.reproduce?.everyRun).map((a) =>
-      resolveAttack(dataset, a.id, Object.fromEntries(a.params.filter((p) => p.key === 'steps' || p.key === 'queries').map((p) => [p.key, preset.suite[p.key as 'steps' | 'queries']]))),
+      resolveAttack(dataset, a.id, Object.fromEntries(a.params.filter((p) => p.key === 'steps' || p.key === 'queries').map((p) => [p.key, scale.suite[p.key as 'steps' | 'queries']]))),
     );
-    const suiteSteps = (run: TrainStep) => everyRun.map((spec) => attackStep(run.runName, job(spec, '3', 'logits'), run.config.members, dataset, preset.suite.testLimit));
+    const suiteSteps = (run: TrainStep) => everyRun.map((spec) => attackStep(run.runName, job(spec, '3', 'logits'), run.config.members, dataset, scale.suite.testLimit));
     // Each run is followed by its own attacks, so a partial reproduction already holds complete table rows.
     for (const method of METHODS.filter((m) => m.paperRows.table2)) {
-      const run = trainStep(preset, dataset, method.name, seed, attacked(method.name));
+      const run = trainStep(scale, dataset, method.name, seed, attacked(method.name), dataDirs[dataset.name]);
       steps.push(run);
       for (const loss of preset.lossForms) {
         const jobs = table2Jobs(paperAttacks, loss).filter((j) => j.attack !== null || loss === preset.lossForms[0]);
-        steps.push(...jobs.map((j) => attackStep(run.runName, j, run.config.members, dataset, preset.testLimit)));
+        steps.push(...jobs.map((j) => attackStep(run.runName, j, run.config.members, dataset, scale.testLimit)));
       }
       steps.push(...suiteSteps(run));
       if (method.name === 'random-init') {
         const path = figurePath(dataset.name);
         const figureJob = job(paperIterative, '1', preset.lossForms[0]);
-        steps.push({ kind: 'figure', id: `figure:${path}`, runName: run.runName, job: figureJob, path, cost: 10 * gradientEvaluations(figureJob, 1) });
+        steps.push({ kind: 'figure', id: `figure:${path}`, dataset: dataset.name, runName: run.runName, job: figureJob, path, cost: 10 * gradientEvaluations(figureJob, 1) });
       }
     }
     for (const method of METHODS.filter((m) => m.paperRows.table4 && !m.paperRows.table2)) {
-      const run = trainStep(preset, dataset, method.name, seed, attacked(method.name));
+      const run = trainStep(scale, dataset, method.name, seed, attacked(method.name), dataDirs[dataset.name]);
       steps.push(run);
       for (const loss of preset.lossForms) {
         const jobs = table4Jobs(paperAttacks, loss, run.config.members > 1).filter((j) => j.attack !== null || loss === preset.lossForms[0]);
-        steps.push(...jobs.map((j) => attackStep(run.runName, j, run.config.members, dataset, preset.testLimit)));
+        steps.push(...jobs.map((j) => attackStep(run.runName, j, run.config.members, dataset, scale.testLimit)));
       }
       steps.push(...suiteSteps(run));
     }
-    steps.push(trainStep(preset, dataset, 'random-init', seed + SURROGATE_SEED, runNameFor(dataset.name, 'surrogate')));
+    steps.push(trainStep(scale, dataset, 'random-init', seed + SURROGATE_SEED, runNameFor(dataset.name, 'surrogate'), dataDirs[dataset.name]));
 
     // Beyond the paper, on the bagging ensemble (the paper's strongest plain ensemble), loss from logits:
     // every other attack at the paper's ε, the ε sweeps, the iteration sweep and the transfer attack.
     const bagging = attacked('bagging');
-    const limit = preset.sweepTestLimit;
+    const limit = scale.sweepTestLimit;
     const honest: LossForm = 'logits';
     const beyond = (attack: string, given: Record<string, number | undefined>) =>
       resolveAttack(dataset, attack, { ...given, restarts: attackDefinition(attack).params.some((p) => p.key === 'restarts') ? preset.pgdRestarts : undefined });
     const grads = ['2', '3'] as const;
     for (const attack of ATTACKS.filter((a) => a.reproduce?.beyond)) {
-      for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack.id, {}), grad, honest), preset.members, dataset, limit));
+      for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack.id, {}), grad, honest), scale.members, dataset, limit));
     }
     for (const eps of preset.sweepEps(dataset)) {
       for (const attack of ATTACKS.filter((a) => a.reproduce?.sweep)) {
-        for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack.id, { eps }), grad, honest), preset.members, dataset, limit));
+        for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack.id, { eps }), grad, honest), scale.members, dataset, limit));
       }
     }
     for (const multiple of preset.sweepStepMultiples) {
       // Same ε and α as the paper's BIM: more iterations can only explore more of the ε-ball.
       const longer = resolveAttack(dataset, PAPER_ITERATIVE, { steps: paperIterative.params.steps * multiple });
-      for (const grad of grads) steps.push(attackStep(bagging, job(longer, grad, honest), preset.members, dataset, limit));
+      for (const grad of grads) steps.push(attackStep(bagging, job(longer, grad, honest), scale.members, dataset, limit));
     }
     for (const grad of GRAD_NAMES.filter((g) => g !== '1')) {
-      steps.push(attackStep(bagging, job(paperIterative, grad, honest, true), preset.members, dataset, limit, runNameFor(dataset.name, 'surrogate')));
+      steps.push(attackStep(bagging, job(paperIterative, grad, honest, true), scale.members, dataset, limit, runNameFor(dataset.name, 'surrogate')));
     }
   }
   // A sweep point can coincide with another step (same job, same images); run it once.

@@ -16,17 +16,25 @@ import { withDirLock, withFileLock } from '../run/lock.ts';
 import { readMemberRecord } from '../run/manifest.ts';
 import { memberDir, runDir } from '../run/run-dir.ts';
 import { formatDuration } from '../run/progress.ts';
-import { buildPlan, type Step, type TrainStep } from './plan.ts';
+import { attackDefinition } from '../attacks/registry.ts';
+import { datasetDescriptor } from '../datasets/registry.ts';
+import { buildPlan, datasetOf, type Step, type TrainStep } from './plan.ts';
+import { describeScale } from './presets.ts';
+import { measureSpeed, type MachineSpeed } from './speed.ts';
 import type { Preset } from './presets.ts';
 
 export interface ReproduceOptions {
   preset: Preset;
   datasets: string[];
+  /** Where a data set's files are, by name (`--data-dir`). */
+  dataDirs?: Record<string, string>;
   outDir: string;
   workers: number;
   backend: BackendInfo;
   command: string;
   log: (line: string) => void;
+  /** This machine's speed on a data set (default: measured, a few seconds each); tests pass a fixed one. */
+  measureSpeed?: (dataset: string) => MachineSpeed;
 }
 
 interface ReproduceState {
@@ -58,29 +66,53 @@ export function loadState(outDir: string, preset: string, datasets: string[]): R
   return state;
 }
 
-/** Seconds per unit of cost, per step kind, learned from finished steps (initial guesses for a 2-core CPU). */
-class Eta {
-  private readonly secondsPerUnit: Record<Step['kind'], number> = { train: 1 / 2500, attack: 1 / 1500, figure: 1 / 1500 };
-  private readonly observed: Record<Step['kind'], { seconds: number; cost: number }> = {
-    train: { seconds: 0, cost: 0 },
-    attack: { seconds: 0, cost: 0 },
-    figure: { seconds: 0, cost: 0 },
-  };
+/**
+ * Seconds per unit of a step's cost, per data set, step kind and attack: first from this machine's measured
+ * speed (training samples and input gradients per second), then from the steps finished so far.
+ */
+export class Eta {
+  private readonly observed = new Map<string, { seconds: number; cost: number }>();
+
+  constructor(private readonly speeds: Record<string, MachineSpeed>) {}
+
+  private key(step: Step): string {
+    return `${datasetOf(step)}:${step.kind}:${step.kind === 'train' ? '' : step.job.attack?.attack ?? 'none'}`;
+  }
 
   record(step: Step, seconds: number): void {
-    const o = this.observed[step.kind];
-    o.seconds += seconds;
-    o.cost += step.cost;
-    this.secondsPerUnit[step.kind] = o.seconds / o.cost;
+    const o = this.observed.get(this.key(step)) ?? { seconds: 0, cost: 0 };
+    this.observed.set(this.key(step), { seconds: o.seconds + seconds, cost: o.cost + step.cost });
+  }
+
+  seconds(step: Step): number {
+    const o = this.observed.get(this.key(step));
+    if (o && o.cost > 0) return step.cost * (o.seconds / o.cost);
+    const speed = this.speeds[datasetOf(step)];
+    return step.cost / (step.kind === 'train' ? speed.trainSamplesPerSecond : speed.gradientsPerSecond);
   }
 
   remaining(steps: Step[]): number {
-    return steps.reduce((sum, s) => sum + s.cost * this.secondsPerUnit[s.kind], 0);
+    return steps.reduce((sum, s) => sum + this.seconds(s), 0);
   }
 }
 
-export function estimateSeconds(steps: Step[]): number {
-  return new Eta().remaining(steps);
+/** Steps whose cost counts the attack's whole budget though it stops at each image's first success. */
+function costIsBound(step: Step): boolean {
+  return step.kind === 'attack' && step.job.attack !== null && attackDefinition(step.job.attack.attack).costIsBound === true;
+}
+
+/** "estimated 3h10m (… of which up to 1h05m …)": the plan's time on this machine, from its measured speed. */
+export function describeEstimate(steps: Step[], eta: Eta): string {
+  const bounded = steps.filter(costIsBound);
+  const total = eta.remaining(steps);
+  const bound = bounded.length > 0 ? `, of which up to ${formatDuration(eta.remaining(bounded))} for attacks that stop at each image's first success (counted at their full budget)` : '';
+  return `estimated ${formatDuration(total)}${bound}`;
+}
+
+export function describeSpeeds(speeds: Record<string, MachineSpeed>): string {
+  return Object.entries(speeds)
+    .map(([dataset, s]) => `${dataset} ${Math.round(s.trainSamplesPerSecond)} training samples/s, ${Math.round(s.gradientsPerSecond)} input gradients/s`)
+    .join('; ');
 }
 
 async function runStep(step: Step, options: ReproduceOptions, dirs: { runs: string; report: string }): Promise<void> {
@@ -145,7 +177,7 @@ export function unfinishedMembers(runsRoot: string, step: TrainStep): number[] {
 export async function reproduceStep(options: ReproduceOptions, stepId: string): Promise<ReportFiles | undefined> {
   const { outDir, preset, datasets } = options;
   const dirs = reproduceDirs(outDir);
-  const plan = buildPlan(preset, datasets);
+  const plan = buildPlan(preset, datasets, options.dataDirs);
   loadState(outDir, preset.name, datasets);
   if (stepId === REPORT_STEP) {
     const report = await buildReport(dirs.runs, dirs.report, { force: true });
@@ -175,12 +207,16 @@ export async function reproduce(options: ReproduceOptions): Promise<ReportFiles>
 async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> {
   const { outDir, preset, datasets, log } = options;
   const dirs = reproduceDirs(outDir);
-  const plan = buildPlan(preset, datasets);
+  const plan = buildPlan(preset, datasets, options.dataDirs);
   const state = loadState(outDir, preset.name, datasets);
   const done = new Set(state.done);
   const pending = plan.filter((s) => !done.has(s.id));
-  const eta = new Eta();
-  log(`reproduce --preset ${preset.name} (${preset.summary}) on ${datasets.join(', ')}: ${plan.length} steps, ${pending.length} to do, estimated ${formatDuration(eta.remaining(pending))}`);
+  log(`reproduce --preset ${preset.name} on ${datasets.join(', ')}: ${plan.length} steps, ${pending.length} to do`);
+  for (const dataset of datasets) log(`  ${describeScale(preset, datasetDescriptor(dataset))}`);
+  const measure = options.measureSpeed ?? ((dataset: string) => measureSpeed(datasetDescriptor(dataset)));
+  const speeds = Object.fromEntries([...new Set(pending.map(datasetOf))].map((dataset) => [dataset, measure(dataset)]));
+  const eta = new Eta(speeds);
+  if (pending.length > 0) log(`  ${describeEstimate(pending, eta)}; measured here: ${describeSpeeds(speeds)}`);
   const started = performance.now();
   for (const [k, step] of pending.entries()) {
     log(`[${plan.length - pending.length + k + 1}/${plan.length}] ${step.id}`);

@@ -20,6 +20,33 @@ export interface MemberRecord {
   facts: Record<string, unknown>;
 }
 
+export interface DataFile {
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** What data was read (the loaders fill it in: src/data/provenance.ts). */
+export interface DataProvenance {
+  /** What the data is, e.g. "CIFAR-10 stand-in (JPEG q75 re-encoding ...)". */
+  label: string;
+  /** True only when every file read matched the official checksums. */
+  verified: boolean;
+  /** How `verified` was decided, in a few words. */
+  check: string;
+  files: DataFile[];
+}
+
+/** The data a run was trained on: where from, what it is, each file's sha256, and whether it was verified. */
+export type ManifestData = DataProvenance & { source: string };
+
+/** Names of the files whose sha256 differs between two records of the data read (a file missing from either counts). */
+export function changedFiles(recorded: DataFile[], now: DataFile[]): string[] {
+  const names = [...new Set([...recorded, ...now].map((f) => f.name))];
+  const digest = (files: DataFile[], name: string) => files.find((f) => f.name === name)?.sha256;
+  return names.filter((name) => digest(recorded, name) !== digest(now, name)).sort();
+}
+
 export interface Manifest {
   tool: 'ensdef';
   version: string;
@@ -30,6 +57,8 @@ export interface Manifest {
   seeds: { run: number; members: number[] };
   versions: Record<string, string>;
   backend: BackendInfo;
+  /** Absent in manifests written before ensdef recorded it. */
+  data?: ManifestData;
   status: 'running' | 'complete' | 'failed';
   failure?: string;
   members: MemberRecord[];

@@ -13,7 +13,7 @@ import { trainingIdentity, type TrainConfig } from '../config/train-config.ts';
 import { loadDataset } from '../datasets/registry.ts';
 import { UserError } from '../errors.ts';
 import { join } from 'node:path';
-import { packageVersions, readManifest, readMemberRecord, updateManifest, type Manifest, type MemberRecord } from '../run/manifest.ts';
+import { changedFiles, packageVersions, readManifest, readMemberRecord, updateManifest, type Manifest, type ManifestData, type MemberRecord } from '../run/manifest.ts';
 import { LOCK_FILE, withLock } from '../run/lock.ts';
 import { formatDuration } from '../run/progress.ts';
 import { deriveSeed } from '../run/rng.ts';
@@ -50,7 +50,7 @@ function describeDifference(saved: TrainConfig, wanted: TrainConfig): string {
 }
 
 /** Opens the run directory, creating its manifest or refusing a different config (under the manifest's lock: array tasks start together). */
-function openRun(options: TrainRunOptions, dir: string): Manifest {
+function openRun(options: TrainRunOptions, dir: string, data: ManifestData): Manifest {
   const { config } = options;
   return updateManifest(dir, (existing) => {
     if (existing) {
@@ -58,6 +58,11 @@ function openRun(options: TrainRunOptions, dir: string): Manifest {
         throw new UserError(
           `run directory ${dir} was made with a different config (${describeDifference(existing.config, config)}); choose another --run name or repeat the original options`,
         );
+      }
+      // Members trained on other bytes would make one ensemble of two data sets.
+      const changed = existing.data && changedFiles(existing.data.files, data.files);
+      if (changed && changed.length > 0) {
+        throw new UserError(`run directory ${dir} was trained on other data (${changed.join(', ')} differ from the manifest's sha256); pass the --data-dir it used or choose another --run name`);
       }
       return undefined;
     }
@@ -73,6 +78,7 @@ function openRun(options: TrainRunOptions, dir: string): Manifest {
       seeds: { run: config.seed, members: memberSeeds(config) },
       versions,
       backend: options.backend,
+      data,
       status: 'running',
       members: [],
       timings: {},
@@ -119,9 +125,9 @@ async function trainPending(options: TrainRunOptions, dir: string, pending: numb
 export async function trainRun(options: TrainRunOptions): Promise<Manifest> {
   const dir = runDir(options.runsRoot, options.runName);
   // Missing or corrupt data fails here, before a run directory is created or LATEST moved.
-  loadDataset(options.config);
+  const dataset = loadDataset(options.config);
   const { config, log } = options;
-  openRun(options, dir);
+  openRun(options, dir, { source: dataset.source, ...dataset.provenance });
   markLatest(options.runsRoot, options.runName);
   const wanted = options.member !== undefined ? [options.member] : Array.from({ length: config.members }, (_, i) => i);
   const unfinished = () => wanted.filter((i) => !readMemberRecord(memberDir(dir, i)));

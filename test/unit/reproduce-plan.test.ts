@@ -61,7 +61,7 @@ describe('reproduce plan', () => {
     const out = mkdtempSync(join(tmpdir(), 'ensdef-repro-'));
     writeFileSync(join(out, 'reproduce-state.json'), JSON.stringify({ preset: 'cpu', datasets: ['mnist'], done: [] }));
     await assert.rejects(
-      reproduce({ preset: PRESETS.smoke, datasets: ['mnist'], outDir: out, workers: 1, backend: { name: 'cpu', package: '', version: '', threads: 1, trainingKernels: false }, command: 'test', log: () => {} }),
+      reproduce({ preset: PRESETS.smoke, datasets: ['mnist'], outDir: out, workers: 1, backend: { name: 'cpu', package: '', version: '', threads: 1, trainingKernels: false }, command: 'test', log: () => {}, measureSpeed: () => ({ trainSamplesPerSecond: 1000, gradientsPerSecond: 1000 }) }),
       (e: unknown) => e instanceof UserError && /--preset cpu/.test(e.message),
     );
   });

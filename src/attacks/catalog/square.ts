@@ -36,6 +36,7 @@ export const attack: AttackDefinition = {
       queries: tf.tensor1d(result.queries, 'int32'),
     }));
   },
+  costIsBound: true,
   cost: ({ queries }) => queries,
   column: ({ queries }) => `square_q${queries}`,
 };

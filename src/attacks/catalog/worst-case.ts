@@ -87,6 +87,7 @@ export const attack: AttackDefinition = {
     const final = after.pop()!;
     return { ...final, stages: after };
   },
+  costIsBound: true,
   cost: ({ steps, restarts, queries, stages }) => STAGES.slice(0, stages).reduce((sum, stage) => sum + stage.cost({ steps, restarts, queries }), 0),
   column: ({ stages }) => (stages === STAGES.length ? 'worst_case' : `worst_case_after_${STAGES.slice(0, stages).map((s) => s.id).join('+')}`),
   stages: (params) => Array.from({ length: params.stages - 1 }, (_, k) => ({ ...params, stages: k + 1 })),
