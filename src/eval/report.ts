@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../run/atomic.ts';
 import { loadPaperResults, type PaperResults } from './paper.ts';
 import { maskingFlags, sweeps, type MaskingFlag } from './masking.ts';
 import { epsOf, type ResultRow } from './results.ts';
+import { dataLabels, dataMarkdown } from './data-labels.ts';
 import { collectRunResults, type RunResults } from './run-results.ts';
 import { groupedBarChart, lineChart } from './svg.ts';
 import {
@@ -63,7 +64,7 @@ function rowLabeller(cells: TableCell[]): (cell: TableCell) => string {
   return (c) => (runsOf.get(`${c.dataset}\u0000${c.method}`)!.size > 1 ? `${c.method} (${c.run})` : c.method);
 }
 
-function table2Markdown(cells: TableCell[]): string {
+function table2Markdown(cells: TableCell[], dataName: (dataset: string) => string): string {
   if (cells.length === 0) return '_No Table 2 results yet: attack a random-init, mixed-models, bagging or gaussian-noise run with `ensdef attack --table2`._';
   const label = rowLabeller(cells);
   return groupKeys(cells)
@@ -74,12 +75,12 @@ function table2Markdown(cells: TableCell[]): string {
         const row = group.filter((c) => c.attack === attack && label(c) === method);
         return [attack.toUpperCase(), method, ...TABLE2_COLUMNS.map((col) => cellText(row.find((c) => c.column === col)))];
       });
-      return `### ${dataset}, loss form \`${loss}\`\n\n${markdownTable(['attack', 'method', ...TABLE2_COLUMNS], rows)}`;
+      return `### ${dataName(dataset)}; loss form \`${loss}\`\n\n${markdownTable(['attack', 'method', ...TABLE2_COLUMNS], rows)}`;
     })
     .join('\n\n');
 }
 
-function table4Markdown(cells: TableCell[]): string {
+function table4Markdown(cells: TableCell[], dataName: (dataset: string) => string): string {
   if (cells.length === 0) return '_No Table 4 results yet: attack the defense runs with `ensdef attack --table4`._';
   const label = rowLabeller(cells);
   return groupKeys(cells)
@@ -89,7 +90,7 @@ function table4Markdown(cells: TableCell[]): string {
         const row = group.filter((c) => label(c) === method);
         return [method, ...TABLE4_COLUMNS.map((col) => cellText(row.find((c) => c.column === col)))];
       });
-      return `### ${dataset}, loss form \`${loss}\`\n\nEnsembles: FGSM/BIM with Grad. 2 (the paper's choice), \`*_grad3\` with Grad. 3; single models: their own gradient.\n\n${markdownTable(['defense', ...TABLE4_COLUMNS], rows)}`;
+      return `### ${dataName(dataset)}; loss form \`${loss}\`\n\nEnsembles: FGSM/BIM with Grad. 2 (the paper's choice), \`*_grad3\` with Grad. 3; single models: their own gradient.\n\n${markdownTable(['defense', ...TABLE4_COLUMNS], rows)}`;
     })
     .join('\n\n');
 }
@@ -209,6 +210,8 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
   const table4 = buildTable4(runs, paper);
   const beyond = buildBeyondTable(runs);
   const flags = maskingFlags(runs);
+  const labels = dataLabels(allRuns);
+  const dataName = (dataset: string) => labels.get(dataset) ?? dataset;
   const written: string[] = [];
   const write = (name: string, content: string) => {
     writeFileAtomic(join(outDir, name), content);
@@ -217,8 +220,8 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
   write('table2.csv', toCsv(table2));
   write('table4.csv', toCsv(table4));
   write('beyond.csv', toCsv(beyond));
-  write('table2.md', `# Table 2\n\n${table2Markdown(table2)}\n`);
-  write('table4.md', `# Table 4\n\n${table4Markdown(table4)}\n`);
+  write('table2.md', `# Table 2\n\n${table2Markdown(table2, dataName)}\n`);
+  write('table4.md', `# Table 4\n\n${table4Markdown(table4, dataName)}\n`);
   // Figure 1 needs the models, so `reproduce` draws it (figures/figure1-DATASET.png); the report links what is there.
   const figuresDir = join(outDir, 'figures');
   const figure1Links = existsSync(figuresDir) ? readdirSync(figuresDir).filter((f) => /^figure1-.*\.png$/.test(f)).sort().map((f) => `figures/${f}`) : [];
@@ -229,17 +232,21 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
     '',
     `Paper values: ${paper.source}. Each cell reads \`ours (paper value, our − paper)\`; every number names its loss form and gradient source in the CSVs.`,
     '',
+    '## Data',
+    '',
+    dataMarkdown(allRuns),
+    '',
     '## Runs',
     '',
     runsMarkdown(allRuns),
     '',
     '## Table 2 — ensembles under FGSM and BIM ([CSV](table2.csv))',
     '',
-    table2Markdown(table2),
+    table2Markdown(table2, dataName),
     '',
     '## Table 4 — other defenses and their bagging ensembles ([CSV](table4.csv))',
     '',
-    table4Markdown(table4),
+    table4Markdown(table4, dataName),
     '',
     '## Beyond the paper: other attacks at the paper\'s ε (PGD, APGD, Square, the worst-case suite), transfer attacks ([CSV](beyond.csv))',
     '',

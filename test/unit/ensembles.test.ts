@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -15,6 +15,7 @@ import { methodFor } from '../../src/training/methods.ts';
 import { MEMBER_STREAMS } from '../../src/ensembles/method.ts';
 import { trainRun } from '../../src/training/train-run.ts';
 import { loadDataset } from '../../src/datasets/registry.ts';
+import { embeddedMnistDir } from '../../src/data/mnist.ts';
 import { UserError } from '../../src/errors.ts';
 import { buildModel } from '../../src/datasets/registry.ts';
 import { readManifest } from '../../src/run/manifest.ts';
@@ -144,6 +145,17 @@ describe('ensembles', () => {
     await assert.rejects(trainRun({ ...options, config: { ...config, epochs: 2 } }), (e: unknown) => e instanceof UserError && /different config.*epochs 1 → 2/.test(e.message));
     await assert.rejects(trainRun({ ...options, config: { ...config, method: 'random-init' } }), UserError);
     assert.equal(readManifest(dir).config.epochs, 1, 'a refused run leaves the manifest alone');
+
+    // The manifest records the bytes trained on; resuming on other bytes is refused, naming the file.
+    const recorded = readManifest(dir).data!;
+    assert.equal(recorded.files.find((f) => f.name === 'train-images-idx3-ubyte')?.sha256, sha(join(embeddedMnistDir(), 'train-images-idx3-ubyte')));
+    const other = mkdtempSync(join(tmpdir(), 'ensdef-other-mnist-'));
+    for (const f of recorded.files) copyFileSync(join(embeddedMnistDir(), f.name), join(other, f.name));
+    const labels = readFileSync(join(other, 't10k-labels-idx1-ubyte'));
+    labels[labels.length - 1] = (labels[labels.length - 1] + 1) % 10;
+    writeFileSync(join(other, 't10k-labels-idx1-ubyte'), labels);
+    await assert.rejects(trainRun({ ...options, config: { ...config, dataDir: other } }), (e: unknown) => e instanceof UserError && /other data \(t10k-labels-idx1-ubyte differ/.test(e.message));
+    rmSync(other, { recursive: true, force: true });
     rmSync(root, { recursive: true, force: true });
   });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -185,6 +186,32 @@ describe('ensdef report files', () => {
     const table2 = readFileSync(join(out, 'table2.md'), 'utf8');
     assert.match(table2, /\| FGSM \| gaussian_noise \(sigma-a\) \|[^\n]*0\.1230/);
     assert.match(table2, /\| FGSM \| gaussian_noise \(sigma-b\) \|[^\n]*0\.4560/);
+  });
+
+  it('names the data of every run: its label, verified or not, a fingerprint of its files; tables say what they ran on', () => {
+    const root = mkdtempSync(join(tmpdir(), 'ensdef-report-'));
+    const files = [
+      { name: 'data_batch_1.bin', bytes: 3, sha256: 'a'.repeat(64) },
+      { name: 'test_batch.bin', bytes: 3, sha256: 'b'.repeat(64) },
+    ];
+    const standIn = { source: '/data/x', label: 'CIFAR-10 stand-in (test)', verified: false, check: 'a known copy, not the official files', files };
+    const verified = { source: '/data/y', label: 'MNIST', verified: true, check: 'sha256 of the official .gz files', files: [{ name: 'f', bytes: 1, sha256: 'c'.repeat(64) }] };
+    const cifarManifest = { ...manifest('bagging', 2), data: standIn };
+    cifarManifest.config = { ...cifarManifest.config, dataset: 'cifar10' };
+    const runs: [string, Manifest][] = [['c1', cifarManifest], ['c2', cifarManifest], ['m', { ...manifest('bagging', 2), data: verified }], ['old', manifest('random-init', 2)]];
+    for (const [name, m] of runs) {
+      writeManifest(join(root, 'runs', name), m);
+      appendResults(resultsPath(join(root, 'runs', name)), [row({ dataset: m.config.dataset, accuracy: 0.9 }), fgsm('2', 'ensemble', 0.3, { dataset: m.config.dataset })]);
+    }
+    buildReport(join(root, 'runs'), join(root, 'report'));
+    const report = readFileSync(join(root, 'report', 'report.md'), 'utf8');
+    const fingerprint = createHash('sha256').update(files.map((f) => `${f.name} ${f.sha256}`).sort().join('\n')).digest('hex').slice(0, 12);
+    assert.match(report, new RegExp(`- \\*\\*CIFAR-10 stand-in \\(test\\)\\*\\* — \\*\\*not verified\\*\\* [^\\n]*\`${fingerprint}\`[^\\n]*: c1, c2\\n`));
+    assert.match(report, /- \*\*MNIST\*\* — verified \(sha256 of the official \.gz files\)[^\n]*: m\n/);
+    assert.match(report, /- data not recorded [^\n]*: old/);
+    const table2 = readFileSync(join(root, 'report', 'table2.md'), 'utf8');
+    assert.match(table2, /### cifar10: CIFAR-10 stand-in \(test\), unverified; loss form/);
+    assert.match(table2, /### mnist: MNIST, verified \+ data not recorded/);
   });
 
   it('refuses to write into a directory that is not an ensdef report unless forced', () => {

@@ -3,9 +3,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { buildPlan } from '../../src/reproduce/plan.ts';
+import { datasetDescriptor } from '../../src/datasets/registry.ts';
+import { buildPlan, type Step, type TrainStep } from '../../src/reproduce/plan.ts';
 import { PRESETS } from '../../src/reproduce/presets.ts';
-import { reproduce } from '../../src/reproduce/run.ts';
+import { describeEstimate, Eta, reproduce } from '../../src/reproduce/run.ts';
 import { UserError } from '../../src/errors.ts';
 
 describe('reproduce plan', () => {
@@ -55,6 +56,41 @@ describe('reproduce plan', () => {
     assert.ok(figure && figure.kind === 'figure' && figure.path === 'figures/figure1-mnist.png' && figure.job.attack?.attack === 'bim' && figure.job.grad === '1');
     const sweepEps = new Set(plan.flatMap((s) => (s.kind === 'attack' && s.job.attack?.attack === 'fgsm' && s.runName === 'mnist-bagging' ? [s.job.attack.params.eps] : [])));
     assert.ok(sweepEps.size >= 3);
+  });
+
+  it('scales per data set: the cpu preset trims CIFAR-10 further than MNIST; --data-dir reaches every training config', () => {
+    const cifar = buildPlan(PRESETS.cpu, ['cifar10'], { cifar10: '/data/standin' });
+    const mnist = buildPlan(PRESETS.cpu, ['mnist']);
+    const trainOf = (steps: Step[], name: string) => steps.find((s): s is TrainStep => s.kind === 'train' && s.runName === name)!;
+    const cifarScale = PRESETS.cpu.scale(datasetDescriptor('cifar10'));
+    assert.equal(trainOf(cifar, 'cifar10-bagging').config.members, cifarScale.members);
+    assert.equal(trainOf(cifar, 'cifar10-bagging').config.trainLimit, cifarScale.trainLimit);
+    assert.equal(trainOf(mnist, 'mnist-bagging').config.members, 5);
+    assert.equal(trainOf(mnist, 'mnist-bagging').config.trainLimit, undefined);
+    assert.ok(cifar.every((s) => s.kind !== 'train' || s.config.dataDir === '/data/standin'));
+    assert.ok(mnist.every((s) => s.kind !== 'train' || s.config.dataDir === undefined));
+    // The data directory is where the files are, not what the run is: step ids do not depend on it.
+    assert.deepEqual(buildPlan(PRESETS.cpu, ['cifar10']).map((s) => s.id), cifar.map((s) => s.id));
+  });
+
+  it("estimates from the measured speed, then from the finished steps of the same kind, data set and attack", () => {
+    const speeds = { mnist: { trainSamplesPerSecond: 2000, gradientsPerSecond: 500 } };
+    const eta = new Eta(speeds);
+    const train = plan.find((s): s is TrainStep => s.kind === 'train')!;
+    const bim = plan.find((s) => s.kind === 'attack' && s.job.attack?.attack === 'bim')!;
+    const fgsm = plan.find((s) => s.kind === 'attack' && s.job.attack?.attack === 'fgsm')!;
+    // Cost units are training samples (× work per sample) and input-gradient evaluations.
+    assert.equal(eta.seconds(train), train.cost / 2000);
+    assert.equal(eta.seconds(bim), bim.cost / 500);
+    eta.record(bim, 3 * (bim.cost / 500));
+    const close = (a: number, b: number) => assert.ok(Math.abs(a - b) <= 1e-9 * b, `${a} ≈ ${b}`);
+    close(eta.seconds(bim), (3 * bim.cost) / 500);
+    assert.equal(eta.seconds(fgsm), fgsm.cost / 500, 'another attack keeps the measured speed');
+    close(eta.remaining([train, bim]), train.cost / 2000 + (3 * bim.cost) / 500);
+    // The suite stops at each image's first success: its share is stated as a bound.
+    const suite = plan.find((s) => s.kind === 'attack' && s.job.attack?.attack === 'worst-case')!;
+    assert.match(describeEstimate([train, suite], new Eta(speeds)), /up to .* first success/);
+    assert.doesNotMatch(describeEstimate([train, bim], new Eta(speeds)), /up to/);
   });
 
   it('refuses to continue an output directory made with another preset', async () => {
