@@ -40,6 +40,7 @@ import { packageVersions } from '../src/run/manifest.ts';
 import { Rng } from '../src/run/rng.ts';
 import { crossEntropyFromLogits } from '../src/models/loss.ts';
 import { trainMember, trainStep } from '../src/models/train-member.ts';
+import { randomBatch } from '../src/reproduce/speed.ts';
 
 const BATCH = 128;
 const LEARNING_RATE = 1e-3;
@@ -103,12 +104,8 @@ function rates(items: number, timings: Timings): { perSecond: number; perCpuSeco
   return { perSecond, perCpuSecond, details: { itemsPerRepeat: items, perSecond, perCpuSecond, ...timings } };
 }
 
-function randomBatch(dataset: string, seed: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
-  const rng = new Rng(seed);
-  const shape = IMAGE_SHAPES[dataset];
-  const pixels = Float32Array.from({ length: BATCH * shape[0] * shape[1] * shape[2] }, () => rng.next());
-  const labels = Int32Array.from({ length: BATCH }, () => rng.int(10));
-  return tf.tidy(() => ({ x: tf.tensor4d(pixels, [BATCH, ...shape]), y: tf.oneHot(tf.tensor1d(labels, 'int32'), 10).toFloat() as tf.Tensor2D }));
+function benchBatch(dataset: string, seed: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  return randomBatch(datasetDescriptor(dataset), BATCH, seed);
 }
 
 function trainRepeats(dataset: string, quick: boolean): { warmup: number; repeats: number } {
@@ -119,7 +116,7 @@ function trainRepeats(dataset: string, quick: boolean): { warmup: number; repeat
 function measureTrain(dataset: string, settings: Settings): Measure {
   const model = buildModel(baseModelFor(dataset), SEED);
   const optimizer = tf.train.adam(LEARNING_RATE);
-  const { x, y } = randomBatch(dataset, SEED);
+  const { x, y } = benchBatch(dataset, SEED);
   const { warmup, repeats } = trainRepeats(dataset, settings.quick);
   const timings = timeRepeated(() => trainStep(model, optimizer, x, y), warmup, repeats);
   tf.dispose([x, y]);
@@ -131,7 +128,7 @@ function measureTrain(dataset: string, settings: Settings): Measure {
 
 function measureInputGrad(dataset: string, settings: Settings): Measure {
   const model = buildModel(baseModelFor(dataset), SEED);
-  const { x, y } = randomBatch(dataset, SEED);
+  const { x, y } = benchBatch(dataset, SEED);
   const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(y, model.apply(input, { training: false }) as tf.Tensor2D));
   const { warmup, repeats } = trainRepeats(dataset, settings.quick);
   const timings = timeRepeated(() => tf.tidy(() => gradient(x).dataSync()), warmup, repeats);
@@ -273,7 +270,7 @@ function parallelBatches(dataset: string, quick: boolean): number {
 async function runTrainWorker(dataset: string, batches: number): Promise<WorkerReport> {
   const model = buildModel(baseModelFor(dataset), SEED);
   const optimizer = tf.train.adam(LEARNING_RATE);
-  const { x, y } = randomBatch(dataset, SEED);
+  const { x, y } = benchBatch(dataset, SEED);
   for (let i = 0; i < 2; i++) trainStep(model, optimizer, x, y);
   await new Promise<void>((go) => {
     process.once('message', () => go());
@@ -356,7 +353,7 @@ function measureInChild(name: string, settings: Settings): Promise<Measure> {
 function profileTrainStep(dataset: string, settings: Settings): void {
   const model = buildModel(baseModelFor(dataset), SEED);
   const optimizer = tf.train.adam(LEARNING_RATE);
-  const { x, y } = randomBatch(dataset, SEED);
+  const { x, y } = benchBatch(dataset, SEED);
   const { warmup, repeats } = trainRepeats(dataset, settings.quick);
   for (let i = 0; i < warmup; i++) trainStep(model, optimizer, x, y);
   const backendName = tf.getBackend();

@@ -20,8 +20,9 @@ export interface MachineSpeed {
 const TRAIN_BATCH = 128;
 const GRADIENT_BATCH = 100;
 
-function randomBatch(dataset: DatasetDescriptor, count: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
-  const rng = new Rng(1);
+/** `count` images of uniform random pixels with random one-hot labels (for timing: speed does not depend on them). */
+export function randomBatch(dataset: Pick<DatasetDescriptor, 'imageShape' | 'numClasses'>, count: number, seed = 1): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  const rng = new Rng(seed);
   const [h, w, c] = dataset.imageShape;
   const pixels = Float32Array.from({ length: count * h * w * c }, () => rng.next());
   const labels = Int32Array.from({ length: count }, () => rng.int(dataset.numClasses));
