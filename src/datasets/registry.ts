@@ -6,7 +6,8 @@ import type * as tf from '@tensorflow/tfjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { headOf, pixelsPerImage, type Dataset } from '../data/dataset.ts';
-import { usageError } from '../errors.ts';
+import { UserError, usageError } from '../errors.ts';
+import { changedFiles, type Manifest } from '../run/manifest.ts';
 import { cifar10 } from './cifar10.ts';
 import type { DatasetDescriptor, ModelVariant } from './descriptor.ts';
 import { mnist } from './mnist.ts';
@@ -45,6 +46,21 @@ export function loadDataset(options: DataOptions): Dataset {
   }
   const pixels = pixelsPerImage(full);
   return { ...full, train: headOf(full.train, options.trainLimit, pixels), test: headOf(full.test, options.testLimit, pixels) };
+}
+
+/**
+ * A trained run's data (its config's data set and directory; `testLimit` defaults to the run's), refused
+ * when the files are not the bytes the run was trained on: numbers measured on other data would be
+ * reported under the run's data label.
+ */
+export function loadRunDataset(manifest: Manifest, testLimit = manifest.config.testLimit): Dataset {
+  const { config } = manifest;
+  const data = loadDataset({ dataset: config.dataset, dataDir: config.dataDir, trainLimit: config.trainLimit, testLimit });
+  const changed = manifest.data ? changedFiles(manifest.data.files, data.provenance.files) : [];
+  if (changed.length > 0) {
+    throw new UserError(`${data.source}: ${changed.join(', ')} differ from the sha256 the run was trained on (its manifest.json); restore those files, or retrain on these`);
+  }
+  return data;
 }
 
 /** Every network of every data set by model name. */

@@ -2,7 +2,7 @@
  * Attacks a saved run: loads its ensemble (and a surrogate's, for transfer), runs each job on the test
  * set and appends each job's rows to the run's results.csv as soon as the job finishes.
  */
-import { loadDataset } from '../datasets/registry.ts';
+import { loadRunDataset } from '../datasets/registry.ts';
 import { Ensemble } from '../ensembles/ensemble.ts';
 import { usageError } from '../errors.ts';
 import { appendResults, measurementKey, readResults, resultsPath, type ResultRow } from './results.ts';
@@ -90,7 +90,7 @@ export function attackLockPath(runDirectory: string, job: AttackJob, members: nu
  */
 async function attackJobs(options: AttackRunOptions, run: LoadedRun, surrogate: LoadedRun | undefined): Promise<AttackRunResult> {
   const { manifest } = run;
-  const data = loadDataset({ dataset: manifest.config.dataset, dataDir: manifest.config.dataDir, testLimit: options.testLimit ?? manifest.config.testLimit });
+  const data = loadRunDataset(manifest, options.testLimit ?? manifest.config.testLimit);
   const ensemble = await Ensemble.load(run.dir, manifest);
   const gradientEnsemble = surrogate ? await Ensemble.load(surrogate.dir, surrogate.manifest) : ensemble;
   const all: ResultRow[] = [];

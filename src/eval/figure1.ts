@@ -8,7 +8,7 @@ import type { AttackSpec } from '../attacks/definition.ts';
 import { gradientHooks, NO_GRADIENT, type GradientHooks } from '../attacks/gradients.ts';
 import { scorerOf } from '../attacks/scoring.ts';
 import type { Split } from '../data/dataset.ts';
-import { loadDataset } from '../datasets/registry.ts';
+import { loadRunDataset } from '../datasets/registry.ts';
 import { Ensemble } from '../ensembles/ensemble.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
 import { openRun } from './attack-run.ts';
@@ -141,8 +141,7 @@ export const FIGURE_IMAGES = 10;
 export async function drawFigure1(runsRoot: string, runName: string, job: AttackJob, member: number, path: string, surrogate?: string): Promise<void> {
   if (!job.attack) throw new Error('Figure 1 needs an attack');
   const run = openRun(runsRoot, runName);
-  const { config } = run.manifest;
-  const dataset = loadDataset({ dataset: config.dataset, dataDir: config.dataDir, testLimit: FIGURE_IMAGES });
+  const dataset = loadRunDataset(run.manifest, FIGURE_IMAGES);
   const ensemble = await Ensemble.load(run.dir, run.manifest);
   const gradientRun = surrogate ? openRun(runsRoot, surrogate) : undefined;
   const gradientEnsemble = gradientRun ? await Ensemble.load(gradientRun.dir, gradientRun.manifest) : ensemble;

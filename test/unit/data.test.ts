@@ -12,7 +12,8 @@ import { gzipSync } from 'node:zlib';
 import { CIFAR_TEST_BATCH, CIFAR_TRAIN_BATCHES, loadCifar10 } from '../../src/data/cifar10.ts';
 import { verifyChecksum } from '../../src/data/download.ts';
 import { encodeIdx } from '../../src/data/idx.ts';
-import { loadDataset } from '../../src/datasets/registry.ts';
+import { loadDataset, loadRunDataset } from '../../src/datasets/registry.ts';
+import { runManifest } from '../helpers/reliability.ts';
 import { loadMnist, MNIST_FILES } from '../../src/data/mnist.ts';
 import { writeVerifiedMarker } from '../../src/data/provenance.ts';
 import { UserError } from '../../src/errors.ts';
@@ -339,4 +340,17 @@ describe('verifyChecksum', () => {
       assertUserError(() => verifyChecksum(path, algorithm, wrong), path, wrong);
     });
   }
+});
+
+describe("a run's data", () => {
+  test('loads when the files are the bytes the run recorded; one differing file is refused by name', () => {
+    const manifest = runManifest({ method: 'bagging' });
+    const recorded = loadMnist().provenance;
+    const withData = (files: typeof recorded.files) => ({ ...manifest, data: { source: 'x', ...recorded, files } });
+    assert.equal(loadRunDataset(withData(recorded.files), 10).test.count, 10);
+    const altered = recorded.files.map((f) => (f.name === 't10k-images-idx3-ubyte' ? { ...f, sha256: '0'.repeat(64) } : f));
+    assertUserError(() => loadRunDataset(withData(altered)), 't10k-images-idx3-ubyte', 'trained on');
+    // Runs from before ensdef recorded the data load as before.
+    assert.equal(loadRunDataset(manifest, 5).test.count, 5);
+  });
 });
