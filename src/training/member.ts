@@ -9,12 +9,11 @@ import { saveCheckpoint } from '../models/checkpoint.ts';
 import { evaluateAccuracy, modelLogits } from '../models/predict.ts';
 import { trainMember, type BatchInfo } from '../models/train-member.ts';
 import { TRAIN_STATE_FILE } from '../models/train-state.ts';
-import { trainingIdentity } from '../config/train-config.ts';
 import { writeMemberRecord, type MemberRecord } from '../run/manifest.ts';
 import { Progress } from '../run/progress.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { memberDir } from '../run/run-dir.ts';
-import { methodFor } from './methods.ts';
+import { methodFor, trainedIdentity } from './methods.ts';
 
 /** Files of a finished member; a member without record.json is unfinished and these are stale. */
 const FINAL_FILES = ['record.json', 'model.json', 'weights.bin'];
@@ -29,7 +28,7 @@ export async function trainAndSaveMember(dir: string, config: TrainConfig, index
   const seed = deriveSeed(config.seed, index);
   const directory = memberDir(dir, index);
   for (const file of FINAL_FILES) rmSync(join(directory, file), { force: true });
-  const checkpointIdentity = JSON.stringify({ ...trainingIdentity(config), member: index });
+  const checkpointIdentity = JSON.stringify({ ...trainedIdentity(config), member: index });
   const checkpoint = { path: join(directory, TRAIN_STATE_FILE), identity: `${checkpointIdentity}:member` };
   const label = `member ${index + 1}/${config.members}`;
   const bar = new Progress(label, 'samples', { lines: inWorker });

@@ -4,7 +4,7 @@
  * paper reports it, how it trains a member, and which config fields it reads; `trainConfig` builds every
  * run's TrainConfig from it (the CLI, the reproduce plan and the tests alike).
  */
-import { TRAIN_DEFAULTS, type TrainConfig } from '../config/train-config.ts';
+import { TRAIN_DEFAULTS, trainingIdentity, type TrainConfig } from '../config/train-config.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { adversarialTraining, baggingAdversarialTraining } from '../defenses/adversarial-training.ts';
 import { baggingDistillation, distillation } from '../defenses/distillation.ts';
@@ -97,6 +97,17 @@ export function methodFor(name: string): EnsembleMethod {
 }
 
 /** What a caller sets; everything else takes the method's and the data set's defaults. */
+const METHOD_FIELDS: readonly MethodField[] = ['noiseSigma', 'rho', 'atEps', 'temperature'];
+
+/**
+ * What a run trains, for refusing to continue it under other values: trainingIdentity without the method
+ * fields its method does not read (a bagging run is the same run whatever the default σ of gaussian-noise).
+ */
+export function trainedIdentity(config: TrainConfig): Record<string, unknown> {
+  const reads = methodDescriptor(config.method).fields;
+  return Object.fromEntries(Object.entries(trainingIdentity(config)).filter(([key]) => !METHOD_FIELDS.includes(key as MethodField) || reads.includes(key as MethodField)));
+}
+
 export type TrainChoices = Partial<TrainConfig> & { dataset: string; method: string };
 
 /** The one place a TrainConfig is built: the given values over the data set's and the method's defaults. */

@@ -9,7 +9,8 @@
  * finished evaluates the run.
  */
 import type { BackendInfo } from '../backend/select.ts';
-import { trainingIdentity, type TrainConfig } from '../config/train-config.ts';
+import type { TrainConfig } from '../config/train-config.ts';
+import { trainedIdentity } from './methods.ts';
 import { loadDataset } from '../datasets/registry.ts';
 import { UserError } from '../errors.ts';
 import { join } from 'node:path';
@@ -39,12 +40,12 @@ export function memberSeeds(config: TrainConfig): number[] {
 }
 
 function sameIdentity(a: TrainConfig, b: TrainConfig): boolean {
-  return JSON.stringify(trainingIdentity(a)) === JSON.stringify(trainingIdentity(b));
+  return JSON.stringify(trainedIdentity(a)) === JSON.stringify(trainedIdentity(b));
 }
 
 function describeDifference(saved: TrainConfig, wanted: TrainConfig): string {
-  const a = trainingIdentity(saved);
-  const b = trainingIdentity(wanted);
+  const a = trainedIdentity(saved);
+  const b = trainedIdentity(wanted);
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
   return keys.map((k) => `${k} ${JSON.stringify(a[k])} → ${JSON.stringify(b[k])}`).join(', ');
 }

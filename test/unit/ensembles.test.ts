@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { initBackend, type BackendInfo } from '../../src/backend/select.ts';
 import type { TrainConfig } from '../../src/config/train-config.ts';
-import { trainConfig } from '../../src/training/methods.ts';
+import { trainConfig, trainedIdentity } from '../../src/training/methods.ts';
 import { bootstrapIndices, uniqueFraction } from '../../src/ensembles/bagging.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
 import { methodFor } from '../../src/training/methods.ts';
@@ -57,6 +57,17 @@ describe('ensembles', () => {
     // unique fraction of a bootstrap of m from m → 1 − (1 − 1/m)^m ≈ 1 − 1/e; SD ≈ sqrt(e^-1 (1 − 2e^-1)/m) ≈ 0.0017
     const expected = 1 - (1 - 1 / count) ** count;
     for (const draw of [a, other]) assert.ok(Math.abs(uniqueFraction(draw, count) - expected) < 0.01, `${uniqueFraction(draw, count)}`);
+  });
+
+  it("a run's identity holds the method fields its method reads, and only those", () => {
+    const bagging = tinyConfig();
+    assert.deepEqual(trainedIdentity({ ...bagging, noiseSigma: 0.3, temperature: 2 }), trainedIdentity(bagging));
+    assert.notDeepEqual(trainedIdentity({ ...bagging, epochs: 2 }), trainedIdentity(bagging));
+    const noisy = tinyConfig({ method: 'gaussian-noise' });
+    assert.notDeepEqual(trainedIdentity({ ...noisy, noiseSigma: 0.3 }), trainedIdentity(noisy));
+    assert.deepEqual(trainedIdentity({ ...noisy, rho: 0.9 }), trainedIdentity(noisy));
+    const distilled = tinyConfig({ method: 'distillation', members: 1 });
+    assert.notDeepEqual(trainedIdentity({ ...distilled, temperature: 2 }), trainedIdentity(distilled));
   });
 
   it('uniqueFraction counts distinct indices (hand case)', () => {
