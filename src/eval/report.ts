@@ -11,11 +11,12 @@ import { loadPaperResults, type PaperResults } from './paper.ts';
 import { maskingFlags, sweeps, type MaskingFlag } from './masking.ts';
 import { epsOf, type ResultRow } from './results.ts';
 import { collectRunResults, type RunResults } from './run-results.ts';
-import { groupedBarChart, lineChart } from './svg.ts';
+import { lineChart, pairedBarChart, type PairedBarSeries } from './svg.ts';
 import {
   buildBeyondTable,
   buildTable2,
   buildTable4,
+  columnLabel,
   PAPER_ATTACKS,
   TABLE2_COLUMNS,
   TABLE4_COLUMNS,
@@ -79,7 +80,8 @@ function table2Markdown(cells: TableCell[]): string {
     .join('\n\n');
 }
 
-function table4Markdown(cells: TableCell[]): string {
+/** Table 4's Markdown; `figures` (data set and loss form → SVG path) puts each section's figure under its table. */
+function table4Markdown(cells: TableCell[], figures: Map<string, string>): string {
   if (cells.length === 0) return '_No Table 4 results yet: attack the defense runs with `ensdef attack --table4`._';
   const label = rowLabeller(cells);
   return groupKeys(cells)
@@ -89,7 +91,8 @@ function table4Markdown(cells: TableCell[]): string {
         const row = group.filter((c) => label(c) === method);
         return [method, ...TABLE4_COLUMNS.map((col) => cellText(row.find((c) => c.column === col)))];
       });
-      return `### ${dataset}, loss form \`${loss}\`\n\nEnsembles: FGSM/BIM with Grad. 2 (the paper's choice), \`*_grad3\` with Grad. 3; single models: their own gradient.\n\n${markdownTable(['defense', ...TABLE4_COLUMNS], rows)}`;
+      const figure = figures.get(`${dataset}\u0000${loss}`);
+      return `### ${dataset}, loss form \`${loss}\`\n\nEnsembles: FGSM/BIM with Grad. 2 (the paper's choice), \`*_grad3\` with Grad. 3; single models: their own gradient.\n\n${markdownTable(['defense', ...TABLE4_COLUMNS], rows)}${figure ? `\n\n![${figure}](${figure})` : ''}`;
     })
     .join('\n\n');
 }
@@ -112,6 +115,15 @@ function flagsMarkdown(flags: MaskingFlag[], runs: RunResults[]): string {
   return flags.map((f) => `- **possible gradient masking** in run \`${f.run}\`, ${f.description}: ${f.reason}`).join('\n');
 }
 
+/** One paired series per column: our value and the paper's for each group (method or defense). */
+function pairedSeries(group: TableCell[], groups: string[], label: (cell: TableCell) => string, columns: readonly string[]): PairedBarSeries[] {
+  return columns.map((column) => {
+    const at = (g: string) => group.find((c) => label(c) === g && c.column === column);
+    return { name: columnLabel(column), ours: groups.map((g) => at(g)?.ours ?? null), paper: groups.map((g) => at(g)?.paper ?? null) };
+  });
+}
+
+/** The paper's Figure 2: per data set, loss form and attack, bars per method for each Table 2 column, the paper's beside ours. */
 function figure2(cells: TableCell[], outDir: string, written: string[]): string[] {
   const links: string[] = [];
   const label = rowLabeller(cells);
@@ -120,12 +132,28 @@ function figure2(cells: TableCell[], outDir: string, written: string[]): string[
       const group = cells.filter((c) => c.dataset === dataset && c.loss === loss && c.attack === attack);
       if (group.length === 0) continue;
       const methods = [...new Set(group.map(label))];
-      const series = TABLE2_COLUMNS.map((column) => ({ name: column, values: methods.map((m) => group.find((c) => label(c) === m && c.column === column)?.ours ?? null) }));
       const name = `figures/figure2-${dataset}-${attack}-${loss}.svg`;
-      writeFileAtomic(join(outDir, name), groupedBarChart(`${dataset} ${attack.toUpperCase()} (${loss})`, methods, series));
+      const title = `Figure 2: ${dataset}, ${attack.toUpperCase()}, loss form ${loss}`;
+      writeFileAtomic(join(outDir, name), pairedBarChart(title, methods, pairedSeries(group, methods, label, TABLE2_COLUMNS)));
       written.push(name);
       links.push(name);
     }
+  }
+  return links;
+}
+
+/** Table 4 as bars: per data set and loss form, bars per defense for each Table 4 column, the paper's beside ours. Keyed like groupKeys. */
+function table4Figures(cells: TableCell[], outDir: string, written: string[]): Map<string, string> {
+  const links = new Map<string, string>();
+  const label = rowLabeller(cells);
+  for (const { dataset, loss } of groupKeys(cells)) {
+    const group = cells.filter((c) => c.dataset === dataset && c.loss === loss);
+    const defenses = [...new Set(group.map(label))];
+    const name = `figures/table4-${dataset}-${loss}.svg`;
+    const title = `Table 4: ${dataset}, loss form ${loss}`;
+    writeFileAtomic(join(outDir, name), pairedBarChart(title, defenses, pairedSeries(group, defenses, label, TABLE4_COLUMNS)));
+    written.push(name);
+    links.set(`${dataset}\u0000${loss}`, name);
   }
   return links;
 }
@@ -218,7 +246,8 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
   write('table4.csv', toCsv(table4));
   write('beyond.csv', toCsv(beyond));
   write('table2.md', `# Table 2\n\n${table2Markdown(table2)}\n`);
-  write('table4.md', `# Table 4\n\n${table4Markdown(table4)}\n`);
+  const table4Links = table4Figures(table4, outDir, written);
+  write('table4.md', `# Table 4\n\n${table4Markdown(table4, table4Links)}\n`);
   // Figure 1 needs the models, so `reproduce` draws it (figures/figure1-DATASET.png); the report links what is there.
   const figuresDir = join(outDir, 'figures');
   const figure1Links = existsSync(figuresDir) ? readdirSync(figuresDir).filter((f) => /^figure1-.*\.png$/.test(f)).sort().map((f) => `figures/${f}`) : [];
@@ -239,7 +268,7 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
     '',
     '## Table 4 — other defenses and their bagging ensembles ([CSV](table4.csv))',
     '',
-    table4Markdown(table4),
+    table4Markdown(table4, table4Links),
     '',
     '## Beyond the paper: other attacks at the paper\'s ε (PGD, APGD, Square, the worst-case suite), transfer attacks ([CSV](beyond.csv))',
     '',
