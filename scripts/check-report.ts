@@ -32,6 +32,7 @@ checkTable('table2.csv', 12);
 checkTable('table4.csv', 5);
 const figures = existsSync(join(dir, 'figures')) ? readdirSync(join(dir, 'figures')).filter((f) => f.endsWith('.svg')) : [];
 if (!figures.some((f) => f.startsWith('figure2-'))) problems.push('no Figure 2 SVG');
+if (!figures.some((f) => f.startsWith('table4-'))) problems.push('no Table 4 SVG');
 const pngs = existsSync(join(dir, 'figures')) ? readdirSync(join(dir, 'figures')).filter((f) => /^figure1-.*\.png$/.test(f)) : [];
 for (const f of pngs) {
   const bytes = readFileSync(join(dir, 'figures', f));

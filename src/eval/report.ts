@@ -12,11 +12,12 @@ import { maskingFlags, sweeps, type MaskingFlag } from './masking.ts';
 import { epsOf, type ResultRow } from './results.ts';
 import { dataLabels, dataMarkdown } from './data-labels.ts';
 import { collectRunResults, type RunResults } from './run-results.ts';
-import { groupedBarChart, lineChart } from './svg.ts';
+import { lineChart, pairedBarChart, type PairedBarSeries } from './svg.ts';
 import {
   buildBeyondTable,
   buildTable2,
   buildTable4,
+  columnLabel,
   PAPER_ATTACKS,
   TABLE2_COLUMNS,
   TABLE4_COLUMNS,
@@ -80,7 +81,8 @@ function table2Markdown(cells: TableCell[], dataName: (dataset: string) => strin
     .join('\n\n');
 }
 
-function table4Markdown(cells: TableCell[], dataName: (dataset: string) => string): string {
+/** Table 4's Markdown; `figures` (data set and loss form → SVG path) puts each section's figure under its table. */
+function table4Markdown(cells: TableCell[], dataName: (dataset: string) => string, figures: Map<string, string>): string {
   if (cells.length === 0) return '_No Table 4 results yet: attack the defense runs with `ensdef attack --table4`._';
   const label = rowLabeller(cells);
   return groupKeys(cells)
@@ -90,7 +92,8 @@ function table4Markdown(cells: TableCell[], dataName: (dataset: string) => strin
         const row = group.filter((c) => label(c) === method);
         return [method, ...TABLE4_COLUMNS.map((col) => cellText(row.find((c) => c.column === col)))];
       });
-      return `### ${dataName(dataset)}; loss form \`${loss}\`\n\nEnsembles: FGSM/BIM with Grad. 2 (the paper's choice), \`*_grad3\` with Grad. 3; single models: their own gradient.\n\n${markdownTable(['defense', ...TABLE4_COLUMNS], rows)}`;
+      const figure = figures.get(`${dataset}\u0000${loss}`);
+      return `### ${dataName(dataset)}; loss form \`${loss}\`\n\nEnsembles: FGSM/BIM with Grad. 2 (the paper's choice), \`*_grad3\` with Grad. 3; single models: their own gradient.\n\n${markdownTable(['defense', ...TABLE4_COLUMNS], rows)}${figure ? `\n\n![${figure}](${figure})` : ''}`;
     })
     .join('\n\n');
 }
@@ -113,7 +116,16 @@ function flagsMarkdown(flags: MaskingFlag[], runs: RunResults[]): string {
   return flags.map((f) => `- **possible gradient masking** in run \`${f.run}\`, ${f.description}: ${f.reason}`).join('\n');
 }
 
-function figure2(cells: TableCell[], outDir: string, written: string[]): string[] {
+/** One paired series per column: our value and the paper's for each group (method or defense). */
+function pairedSeries(group: TableCell[], groups: string[], label: (cell: TableCell) => string, columns: readonly string[]): PairedBarSeries[] {
+  return columns.map((column) => {
+    const at = (g: string) => group.find((c) => label(c) === g && c.column === column);
+    return { name: columnLabel(column), ours: groups.map((g) => at(g)?.ours ?? null), paper: groups.map((g) => at(g)?.paper ?? null) };
+  });
+}
+
+/** The paper's Figure 2: per data set, loss form and attack, bars per method for each Table 2 column, the paper's beside ours. */
+function figure2(cells: TableCell[], dataName: (dataset: string) => string, outDir: string, written: string[]): string[] {
   const links: string[] = [];
   const label = rowLabeller(cells);
   for (const { dataset, loss } of groupKeys(cells)) {
@@ -121,9 +133,9 @@ function figure2(cells: TableCell[], outDir: string, written: string[]): string[
       const group = cells.filter((c) => c.dataset === dataset && c.loss === loss && c.attack === attack);
       if (group.length === 0) continue;
       const methods = [...new Set(group.map(label))];
-      const series = TABLE2_COLUMNS.map((column) => ({ name: column, values: methods.map((m) => group.find((c) => label(c) === m && c.column === column)?.ours ?? null) }));
       const name = `figures/figure2-${dataset}-${attack}-${loss}.svg`;
-      writeFileAtomic(join(outDir, name), groupedBarChart(`${dataset} ${attack.toUpperCase()} (${loss})`, methods, series));
+      const title = `Figure 2: ${dataset}, ${attack.toUpperCase()}, loss form ${loss}\n${dataName(dataset)}`;
+      writeFileAtomic(join(outDir, name), pairedBarChart(title, methods, pairedSeries(group, methods, label, TABLE2_COLUMNS)));
       written.push(name);
       links.push(name);
     }
@@ -131,7 +143,23 @@ function figure2(cells: TableCell[], outDir: string, written: string[]): string[
   return links;
 }
 
-function epsSweepFigures(runs: RunResults[], outDir: string, written: string[]): string[] {
+/** Table 4 as bars: per data set and loss form, bars per defense for each Table 4 column, the paper's beside ours. Keyed like groupKeys. */
+function table4Figures(cells: TableCell[], dataName: (dataset: string) => string, outDir: string, written: string[]): Map<string, string> {
+  const links = new Map<string, string>();
+  const label = rowLabeller(cells);
+  for (const { dataset, loss } of groupKeys(cells)) {
+    const group = cells.filter((c) => c.dataset === dataset && c.loss === loss);
+    const defenses = [...new Set(group.map(label))];
+    const name = `figures/table4-${dataset}-${loss}.svg`;
+    const title = `Table 4: ${dataset}, loss form ${loss}\n${dataName(dataset)}`;
+    writeFileAtomic(join(outDir, name), pairedBarChart(title, defenses, pairedSeries(group, defenses, label, TABLE4_COLUMNS)));
+    written.push(name);
+    links.set(`${dataset}\u0000${loss}`, name);
+  }
+  return links;
+}
+
+function epsSweepFigures(runs: RunResults[], dataName: (dataset: string) => string, outDir: string, written: string[]): string[] {
   const links: string[] = [];
   for (const run of runs) {
     const attacked = run.rows.filter((r) => r.scored_on === 'ensemble' && r.surrogate === '');
@@ -151,7 +179,7 @@ function epsSweepFigures(runs: RunResults[], outDir: string, written: string[]):
       const clean = run.rows.find((r) => r.attack === 'none' && r.scored_on === 'ensemble');
       if (clean) for (const s of series) if (!s.points.some(([eps]) => eps === 0)) s.points.unshift([0, clean.accuracy]);
       const name = `figures/eps-sweep-${run.name}-${loss}.svg`;
-      writeFileAtomic(join(outDir, name), lineChart(`${run.name}: ensemble accuracy vs ε (${loss})`, 'ε (L∞, pixels in [0, 1])', series));
+      writeFileAtomic(join(outDir, name), lineChart(`${run.name}: ensemble accuracy vs ε (${loss})\n${dataName(run.manifest.config.dataset)}`, 'ε (L∞, pixels in [0, 1])', series));
       written.push(name);
       links.push(name);
     }
@@ -221,12 +249,13 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
   write('table4.csv', toCsv(table4));
   write('beyond.csv', toCsv(beyond));
   write('table2.md', `# Table 2\n\n${table2Markdown(table2, dataName)}\n`);
-  write('table4.md', `# Table 4\n\n${table4Markdown(table4, dataName)}\n`);
+  const table4Links = table4Figures(table4, dataName, outDir, written);
+  write('table4.md', `# Table 4\n\n${table4Markdown(table4, dataName, table4Links)}\n`);
   // Figure 1 needs the models, so `reproduce` draws it (figures/figure1-DATASET.png); the report links what is there.
   const figuresDir = join(outDir, 'figures');
   const figure1Links = existsSync(figuresDir) ? readdirSync(figuresDir).filter((f) => /^figure1-.*\.png$/.test(f)).sort().map((f) => `figures/${f}`) : [];
-  const figure2Links = figure2(table2, outDir, written);
-  const sweepLinks = epsSweepFigures(runs, outDir, written);
+  const figure2Links = figure2(table2, dataName, outDir, written);
+  const sweepLinks = epsSweepFigures(runs, dataName, outDir, written);
   const report = [
     REPORT_TITLE,
     '',
@@ -246,7 +275,7 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
     '',
     '## Table 4 — other defenses and their bagging ensembles ([CSV](table4.csv))',
     '',
-    table4Markdown(table4, dataName),
+    table4Markdown(table4, dataName, table4Links),
     '',
     '## Beyond the paper: other attacks at the paper\'s ε (PGD, APGD, Square, the worst-case suite), transfer attacks ([CSV](beyond.csv))',
     '',
@@ -258,7 +287,9 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
     '',
     '## Figures',
     '',
-    ...[...figure1Links, ...figure2Links, ...sweepLinks].map((link) => `![${link}](${link})`),
+    // Figure 1 is a picture of images: its caption names the data they are.
+    ...figure1Links.map((link) => `![${link}](${link})\n\n_${link}: ${dataName(/figure1-(.*)\.png$/.exec(link)![1])}_\n`),
+    ...[...figure2Links, ...sweepLinks].map((link) => `![${link}](${link})`),
     '',
   ].join('\n');
   write(REPORT_MD, report);

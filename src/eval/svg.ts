@@ -1,6 +1,7 @@
 /**
  * Minimal, deterministic SVG charts (same input → byte-identical file) for the report's figures:
- * grouped bars (the paper's Figure 2) and accuracy-vs-ε lines. Accuracies are on a fixed [0, 1] axis.
+ * grouped bars with the paper's value beside ours (Figure 2, Table 4) and accuracy-vs-ε lines. Accuracies
+ * are on a fixed [0, 1] axis.
  */
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7'];
 const FONT = 'font-family="sans-serif" font-size="11"';
@@ -20,10 +21,15 @@ interface Frame {
   plotHeight: number;
 }
 
-function frame(width: number, height: number): Frame {
+/** Each title line after the first (a smaller subtitle, e.g. the data a figure ran on) adds this much height. */
+const SUBTITLE_LINE = 14;
+
+/** `plotHeight` is the same whatever the title's line count: subtitles add to the height above the plot. */
+function frame(width: number, height: number, title: string): Frame {
   const left = 50;
-  const top = 30;
-  return { width, height, left, top, plotWidth: width - left - 170, plotHeight: height - top - 60 };
+  const extra = SUBTITLE_LINE * (title.split('\n').length - 1);
+  const top = 30 + extra;
+  return { width, height: height + extra, left, top, plotWidth: width - left - 170, plotHeight: height - 30 - 60 };
 }
 
 function yAxis(fr: Frame, label: string): string[] {
@@ -52,35 +58,82 @@ function document(fr: Frame, title: string, body: string[]): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${fr.width}" height="${fr.height}" viewBox="0 0 ${fr.width} ${fr.height}">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${fr.width / 2}" y="18" text-anchor="middle" font-family="sans-serif" font-size="13" font-weight="bold">${escapeXml(title)}</text>`,
+    ...title.split('\n').map((line, i) =>
+      i === 0
+        ? `<text x="${fr.width / 2}" y="18" text-anchor="middle" font-family="sans-serif" font-size="13" font-weight="bold">${escapeXml(line)}</text>`
+        : `<text x="${fr.width / 2}" y="${18 + i * SUBTITLE_LINE}" text-anchor="middle" ${FONT}>${escapeXml(line)}</text>`,
+    ),
     ...body,
     '</svg>',
     '',
   ].join('\n');
 }
 
-export interface BarSeries {
+/** One series (a table column) of a paired bar chart: one value per group, ours and the paper's; null = no bar. */
+export interface PairedBarSeries {
   name: string;
-  /** One value per group; null = not measured (no bar). */
-  values: (number | null)[];
+  ours: (number | null)[];
+  paper: (number | null)[];
 }
 
-export function groupedBarChart(title: string, groups: string[], series: BarSeries[], yLabel = 'accuracy'): string {
-  const fr = frame(Math.max(520, 120 + groups.length * (series.length * 14 + 30) + 170), 340);
-  const body = yAxis(fr, yLabel);
+const PAPER_LABEL = 'paper (2017)';
+
+/** A hatch per series, in its hue, for the paper's bars; ids are fixed by the series' index. */
+function hatches(count: number): string[] {
+  const patterns = Array.from({ length: count }, (_, i) => {
+    const color = PALETTE[i % PALETTE.length];
+    return `<pattern id="hatch-${i}" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)"><rect width="6" height="6" fill="white"/><line x1="0" y1="0" x2="0" y2="6" stroke="${color}" stroke-width="3"/></pattern>`;
+  });
+  patterns.push(`<pattern id="hatch-key" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)"><rect width="6" height="6" fill="white"/><line x1="0" y1="0" x2="0" y2="6" stroke="#777" stroke-width="3"/></pattern>`);
+  return ['<defs>', ...patterns, '</defs>'];
+}
+
+/** A group's name under the axis, broken after each '+' and before a ' (' so long defense names fit. */
+function groupLabel(x: number, y: number, name: string): string {
+  const lines = name.split(/(?<=\+)|(?= \()/).map((line) => line.trim());
+  const spans = lines.map((line, i) => `<tspan x="${f(x)}" dy="${i === 0 ? 0 : 13}">${escapeXml(line)}</tspan>`).join('');
+  return `<text x="${f(x)}" y="${y}" text-anchor="middle" ${FONT}>${spans}</text>`;
+}
+
+/**
+ * Grouped bars with the paper's value beside ours: per group, per series, our bar (solid) and the paper's
+ * (hatched in the same hue, outlined). A null value draws no bar; its slot stays empty so the columns line up.
+ */
+export function pairedBarChart(title: string, groups: string[], series: PairedBarSeries[], yLabel = 'accuracy'): string {
+  const fr = frame(Math.max(560, 50 + groups.length * (series.length * 24 + 30) + 170), 350, title);
+  const body = [...hatches(series.length), ...yAxis(fr, yLabel)];
   const groupWidth = fr.plotWidth / Math.max(groups.length, 1);
-  const barWidth = (groupWidth * 0.8) / Math.max(series.length, 1);
+  const slotWidth = (groupWidth * 0.8) / Math.max(series.length, 1);
+  const barWidth = slotWidth / 2;
+  const baseline = fr.top + fr.plotHeight;
   groups.forEach((group, g) => {
     const x0 = fr.left + g * groupWidth + groupWidth * 0.1;
     series.forEach((s, i) => {
-      const value = s.values[g];
-      if (value === null || value === undefined) return;
-      const h = fr.plotHeight * Math.min(Math.max(value, 0), 1);
-      body.push(`<rect x="${f(x0 + i * barWidth)}" y="${f(fr.top + fr.plotHeight - h)}" width="${f(barWidth - 1)}" height="${f(h)}" fill="${PALETTE[i % PALETTE.length]}"><title>${escapeXml(`${group} ${s.name}: ${value.toFixed(4)}`)}</title></rect>`);
+      const color = PALETTE[i % PALETTE.length];
+      const bars: [string, number | null | undefined, string][] = [
+        ['ours', s.ours[g], `fill="${color}"`],
+        ['paper', s.paper[g], `fill="url(#hatch-${i})" stroke="${color}" stroke-width="1"`],
+      ];
+      bars.forEach(([kind, value, paint], k) => {
+        if (value === null || value === undefined) return;
+        const h = fr.plotHeight * Math.min(Math.max(value, 0), 1);
+        const who = kind === 'ours' ? 'ours' : PAPER_LABEL;
+        body.push(
+          `<rect class="bar ${kind}" x="${f(x0 + i * slotWidth + k * barWidth)}" y="${f(baseline - h)}" width="${f(barWidth - 0.5)}" height="${f(h)}" ${paint}><title>${escapeXml(`${group}, ${s.name}, ${who}: ${value.toFixed(4)}`)}</title></rect>`,
+        );
+      });
     });
-    body.push(`<text x="${f(x0 + groupWidth * 0.4)}" y="${fr.top + fr.plotHeight + 16}" text-anchor="middle" ${FONT}>${escapeXml(group)}</text>`);
+    body.push(groupLabel(x0 + groupWidth * 0.4, baseline + 16, group));
   });
   body.push(...legend(fr, series.map((s) => s.name)));
+  const x = fr.left + fr.plotWidth + 15;
+  const y = fr.top + 10 + (series.length + 1) * 18;
+  body.push(
+    `<rect x="${x}" y="${y - 9}" width="12" height="12" fill="#777"/>`,
+    `<text x="${x + 18}" y="${y + 1}" ${FONT}>solid = ours</text>`,
+    `<rect x="${x}" y="${y + 9}" width="12" height="12" fill="url(#hatch-key)" stroke="#777" stroke-width="1"/>`,
+    `<text x="${x + 18}" y="${y + 19}" ${FONT}>hatched = ${PAPER_LABEL}</text>`,
+  );
   return document(fr, title, body);
 }
 
@@ -90,7 +143,7 @@ export interface LineSeries {
 }
 
 export function lineChart(title: string, xLabel: string, series: LineSeries[], yLabel = 'accuracy'): string {
-  const fr = frame(640, 360);
+  const fr = frame(640, 360, title);
   const xs = series.flatMap((s) => s.points.map(([x]) => x));
   const xMax = Math.max(...xs, 1e-9);
   const sx = (x: number) => fr.left + (fr.plotWidth * x) / xMax;

@@ -107,6 +107,24 @@ export function buildTable2(runs: RunResults[], paper: PaperResults): TableCell[
 
 export const TABLE4_COLUMNS = ['no_attack', 'fgsm', 'bim', 'fgsm_grad3', 'bim_grad3'] as const;
 
+const TABLE2_LABELS: Record<(typeof TABLE2_COLUMNS)[number], string> = {
+  no_attack_single: 'No attack, single',
+  no_attack_ensemble: 'No attack, ensemble',
+  grad1_single: 'Grad. 1 single',
+  grad1_ensemble: 'Grad. 1 ensemble',
+  grad2_ensemble: 'Grad. 2 ensemble',
+  grad3_ensemble: 'Grad. 3 ensemble',
+};
+
+/** A Table 2 or Table 4 column as a reader names it ("Grad. 1 ensemble", "BIM, Grad. 3"), for figure legends. */
+export function columnLabel(column: string): string {
+  if (column in TABLE2_LABELS) return TABLE2_LABELS[column as keyof typeof TABLE2_LABELS];
+  if (column === 'no_attack') return 'No attack';
+  const [attack, grad3] = column.split('_grad3');
+  if (PAPER_ATTACKS.includes(attack)) return grad3 === undefined ? attack.toUpperCase() : `${attack.toUpperCase()}, Grad. 3`;
+  return column;
+}
+
 export function buildTable4(runs: RunResults[], paper: PaperResults): TableCell[] {
   const cells: TableCell[] = [];
   for (const run of runs.filter(inTable('table4'))) {

@@ -174,6 +174,38 @@ describe('ensdef report files', () => {
     for (const f of second.files) assert.equal(readFileSync(join(out, f), 'utf8'), snapshot[f], f);
   });
 
+  it("Figure 2 and the Table 4 figure draw the CSV's values, ours solid and the paper's hatched, and Table 4 links its figure", () => {
+    const root = runsDir();
+    const out = join(root, 'report');
+    const { files } = buildReport(join(root, 'runs'), out);
+    const barTitles = (svg: string, kind: 'ours' | 'paper') => [...svg.matchAll(new RegExp(`<rect class="bar ${kind}"[^>]*><title>([^<]*)</title>`, 'g'))].map((m) => m[1]);
+    const figures: [string, string, (r: Record<string, string>) => boolean, RegExp][] = [
+      ['table2.csv', 'figures/figure2-mnist-fgsm-logits.svg', (r) => r.attack === 'fgsm', /Figure 2: mnist, FGSM, loss form logits/],
+      ['table4.csv', 'figures/table4-mnist-logits.svg', () => true, /Table 4: mnist, loss form logits/],
+    ];
+    for (const [csv, figure, select, title] of figures) {
+      assert.ok(files.includes(figure), figure);
+      const cells = (parse(readFileSync(join(out, csv), 'utf8'), { columns: true }) as Record<string, string>[]).filter((r) => r.dataset === 'mnist' && r.loss === 'logits' && select(r));
+      const svg = readFileSync(join(out, figure), 'utf8');
+      assert.match(svg, title);
+      const ours = barTitles(svg, 'ours');
+      const paperBars = barTitles(svg, 'paper');
+      assert.equal(ours.length, cells.filter((r) => r.ours !== '').length, `${figure}: one bar of ours per measured cell`);
+      assert.equal(paperBars.length, cells.filter((r) => r.paper !== '').length, `${figure}: one paper bar per paper value`);
+      assert.ok(paperBars.length > 0 && ours.length > 0);
+      for (const r of cells.filter((r) => r.paper !== '')) {
+        assert.ok(paperBars.some((t) => t.startsWith(`${r.method}, `) && t.endsWith(`, paper (2017): ${Number(r.paper).toFixed(4)}`)), `${figure}: ${r.column} paper ${r.paper}`);
+      }
+      assert.match(svg, /<rect class="bar paper"[^>]*fill="url\(#hatch-\d+\)"/);
+    }
+    assert.ok(barTitles(readFileSync(join(out, 'figures/figure2-mnist-fgsm-logits.svg'), 'utf8'), 'ours').includes('bagging, Grad. 2 ensemble, ours: 0.3000'));
+    const link = '![figures/table4-mnist-logits.svg](figures/table4-mnist-logits.svg)';
+    assert.ok(readFileSync(join(out, 'table4.md'), 'utf8').includes(link));
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    const table4Section = report.slice(report.indexOf('## Table 4'), report.indexOf('## Beyond the paper'));
+    assert.ok(table4Section.includes(link), 'the Table 4 figure sits in the Table 4 section');
+  });
+
   it('two runs of one method get a row each in the Markdown tables, named by run', () => {
     const root = mkdtempSync(join(tmpdir(), 'ensdef-report-'));
     for (const [name, accuracy] of [['sigma-a', 0.123], ['sigma-b', 0.456]] as const) {
@@ -212,6 +244,8 @@ describe('ensdef report files', () => {
     const table2 = readFileSync(join(root, 'report', 'table2.md'), 'utf8');
     assert.match(table2, /### cifar10: CIFAR-10 stand-in \(test\), unverified; loss form/);
     assert.match(table2, /### mnist: MNIST, verified \+ data not recorded/);
+    const figure = readFileSync(join(root, 'report', 'figures', 'figure2-cifar10-fgsm-logits.svg'), 'utf8');
+    assert.match(figure, />cifar10: CIFAR-10 stand-in \(test\), unverified</);
   });
 
   it('refuses to write into a directory that is not an ensdef report unless forced', () => {
