@@ -24,10 +24,28 @@ interface Frame {
 /** Each title line after the first (a smaller subtitle, e.g. the data a figure ran on) adds this much height. */
 const SUBTITLE_LINE = 14;
 
+/** Roughly the width of one character of the 11-px sans-serif font, for wrapping subtitles. */
+const CHAR_WIDTH = 6.2;
+
+/** The title's first line, then its other lines wrapped at spaces to fit `width`. */
+function titleLines(title: string, width: number): string[] {
+  const [first, ...rest] = title.split('\n');
+  const fits = Math.floor((width - 20) / CHAR_WIDTH);
+  const wrapped = rest.flatMap((line) =>
+    line.split(' ').reduce<string[]>((lines, word) => {
+      const last = lines[lines.length - 1];
+      if (last !== undefined && `${last} ${word}`.length <= fits) lines[lines.length - 1] = `${last} ${word}`;
+      else lines.push(word);
+      return lines;
+    }, []),
+  );
+  return [first, ...wrapped];
+}
+
 /** `plotHeight` is the same whatever the title's line count: subtitles add to the height above the plot. */
 function frame(width: number, height: number, title: string): Frame {
   const left = 50;
-  const extra = SUBTITLE_LINE * (title.split('\n').length - 1);
+  const extra = SUBTITLE_LINE * (titleLines(title, width).length - 1);
   const top = 30 + extra;
   return { width, height: height + extra, left, top, plotWidth: width - left - 170, plotHeight: height - 30 - 60 };
 }
@@ -58,7 +76,7 @@ function document(fr: Frame, title: string, body: string[]): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${fr.width}" height="${fr.height}" viewBox="0 0 ${fr.width} ${fr.height}">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    ...title.split('\n').map((line, i) =>
+    ...titleLines(title, fr.width).map((line, i) =>
       i === 0
         ? `<text x="${fr.width / 2}" y="18" text-anchor="middle" font-family="sans-serif" font-size="13" font-weight="bold">${escapeXml(line)}</text>`
         : `<text x="${fr.width / 2}" y="${18 + i * SUBTITLE_LINE}" text-anchor="middle" ${FONT}>${escapeXml(line)}</text>`,

@@ -96,4 +96,17 @@ describe('pairedBarChart', () => {
     assert.equal(over.find((b) => b.kind === 'ours')!.height, Number(plotHeight.toFixed(1)));
     assert.equal(over.find((b) => b.kind === 'paper')!.height, 0);
   });
+
+  it('a subtitle (the data) is wrapped at spaces to the chart width, above an unchanged plot', () => {
+    const long = 'cifar10: ' + Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ');
+    const withData = pairedBarChart(`Figure 2: cifar10\n${long}`, groups, series);
+    const width = Number(/<svg [^>]*width="([^"]*)"/.exec(withData)![1]);
+    const lines = [...withData.matchAll(/<text x="[^"]*" y="[^"]*" text-anchor="middle" font-family="sans-serif" font-size="11">([^<]*)<\/text>/g)].map((m) => m[1]);
+    const subtitle = lines.filter((line) => /word|cifar10:/.test(line));
+    assert.ok(subtitle.length >= 2, 'wrapped onto several lines');
+    assert.equal(subtitle.join(' '), long, 'every word kept, in order');
+    for (const line of subtitle) assert.ok(line.length * 6.2 <= width - 20, line);
+    assert.equal(axis(withData).plotHeight, axis(svg).plotHeight);
+    assert.ok(axis(withData).baseline > axis(svg).baseline, 'the plot moved down to make room');
+  });
 });
