@@ -93,6 +93,7 @@ const CASES: Record<string, Case[]> = {
     [['reproduce', '--dataset', 'svhn'], "'svhn'", ...DATASETS, 'all'],
     [['reproduce', '--preset', 'huge'], "'huge'", ...PRESETS],
     [['reproduce', '--workers', '0'], '--workers', '[1, 64]'],
+    [['reproduce', '--dataset', 'all', '--data-dir', home], '--data-dir', 'one --dataset'],
   ],
   data: [
     [['data', 'info', 'svhn'], "'svhn'", ...DATASETS],
