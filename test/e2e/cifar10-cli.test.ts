@@ -4,6 +4,7 @@
  * the Table 3 network, its data loader and the dataset defaults exercised together.
  */
 import assert from 'node:assert/strict';
+import { datasetDescriptor } from '../../src/datasets/registry.ts';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -40,7 +41,12 @@ describe('cifar10 through the CLI', () => {
     const manifest = JSON.parse(readFileSync(join(runs, 'c', 'manifest.json'), 'utf8'));
     assert.equal(manifest.status, 'complete');
     assert.equal(manifest.config.epochs, 1);
-    assert.equal(manifest.config.noiseSigma, 0.05, 'the CIFAR-10 default σ');
+    assert.equal(manifest.config.noiseSigma, datasetDescriptor('cifar10').training.noiseSigma, "CIFAR-10's calibrated σ, not MNIST's");
+    assert.notEqual(manifest.config.noiseSigma, datasetDescriptor('mnist').training.noiseSigma);
+    // Hand-written batches: recorded file by file, unverified, named by their directory.
+    assert.equal(manifest.data.verified, false);
+    assert.ok(manifest.data.label.includes(root), manifest.data.label);
+    assert.deepEqual(manifest.data.files.map((f: { name: string }) => f.name), ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']);
     assert.deepEqual(manifest.members.map((m: { model: string }) => m.model), ['cifar10-base', 'cifar10-base']);
     assert.equal(manifest.evaluation.testCount, 20);
 
