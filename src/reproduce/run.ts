@@ -41,6 +41,8 @@ interface ReproduceState {
   preset: string;
   datasets: string[];
   done: string[];
+  /** How long finished steps took against their prediction, for the next sitting's estimate. */
+  learned?: LearnedTimes;
 }
 
 export const STATE_FILE = 'reproduce-state.json';
@@ -66,33 +68,55 @@ export function loadState(outDir: string, preset: string, datasets: string[]): R
   return state;
 }
 
+/** Per data set, step kind and attack: the seconds finished steps took, and what the measured speed predicted for them. */
+export type LearnedTimes = Record<string, { seconds: number; predicted: number }>;
+
 /**
- * Seconds per unit of a step's cost, per data set, step kind and attack: first from this machine's measured
- * speed (training samples and input gradients per second), then from the steps finished so far.
+ * A step's seconds: its cost at this machine's measured speed (training samples and input gradients per
+ * second), times how far finished steps of the same data set, kind and attack were from that prediction —
+ * in this sitting or, through the reproduction's state file, an earlier one (the ratio carries to another
+ * machine; the speed is measured anew).
  */
 export class Eta {
-  private readonly observed = new Map<string, { seconds: number; cost: number }>();
+  private readonly observed: LearnedTimes;
 
-  constructor(private readonly speeds: Record<string, MachineSpeed>) {}
+  constructor(
+    private readonly speeds: Record<string, MachineSpeed>,
+    learned: LearnedTimes = {},
+  ) {
+    this.observed = structuredClone(learned);
+  }
 
   private key(step: Step): string {
     return `${datasetOf(step)}:${step.kind}:${step.kind === 'train' ? '' : step.job.attack?.attack ?? 'none'}`;
   }
 
-  record(step: Step, seconds: number): void {
-    const o = this.observed.get(this.key(step)) ?? { seconds: 0, cost: 0 };
-    this.observed.set(this.key(step), { seconds: o.seconds + seconds, cost: o.cost + step.cost });
-  }
-
-  seconds(step: Step): number {
-    const o = this.observed.get(this.key(step));
-    if (o && o.cost > 0) return step.cost * (o.seconds / o.cost);
+  private predicted(step: Step): number {
     const speed = this.speeds[datasetOf(step)];
     return step.cost / (step.kind === 'train' ? speed.trainSamplesPerSecond : speed.gradientsPerSecond);
   }
 
+  record(step: Step, seconds: number): void {
+    const o = this.observed[this.key(step)] ?? { seconds: 0, predicted: 0 };
+    this.observed[this.key(step)] = { seconds: o.seconds + seconds, predicted: o.predicted + this.predicted(step) };
+  }
+
+  /** Whether steps like this one have been timed (its estimate is then no longer the nominal cost). */
+  learnedFor(step: Step): boolean {
+    return (this.observed[this.key(step)]?.predicted ?? 0) > 0;
+  }
+
+  seconds(step: Step): number {
+    const o = this.observed[this.key(step)];
+    return this.predicted(step) * (o && o.predicted > 0 ? o.seconds / o.predicted : 1);
+  }
+
   remaining(steps: Step[]): number {
     return steps.reduce((sum, s) => sum + this.seconds(s), 0);
+  }
+
+  learned(): LearnedTimes {
+    return structuredClone(this.observed);
   }
 }
 
@@ -103,9 +127,9 @@ function costIsBound(step: Step): boolean {
 
 /** "estimated 3h10m (… of which up to 1h05m …)": the plan's time on this machine, from its measured speed. */
 export function describeEstimate(steps: Step[], eta: Eta): string {
-  const bounded = steps.filter(costIsBound);
+  const bounded = steps.filter((s) => costIsBound(s) && !eta.learnedFor(s));
   const total = eta.remaining(steps);
-  const bound = bounded.length > 0 ? `, of which up to ${formatDuration(eta.remaining(bounded))} for attacks that stop at each image's first success (counted at their full budget)` : '';
+  const bound = bounded.length > 0 ? `, of which up to ${formatDuration(eta.remaining(bounded))} for attacks that stop at each image's first success (counted at their full budget until one has run)` : '';
   return `estimated ${formatDuration(total)}${bound}`;
 }
 
@@ -215,7 +239,7 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
   for (const dataset of datasets) log(`  ${describeScale(preset, datasetDescriptor(dataset))}`);
   const measure = options.measureSpeed ?? ((dataset: string) => measureSpeed(datasetDescriptor(dataset)));
   const speeds = Object.fromEntries([...new Set(pending.map(datasetOf))].map((dataset) => [dataset, measure(dataset)]));
-  const eta = new Eta(speeds);
+  const eta = new Eta(speeds, state.learned);
   if (pending.length > 0) log(`  ${describeEstimate(pending, eta)}; measured here: ${describeSpeeds(speeds)}`);
   const started = performance.now();
   for (const [k, step] of pending.entries()) {
@@ -224,7 +248,7 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
     await runStep(step, options, dirs);
     eta.record(step, (performance.now() - stepStarted) / 1000);
     done.add(step.id);
-    writeJsonAtomic(join(outDir, STATE_FILE), { ...state, done: plan.filter((s) => done.has(s.id)).map((s) => s.id) });
+    writeJsonAtomic(join(outDir, STATE_FILE), { ...state, done: plan.filter((s) => done.has(s.id)).map((s) => s.id), learned: eta.learned() });
     log(`    elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${formatDuration(eta.remaining(pending.slice(k + 1)))}`);
   }
   // OUT/report is reproduce's own directory: it already holds the Figure 1 it drew.

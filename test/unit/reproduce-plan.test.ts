@@ -91,6 +91,13 @@ describe('reproduce plan', () => {
     const suite = plan.find((s) => s.kind === 'attack' && s.job.attack?.attack === 'worst-case')!;
     assert.match(describeEstimate([train, suite], new Eta(speeds)), /up to .* first success/);
     assert.doesNotMatch(describeEstimate([train, bim], new Eta(speeds)), /up to/);
+    // The next sitting, on a machine twice as fast: the measured speed is new, the learned ratio carries.
+    const suiteTimed = new Eta(speeds);
+    suiteTimed.record(suite, 0.1 * (suite.cost / 500));
+    const next = new Eta({ mnist: { trainSamplesPerSecond: 4000, gradientsPerSecond: 1000 } }, suiteTimed.learned());
+    close(next.seconds(suite), 0.1 * (suite.cost / 1000));
+    close(next.seconds(bim), bim.cost / 1000);
+    assert.doesNotMatch(describeEstimate([suite], next), /up to/, 'a timed suite is no longer a bound');
   });
 
   it('refuses to continue an output directory made with another preset', async () => {
