@@ -266,7 +266,8 @@ async function submitLocked(options: SlurmOptions, out: string): Promise<void> {
 
 export interface StepStatus {
   stepId: string;
-  state: 'done' | 'queued' | 'running' | 'failed' | 'not submitted';
+  /** 'to do': a step of a reproduction run here (no Slurm job was ever submitted for it). */
+  state: 'done' | 'queued' | 'running' | 'failed' | 'not submitted' | 'to do';
   jobId?: string;
   detail?: string;
 }
@@ -288,7 +289,9 @@ export function slurmStatus(options: Pick<SlurmOptions, 'preset' | 'datasets' | 
   if (!existsSync(join(out, 'reproduce-state.json'))) throw new UserError(`no reproduction in ${out} (no reproduce-state.json); start one with 'ensdef reproduce --out ${options.outDir}'`);
   const isDone = doneTest(out, options.preset, options.datasets);
   const jobs = readJobs(out);
-  const queue = onPath('squeue') ? activeJobs(jobPrefix(out)) : [];
+  // A reproduction run here never asks Slurm (which may be installed but not configured on this machine).
+  const submitted = Object.keys(jobs).length > 0;
+  const queue = submitted && onPath('squeue') ? activeJobs(jobPrefix(out)) : [];
   const steps: { id: string; kind?: string }[] = [...buildPlan(options.preset, options.datasets), { id: REPORT_STEP }];
   return steps.map((step) => {
     const name = jobName(out, step.id);
@@ -299,7 +302,7 @@ export function slurmStatus(options: Pick<SlurmOptions, 'preset' | 'datasets' | 
       return { stepId: step.id, state: running ? 'running' : 'queued', jobId: queued[0].jobId, detail: running ? undefined : queued[0].reason };
     }
     const record = jobs[step.id];
-    if (!record) return { stepId: step.id, state: 'not submitted' };
+    if (!record) return { stepId: step.id, state: submitted ? 'not submitted' : 'to do' };
     return { stepId: step.id, state: 'failed', jobId: record.jobId, detail: logTail(record) || 'no log' };
   });
 }

@@ -72,6 +72,22 @@ describe('reproduce --executor slurm without a cluster', () => {
     assertOneLineFailure(await ensdef(['reproduce', '--status', '--out', join(home, 'nothing-here')]), 1, 'no reproduction in');
   });
 
+  test('--status of a reproduction run here never asks Slurm: its pending steps are "to do"', async () => {
+    const out = join(home, 'local-repro');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'reproduce-state.json'), JSON.stringify({ preset: 'smoke', datasets: ['mnist'], done: [] }));
+    // An squeue that fails as one does where Slurm is installed but not configured.
+    const broken = join(home, 'broken', 'bin');
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(join(broken, 'squeue'), '#!/bin/sh\necho "squeue: error: resolve_ctls_from_dns_srv: res_nsearch error: Unknown host" >&2\nexit 1\n');
+    chmodSync(join(broken, 'squeue'), 0o755);
+    const status = await ensdef(['reproduce', '--status', '--out', out], { env: { PATH: pathWith(broken) } });
+    assert.equal(status.status, 0, status.stderr);
+    const lines = status.stdout.trim().split('\n');
+    assert.equal(lines.length, STEPS + 1);
+    assert.ok(lines.every((l) => l.startsWith('to do ')), status.stdout);
+  });
+
   test('--out under /tmp warns that compute nodes may not see it', async () => {
     const result = await ensdef(['reproduce', '--preset', 'smoke', '--executor', 'slurm', '--dry-run', '--out', '/tmp/ensdef-x'], { env: { PATH: pathWith() } });
     assert.equal(result.status, 0, result.stderr);
