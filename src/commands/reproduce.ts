@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { join, resolve } from 'node:path';
 import { DATASET_NAMES, datasetDescriptor, loadDataset } from '../datasets/registry.ts';
 import { PRESET_NAMES, PRESETS, type PresetName } from '../reproduce/presets.ts';
-import { recordedReproduction, reproduce, reproduceStep } from '../reproduce/run.ts';
+import { describeSitting, recordedReproduction, reproduce, reproduceStep } from '../reproduce/run.ts';
 import { slurmStatus, splitArgs, submitToSlurm } from '../cluster/executor.ts';
 import { usageError } from '../errors.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
@@ -70,6 +70,7 @@ export function reproduceCommand(): Command {
         for (const s of slurmStatus({ preset: statusPreset, datasets: statusDatasets, outDir })) {
           console.log([s.state.padEnd(13), s.jobId ? `job ${s.jobId}`.padEnd(14) : ''.padEnd(14), s.stepId, s.detail ? `  ${s.detail}` : ''].join(' ').trimEnd());
         }
+        for (const [k, sitting] of (recorded?.sittings ?? []).entries()) log(describeSitting(sitting, k));
         return;
       }
       if (flags.executor === 'slurm') {

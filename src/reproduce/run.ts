@@ -3,6 +3,7 @@
  * directory, so a rerun continues where it stopped; the report is rebuilt at the end.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ATTACK_BATCH_SIZE, attackRun } from '../eval/attack-run.ts';
 import { drawFigure1 } from '../eval/figure1.ts';
@@ -43,6 +44,30 @@ interface ReproduceState {
   done: string[];
   /** How long finished steps took against their prediction, for the next sitting's estimate. */
   learned?: LearnedTimes;
+  /** Each local sitting: when, on what, and how far it got. */
+  sittings?: Sitting[];
+}
+
+export interface Sitting {
+  started: string;
+  /** When its last step finished. */
+  lastStep?: string;
+  /** Seconds from its start to its last finished step. */
+  seconds: number;
+  machine: string;
+  backend: string;
+  /** Steps this sitting finished. */
+  steps: number;
+}
+
+/** e.g. "sitting 2: 2026-12-01T09:51:02Z, 3h05m, 41 steps, AMD EPYC ×2, 24 GiB, native". */
+export function describeSitting(sitting: Sitting, index: number): string {
+  return `sitting ${index + 1}: ${sitting.started}, ${formatDuration(sitting.seconds)} to its last step, ${sitting.steps} steps, ${sitting.machine}, ${sitting.backend}`;
+}
+
+/** e.g. "AMD EPYC ×2, 24 GiB": what a sitting ran on. */
+function machineName(): string {
+  return `${cpus()[0]?.model.trim() ?? 'unknown CPU'} ×${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB`;
 }
 
 export const STATE_FILE = 'reproduce-state.json';
@@ -163,12 +188,12 @@ async function runStep(step: Step, options: ReproduceOptions, dirs: { runs: stri
 }
 
 /** The preset and data sets the reproduction in `outDir` was started with; undefined when there is none. */
-export function recordedReproduction(outDir: string): { preset: string; datasets: string[] } | undefined {
+export function recordedReproduction(outDir: string): { preset: string; datasets: string[]; sittings: Sitting[] } | undefined {
   const path = join(outDir, STATE_FILE);
   if (!existsSync(path)) return undefined;
   try {
-    const { preset, datasets } = JSON.parse(readFileSync(path, 'utf8')) as ReproduceState;
-    return typeof preset === 'string' && Array.isArray(datasets) ? { preset, datasets } : undefined;
+    const { preset, datasets, sittings } = JSON.parse(readFileSync(path, 'utf8')) as ReproduceState;
+    return typeof preset === 'string' && Array.isArray(datasets) ? { preset, datasets, sittings: Array.isArray(sittings) ? sittings : [] } : undefined;
   } catch {
     return undefined;
   }
@@ -242,13 +267,16 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
   const eta = new Eta(speeds, state.learned);
   if (pending.length > 0) log(`  ${describeEstimate(pending, eta)}; measured here: ${describeSpeeds(speeds)}`);
   const started = performance.now();
+  const sitting: Sitting = { started: new Date().toISOString(), seconds: 0, machine: machineName(), backend: options.backend.name, steps: 0 };
+  const sittings = [...(state.sittings ?? []), sitting];
   for (const [k, step] of pending.entries()) {
     log(`[${plan.length - pending.length + k + 1}/${plan.length}] ${step.id}`);
     const stepStarted = performance.now();
     await runStep(step, options, dirs);
     eta.record(step, (performance.now() - stepStarted) / 1000);
     done.add(step.id);
-    writeJsonAtomic(join(outDir, STATE_FILE), { ...state, done: plan.filter((s) => done.has(s.id)).map((s) => s.id), learned: eta.learned() });
+    Object.assign(sitting, { lastStep: new Date().toISOString(), seconds: Math.round((performance.now() - started) / 1000), steps: k + 1 });
+    writeJsonAtomic(join(outDir, STATE_FILE), { ...state, done: plan.filter((s) => done.has(s.id)).map((s) => s.id), learned: eta.learned(), sittings });
     log(`    elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${formatDuration(eta.remaining(pending.slice(k + 1)))}`);
   }
   // OUT/report is reproduce's own directory: it already holds the Figure 1 it drew.

@@ -75,7 +75,8 @@ describe('reproduce --executor slurm without a cluster', () => {
   test('--status of a reproduction run here never asks Slurm: its pending steps are "to do"', async () => {
     const out = join(home, 'local-repro');
     mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'reproduce-state.json'), JSON.stringify({ preset: 'smoke', datasets: ['mnist'], done: [] }));
+    const sitting = { started: '2026-12-01T09:51:02.000Z', lastStep: '2026-12-01T12:56:00.000Z', seconds: 11098, machine: 'AMD EPYC ×2, 24 GiB', backend: 'native', steps: 41 };
+    writeFileSync(join(out, 'reproduce-state.json'), JSON.stringify({ preset: 'smoke', datasets: ['mnist'], done: [], sittings: [sitting] }));
     // An squeue that fails as one does where Slurm is installed but not configured.
     const broken = join(home, 'broken', 'bin');
     mkdirSync(broken, { recursive: true });
@@ -86,6 +87,8 @@ describe('reproduce --executor slurm without a cluster', () => {
     const lines = status.stdout.trim().split('\n');
     assert.equal(lines.length, STEPS + 1);
     assert.ok(lines.every((l) => l.startsWith('to do ')), status.stdout);
+    // Each sitting of the reproduction: when, how long, how far, on what.
+    assert.match(status.stderr, /sitting 1: 2026-12-01T09:51:02\.000Z, 3h04m to its last step, 41 steps, AMD EPYC ×2, 24 GiB, native/);
   });
 
   test('--out under /tmp warns that compute nodes may not see it', async () => {
