@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import { datasetDescriptor } from '../../src/datasets/registry.ts';
 import { buildPlan, type Step, type TrainStep } from '../../src/reproduce/plan.ts';
 import { PRESETS } from '../../src/reproduce/presets.ts';
-import { describeEstimate, Eta, reproduce } from '../../src/reproduce/run.ts';
+import { describeEstimate, Eta } from '../../src/reproduce/estimate.ts';
+import { reproduce } from '../../src/reproduce/run.ts';
 import { UserError } from '../../src/errors.ts';
 
 describe('reproduce plan', () => {
