@@ -65,7 +65,9 @@ function openRun(options: TrainRunOptions, dir: string, data: ManifestData): Man
       if (changed && changed.length > 0) {
         throw new UserError(`run directory ${dir} was trained on other data (${changed.join(', ')} differ from the manifest's sha256); pass the --data-dir it used or choose another --run name`);
       }
-      return undefined;
+      // The same bytes, judged again: what they are called and whether they verify follows the checksums ensdef knows now.
+      const rejudged = existing.data && (existing.data.label !== data.label || existing.data.verified !== data.verified || existing.data.check !== data.check);
+      return rejudged ? { ...existing, data: { ...existing.data!, label: data.label, verified: data.verified, check: data.check } } : undefined;
     }
     const now = new Date().toISOString();
     const versions = packageVersions();

@@ -18,7 +18,7 @@ import { loadDataset } from '../../src/datasets/registry.ts';
 import { embeddedMnistDir } from '../../src/data/mnist.ts';
 import { UserError } from '../../src/errors.ts';
 import { buildModel } from '../../src/datasets/registry.ts';
-import { readManifest } from '../../src/run/manifest.ts';
+import { readManifest, writeManifest } from '../../src/run/manifest.ts';
 import { deriveSeed } from '../../src/run/rng.ts';
 import { memberDir } from '../../src/run/run-dir.ts';
 
@@ -159,6 +159,10 @@ describe('ensembles', () => {
 
     // The manifest records the bytes trained on; resuming on other bytes is refused, naming the file.
     const recorded = readManifest(dir).data!;
+    // Judged by older checksums (same bytes, another label): a rerun re-derives label and standing.
+    writeManifest(dir, { ...readManifest(dir), data: { ...recorded, label: 'an older label', verified: false, check: 'older' } });
+    await trainRun(options);
+    assert.deepEqual(readManifest(dir).data, recorded);
     assert.equal(recorded.files.find((f) => f.name === 'train-images-idx3-ubyte')?.sha256, sha(join(embeddedMnistDir(), 'train-images-idx3-ubyte')));
     const other = mkdtempSync(join(tmpdir(), 'ensdef-other-mnist-'));
     for (const f of recorded.files) copyFileSync(join(embeddedMnistDir(), f.name), join(other, f.name));
