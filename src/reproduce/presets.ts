@@ -66,8 +66,9 @@ export const PRESETS: Record<PresetName, Preset> = {
 export function describeScale(preset: Preset, dataset: DatasetDescriptor): string {
   const s = preset.scale(dataset);
   const count = (limit: number | undefined, all: number) => Math.min(limit ?? all, all).toLocaleString('en-US');
+  const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
   return (
-    `${dataset.name}: ${s.members} members, ${s.epochs} epochs, ${count(s.trainLimit, dataset.sizes.train)} training images, ` +
+    `${dataset.name}: ${plural(s.members, 'member')}, ${plural(s.epochs, 'epoch')}, ${count(s.trainLimit, dataset.sizes.train)} training images, ` +
     `${count(s.testLimit, dataset.sizes.test)} test images (${count(s.sweepTestLimit, dataset.sizes.test)} for sweeps, ` +
     `${count(s.suite.testLimit, dataset.sizes.test)} for the suite: APGD n ${s.suite.steps}, Square ${s.suite.queries} queries)`
   );
