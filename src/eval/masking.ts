@@ -43,7 +43,10 @@ export function sweeps(rows: ResultRow[], vary: 'eps' | 'steps'): ResultRow[][] 
     const key = JSON.stringify([r.attack, r.grad, r.loss, r.scored_on, r.member, r.surrogate, sweepSchedule(r, vary)]);
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  return [...groups.values()]
+  // Groups in key order, not in the order rows were appended (which concurrent jobs make arbitrary).
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, group]) => group)
     .map((group) => [...new Map(group.map((r) => [sweptValue(r, vary), r])).values()].sort((a, b) => sweptValue(a, vary) - sweptValue(b, vary)))
     .filter((group) => group.length >= (vary === 'eps' ? 3 : 2));
 }
@@ -83,7 +86,7 @@ export function maskingFlags(runs: RunResults[]): MaskingFlag[] {
       );
     }
   }
-  return flags;
+  return flags.sort((a, b) => a.run.localeCompare(b.run) || a.description.localeCompare(b.description) || a.reason.localeCompare(b.reason));
 }
 
 /**
@@ -97,7 +100,7 @@ export function gradientFreeWins(rows: ResultRow[]): Array<{ free: ResultRow; be
   for (const free of attacked.filter((r) => !attackDefinition(r.attack).usesGradient)) {
     const comparable = attacked.filter((r) => attackDefinition(r.attack).usesGradient && r.scored_on === free.scored_on && r.member === free.member && r.n === free.n && epsOf(r) === epsOf(free));
     if (comparable.length === 0) continue;
-    const best = comparable.reduce((a, b) => (b.accuracy < a.accuracy ? b : a));
+    const best = comparable.reduce((a, b) => (b.accuracy < a.accuracy || (b.accuracy === a.accuracy && JSON.stringify(b) < JSON.stringify(a)) ? b : a));
     if (free.accuracy + binomialTolerance(best.accuracy, free.n) < best.accuracy) wins.push({ free, best });
   }
   return wins;

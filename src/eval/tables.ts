@@ -159,12 +159,21 @@ export function buildBeyondTable(runs: RunResults[]): TableCell[] {
   for (const run of runs) {
     const { dataset } = run.manifest.config;
     const method = paperMethodName(run.manifest.config.method);
+    const runCells: TableCell[] = [];
     for (const row of run.rows.filter((r) => r.table === 'beyond')) {
       const isTransfer = row.surrogate !== '';
       const column = isTransfer ? `transfer_${row.attack}_from_${row.surrogate}` : attackDefinition(row.attack).column(row.params);
       const gradient = row.grad === '' ? 'none (queries the model)' : `${GRADIENT_LABEL[row.grad]}${isTransfer ? ` of run ${row.surrogate}` : ''}`;
-      cells.push(cell({ dataset, attack: row.attack, method, loss: row.loss, column, gradient, run: run.name }, row, null));
+      runCells.push(cell({ dataset, attack: row.attack, method, loss: row.loss, column, gradient, run: run.name }, row, null));
     }
+    // Rows are appended in the order their steps finished, which concurrent jobs (Slurm) make arbitrary.
+    cells.push(...runCells.sort(byBeyondKey));
   }
   return cells;
+}
+
+const attackRank = (attack: string) => ATTACKS.findIndex((a) => a.id === attack);
+
+function byBeyondKey(a: TableCell, b: TableCell): number {
+  return attackRank(a.attack) - attackRank(b.attack) || a.column.localeCompare(b.column) || a.loss.localeCompare(b.loss) || a.gradient.localeCompare(b.gradient) || (a.n ?? 0) - (b.n ?? 0);
 }

@@ -10,7 +10,7 @@ import { UserError } from '../../src/errors.ts';
 import { buildReport } from '../../src/eval/report.ts';
 import { appendResults, resultsPath, type ResultRow } from '../../src/eval/results.ts';
 import { maskingFlags, sweeps } from '../../src/eval/masking.ts';
-import { buildTable2, buildTable4 } from '../../src/eval/tables.ts';
+import { buildBeyondTable, buildTable2, buildTable4 } from '../../src/eval/tables.ts';
 import { resultRow, type RowFields } from '../helpers/results.ts';
 import { loadPaperResults } from '../../src/eval/paper.ts';
 import type { RunResults } from '../../src/eval/run-results.ts';
@@ -75,6 +75,17 @@ describe('report tables', () => {
     assert.equal(bat('fgsm').ours, 0.8);
     assert.equal(bat('fgsm').paper, 0.8703);
     assert.equal(bat('fgsm_grad3').ours, 0.7);
+  });
+
+  it('the beyond-the-paper table does not depend on the order rows were appended (concurrent jobs)', () => {
+    const transfer = (grad: '2' | '3', accuracy: number) => row({ attack: 'bim', grad, loss: 'logits', eps: 0.2, alpha: 0.025, steps: 8, surrogate: 'mnist-surrogate', accuracy, zero_grad_fraction: 0 });
+    const pgd = row({ attack: 'pgd', grad: '3', loss: 'logits', accuracy: 0.1, zero_grad_fraction: 0 });
+    const rows = [transfer('2', 0.18), transfer('3', 0.2), pgd];
+    const table = (order: ResultRow[]) => buildBeyondTable([{ name: 'b', manifest: manifest('bagging', 2), rows: order }]);
+    const forward = table(rows);
+    assert.equal(forward.length, 3);
+    assert.deepEqual(table([...rows].reverse()), forward);
+    assert.deepEqual(table([rows[1]!, rows[2]!, rows[0]!]), forward);
   });
 
   it('flags accuracy that rises with ε, stays high at large ε, or rises with more iterations', () => {
