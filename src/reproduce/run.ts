@@ -208,5 +208,7 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
     log(`    elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${formatDuration(eta.remaining(pending.slice(k + 1)))}`);
   }
   // OUT/report is reproduce's own directory: it already holds the Figure 1 it drew.
-  return buildReport(dirs.runs, dirs.report, { force: true });
+  const report = await buildReport(dirs.runs, dirs.report, { force: true });
+  markStepsDone(outDir, preset.name, datasets, [REPORT_STEP]);
+  return report;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -7,8 +7,13 @@ import { datasetDescriptor } from '../../src/datasets/registry.ts';
 import { buildPlan, type Step, type TrainStep } from '../../src/reproduce/plan.ts';
 import { PRESETS } from '../../src/reproduce/presets.ts';
 import { describeEstimate, Eta } from '../../src/reproduce/estimate.ts';
-import { reproduce } from '../../src/reproduce/run.ts';
+import { reproduce, REPORT_STEP } from '../../src/reproduce/run.ts';
+import { slurmStatus } from '../../src/cluster/executor.ts';
 import { UserError } from '../../src/errors.ts';
+import { appendResults, resultsPath } from '../../src/eval/results.ts';
+import { writeManifest } from '../../src/run/manifest.ts';
+import { runManifest } from '../helpers/reliability.ts';
+import { resultRow } from '../helpers/results.ts';
 
 describe('reproduce plan', () => {
   const plan = buildPlan(PRESETS.smoke, ['mnist']);
@@ -99,6 +104,20 @@ describe('reproduce plan', () => {
     close(next.seconds(suite), 0.1 * (suite.cost / 1000));
     close(next.seconds(bim), bim.cost / 1000);
     assert.doesNotMatch(describeEstimate([suite], next), /up to/, 'a timed suite is no longer a bound');
+  });
+
+  it('a finished local reproduction records its report, so --status shows no step after training left to do', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ensdef-repro-'));
+    const plan = buildPlan(PRESETS.smoke, ['mnist']);
+    writeFileSync(join(out, 'reproduce-state.json'), JSON.stringify({ preset: 'smoke', datasets: ['mnist'], done: plan.map((s) => s.id) }));
+    // Its runs' results, as the plan's steps left them (one clean-accuracy row stands for them here).
+    writeManifest(join(out, 'runs', 'mnist-bagging'), runManifest({ method: 'bagging', members: 2, status: 'complete' }));
+    appendResults(resultsPath(join(out, 'runs', 'mnist-bagging')), [resultRow({ accuracy: 0.9 })]);
+    await reproduce({ preset: PRESETS.smoke, datasets: ['mnist'], outDir: out, workers: 1, backend: { name: 'cpu', package: '', version: '', threads: 1, trainingKernels: false }, command: 'test', log: () => {}, measureSpeed: () => ({ trainSamplesPerSecond: 1000, gradientsPerSecond: 1000 }) });
+    assert.ok(JSON.parse(readFileSync(join(out, 'reproduce-state.json'), 'utf8')).done.includes(REPORT_STEP));
+    // (Training steps are judged by their members' records, which this stand-in run does not have.)
+    const status = slurmStatus({ preset: PRESETS.smoke, datasets: ['mnist'], outDir: out });
+    assert.deepEqual(status.filter((s) => s.state !== 'done' && !s.stepId.startsWith('train:')), []);
   });
 
   it('refuses to continue an output directory made with another preset', async () => {
