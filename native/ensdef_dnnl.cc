@@ -299,9 +299,25 @@ napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
   });
 }
 
+// Runs a scope on one OpenMP thread and restores the count after.
+class SingleThreaded {
+ public:
+  SingleThreaded() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SingleThreaded() { omp_set_num_threads(previous_); }
+  SingleThreaded(const SingleThreaded &) = delete;
+  SingleThreaded &operator=(const SingleThreaded &) = delete;
+
+ private:
+  int previous_;
+};
+
 // convBackwardWeights(heap, x, dy, dw, ...ConvShape)
+// Always on one thread, its primitive created on one thread too: oneDNN's AVX-512 weights gradient
+// splits the sum over the batch by the thread count it was created with, so a member trained in a
+// 2-thread process (train --workers 1) got other weights, in the last bits, than in a 1-thread worker.
 napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
+    SingleThreaded oneThread;
     Args a(env, info, 19);
     a.takeHeap(0);
     ConvShape s = a.conv(4);
