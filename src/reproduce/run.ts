@@ -156,11 +156,7 @@ export async function reproduceStep(options: ReproduceOptions, stepId: string): 
   const dirs = reproduceDirs(outDir);
   const plan = buildPlan(preset, datasets, options.dataDirs);
   loadState(outDir, preset.name, datasets);
-  if (stepId === REPORT_STEP) {
-    const report = await buildReport(dirs.runs, dirs.report, { force: true });
-    markStepsDone(outDir, preset.name, datasets, [REPORT_STEP]);
-    return report;
-  }
+  if (stepId === REPORT_STEP) return reportStep(outDir, preset.name, datasets);
   const step = plan.find((s) => s.id === stepId);
   if (!step) throw new UserError(`--step '${stepId}' is not a step of --preset ${preset.name} --dataset ${datasets.join(',')} (see 'ensdef reproduce --status')`);
   if (step.kind !== 'train') {
@@ -207,8 +203,14 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
     writeJsonAtomic(join(outDir, STATE_FILE), { ...state, done: plan.filter((s) => done.has(s.id)).map((s) => s.id), learned: eta.learned(), sittings });
     log(`    elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${formatDuration(eta.remaining(pending.slice(k + 1)))}`);
   }
+  return reportStep(outDir, preset.name, datasets);
+}
+
+/** Builds OUT/report from every run's results and marks the report step done. */
+function reportStep(outDir: string, preset: string, datasets: string[]): ReportFiles {
+  const dirs = reproduceDirs(outDir);
   // OUT/report is reproduce's own directory: it already holds the Figure 1 it drew.
-  const report = await buildReport(dirs.runs, dirs.report, { force: true });
-  markStepsDone(outDir, preset.name, datasets, [REPORT_STEP]);
+  const report = buildReport(dirs.runs, dirs.report, { force: true });
+  markStepsDone(outDir, preset, datasets, [REPORT_STEP]);
   return report;
 }
