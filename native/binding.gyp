@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "ensdef_dnnl",
-      "sources": ["ensdef_dnnl.cc"],
+      "sources": ["src/addon.cc", "src/convolution.cc", "src/matmul.cc", "src/pooling.cc", "src/elementwise.cc", "src/optimizer.cc"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp", "-ffp-contract=off", "-fno-math-errno"],
       "ldflags": ["-fopenmp"],
       "libraries": ["-ldnnl"]
     }

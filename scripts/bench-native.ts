@@ -115,7 +115,7 @@ function gemmPeak(addon: NativeAddon, threads: number): number {
   const clock = threads === 1 ? cpuSeconds : () => performance.now() / 1000;
   for (let i = 0; i < 5; i++) {
     const start = clock();
-    addon.matMul(heap, 0, n * n * 4, 2 * n * n * 4, -1, 0, 1, n, n, n, 0, 0, 0, 0);
+    addon.matMul(heap, { a: 0, b: n * n * 4, c: 2 * n * n * 4 }, { batch: 1, m: n, n, k: n, transposeA: false, transposeB: false, aBatchStride: 0, bBatchStride: 0 }, { relu: false });
     times.push(clock() - start);
   }
   addon.setThreads(previous);

@@ -7,28 +7,104 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-/** Byte offsets into `heap` (the wasm heap's ArrayBuffer) name the tensors; −1 marks an absent one. */
+/**
+ * The addon's interface (native/src/call.h): a kernel takes the wasm heap's ArrayBuffer, an object of named
+ * tensors (byte offsets into the heap; an absent name is an absent tensor), and its shape and options as
+ * named fields, the same names the C++ reads.
+ */
 export interface NativeAddon {
-  convForward(heap: ArrayBuffer, x: number, w: number, bias: number, y: number, relu: number, ...shape: ConvShapeArgs): void;
-  convBackwardData(heap: ArrayBuffer, dy: number, w: number, dx: number, ...shape: ConvShapeArgs): void;
-  convBackwardWeights(heap: ArrayBuffer, x: number, dy: number, dw: number, ...shape: ConvShapeArgs): void;
-  matMul(heap: ArrayBuffer, a: number, b: number, c: number, bias: number, relu: number, batch: number, m: number, n: number, k: number, transA: number, transB: number, aStride: number, bStride: number): void;
-  elementwise(heap: ArrayBuffer, op: number, a: number, b: number, out: number, rows: number, cols: number, alpha: number): void;
-  maxPool(heap: ArrayBuffer, x: number, y: number, ...shape: PoolShapeArgs): void;
-  maxPoolGrad(heap: ArrayBuffer, x: number, dy: number, dx: number, ...shape: PoolShapeArgs): void;
+  convForward(heap: ArrayBuffer, tensors: { x: number; filter: number; bias?: number; y: number }, shape: ConvShape, options: { relu: boolean }): void;
+  convBackwardData(heap: ArrayBuffer, tensors: { dy: number; filter: number; dx: number }, shape: ConvShape): void;
+  convBackwardWeights(heap: ArrayBuffer, tensors: { x: number; dy: number; dw: number }, shape: ConvShape): void;
+  matMul(heap: ArrayBuffer, tensors: { a: number; b: number; c: number; bias?: number }, shape: MatMulShape, options: { relu: boolean }): void;
+  elementwise(heap: ArrayBuffer, op: ElementwiseOp, tensors: { a: number; b?: number; out: number }, shape: { rows: number; cols: number }, options: { alpha: number }): void;
+  /** The op names this build knows (native/src/ops.h). */
+  elementwiseOps(): string[];
+  maxPool(heap: ArrayBuffer, tensors: { x: number; y: number }, shape: PoolShape): void;
+  /** y = MaxPool(x), the forward output; windows must not overlap. */
+  maxPoolGrad(heap: ArrayBuffer, tensors: { x: number; y: number; dy: number; dx: number }, shape: PoolShape): void;
+  adam(heap: ArrayBuffer, tensors: AdamTensors, shape: { count: number }, options: AdamConstants): void;
   setThreads(n: number): number;
   getThreads(): number;
-  setBlockedWeights(on: number): void;
+  setBlockedWeights(on: boolean): void;
   cacheStats(): { primitives: number; bytes: number };
   clearCache(): void;
-  convImplementation(kind: 'forward' | 'backwardData' | 'backwardWeights', ...shape: ConvShapeArgs): string;
+  convImplementation(kind: 'forward' | 'backwardData' | 'backwardWeights', shape: ConvShape): string;
   version(): string;
 }
 
-/** n, h, w, c, kh, kw, outChannels, oh, ow, strideH, strideW, padTop, padLeft, padBottom, padRight. */
-export type ConvShapeArgs = [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
-/** n, h, w, c, kh, kw, oh, ow, strideH, strideW, padTop, padLeft. */
-export type PoolShapeArgs = [number, number, number, number, number, number, number, number, number, number, number, number];
+/** A 2-D convolution over NHWC activations with HWIO filters; pads as oneDNN wants them (far sides exact). */
+export interface ConvShape {
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  inChannels: number;
+  filterHeight: number;
+  filterWidth: number;
+  outChannels: number;
+  outHeight: number;
+  outWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+  padBottom: number;
+  padRight: number;
+}
+
+/** Row-major C[i] = op(A[i])·op(B[i]); a batch stride of 0 broadcasts one matrix over the batch. */
+export interface MatMulShape {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  transposeA: boolean;
+  transposeB: boolean;
+  aBatchStride: number;
+  bBatchStride: number;
+}
+
+export interface PoolShape {
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  channels: number;
+  windowHeight: number;
+  windowWidth: number;
+  outHeight: number;
+  outWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** The names of native/src/ops.h; checkOps() proves a loaded build knows each of them. */
+export const ELEMENTWISE_OPS = ['multiply', 'add', 'addRow', 'relu', 'step', 'sumRows'] as const;
+export type ElementwiseOp = (typeof ELEMENTWISE_OPS)[number];
+
+export interface AdamTensors {
+  param: number;
+  grad: number;
+  m: number;
+  v: number;
+  /** The optimizer's float32 accumulators β1ᵗ, β2ᵗ (scalars). */
+  accBeta1: number;
+  accBeta2: number;
+  newParam: number;
+  newM: number;
+  newV: number;
+}
+
+/** tfjs's Adam scalars, each already rounded to float32 as tfjs rounds them. */
+export interface AdamConstants {
+  beta1: number;
+  oneMinusBeta1: number;
+  beta2: number;
+  oneMinusBeta2: number;
+  epsilon: number;
+  negLearningRate: number;
+}
 
 /** How to get the addon, for the start-up hint and the --backend native error. */
 // `npm rebuild` rebuilds dependencies only, never the project's own install step: hence build:native.
@@ -54,7 +130,9 @@ export function loadNativeAddon(): { addon?: NativeAddon; reason?: string } {
     // whole slice: a 2-thread BIM ran 12x slower spinning than sleeping (docs/PERFORMANCE.md).
     process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
     try {
-      loaded = { addon: createRequire(import.meta.url)(path) as NativeAddon };
+      const addon = createRequire(import.meta.url)(path) as NativeAddon;
+      const missing = typeof addon.elementwiseOps === 'function' ? ELEMENTWISE_OPS.filter((op) => !addon.elementwiseOps().includes(op)) : ['all'];
+      loaded = missing.length === 0 ? { addon } : { reason: `the native addon was built from other sources (elementwise ops missing: ${missing.join(', ')}); run 'npm run build:native'` };
     } catch (error) {
       // A built addon that cannot load (e.g. libdnnl removed since): say so in one line.
       const first = (error instanceof Error ? error.message : String(error)).split('\n')[0];

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { ConvShapeArgs, NativeAddon, PoolShapeArgs } from './native-addon.ts';
+import type { ConvShape, ElementwiseOp, NativeAddon, PoolShape } from './native-addon.ts';
 import { replaceKernel, type KernelArgs, type TensorInfo } from './wasm-kernel-utils.ts';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -44,13 +44,29 @@ function counted(name: string): void {
   calls.set(name, (calls.get(name) ?? 0) + 1);
 }
 
-function convShape(info: tf.backend_util.Conv2DInfo): ConvShapeArgs {
+function convShape(info: tf.backend_util.Conv2DInfo): ConvShape {
   const { batchSize, inHeight, inWidth, inChannels, filterHeight, filterWidth, outChannels, outHeight, outWidth, strideHeight, strideWidth, padInfo } = info;
   // oneDNN wants the far-side padding that makes its output size arithmetic exact; tfjs's 'valid' reports 0
   // even where the last rows never reach a window (it may be negative: those rows are cropped).
   const bottom = (outHeight - 1) * strideHeight + filterHeight - inHeight - padInfo.top;
   const right = (outWidth - 1) * strideWidth + filterWidth - inWidth - padInfo.left;
-  return [batchSize, inHeight, inWidth, inChannels, filterHeight, filterWidth, outChannels, outHeight, outWidth, strideHeight, strideWidth, padInfo.top, padInfo.left, bottom, right];
+  return {
+    batch: batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    filterHeight,
+    filterWidth,
+    outChannels,
+    outHeight,
+    outWidth,
+    strideHeight,
+    strideWidth,
+    padTop: padInfo.top,
+    padLeft: padInfo.left,
+    padBottom: bottom,
+    padRight: right,
+  };
 }
 
 function convInfoFor(xShape: number[], filterShape: number[], attrs: { strides: number | [number, number]; pad: Pad; dimRoundingMode?: RoundingMode; dilations?: number | [number, number] }) {
@@ -100,7 +116,8 @@ function makeConvForward(addon: NativeAddon, fused: boolean) {
         return previous(args);
       }
       const out = backend.makeOutput(info.outShape, 'float32');
-      addon.convForward(heap(backend), offset(backend, x), offset(backend, filter), bias ? offset(backend, bias) : -1, offset(backend, out), activation === 'relu' ? 1 : 0, ...convShape(info));
+      const tensors = { x: offset(backend, x), filter: offset(backend, filter), y: offset(backend, out), ...(bias ? { bias: offset(backend, bias) } : {}) };
+      addon.convForward(heap(backend), tensors, convShape(info), { relu: activation === 'relu' });
       counted(fused ? 'FusedConv2D' : 'Conv2D');
       return out;
     };
@@ -115,7 +132,7 @@ function makeConvBackpropInput(addon: NativeAddon) {
       const info = convInfoFor(attrs.inputShape, filter.shape, attrs);
       if (!convCovered(info, attrs.dataFormat, dy, filter)) return previous(args);
       const dx = backend.makeOutput(attrs.inputShape, 'float32');
-      addon.convBackwardData(heap(backend), offset(backend, dy), offset(backend, filter), offset(backend, dx), ...convShape(info));
+      addon.convBackwardData(heap(backend), { dy: offset(backend, dy), filter: offset(backend, filter), dx: offset(backend, dx) }, convShape(info));
       counted('Conv2DBackpropInput');
       return dx;
     };
@@ -130,7 +147,7 @@ function makeConvBackpropFilter(addon: NativeAddon) {
       const info = convInfoFor(x.shape, attrs.filterShape, attrs);
       if (!convCovered(info, attrs.dataFormat, x, dy)) return previous(args);
       const dw = backend.makeOutput(attrs.filterShape, 'float32');
-      addon.convBackwardWeights(heap(backend), offset(backend, x), offset(backend, dy), offset(backend, dw), ...convShape(info));
+      addon.convBackwardWeights(heap(backend), { x: offset(backend, x), dy: offset(backend, dy), dw: offset(backend, dw) }, convShape(info));
       counted('Conv2DBackpropFilter');
       return dw;
     };
@@ -166,19 +183,9 @@ function makeMatMul(addon: NativeAddon, fused: boolean) {
       const out = backend.makeOutput([...outer, m, n], 'float32');
       addon.matMul(
         heap(backend),
-        offset(backend, a),
-        offset(backend, b),
-        offset(backend, out),
-        bias ? offset(backend, bias) : -1,
-        fused && activation === 'relu' ? 1 : 0,
-        batch,
-        m,
-        n,
-        k,
-        transposeA ? 1 : 0,
-        transposeB ? 1 : 0,
-        batchA === 1 ? 0 : m * k,
-        batchB === 1 ? 0 : k * n,
+        { a: offset(backend, a), b: offset(backend, b), c: offset(backend, out), ...(bias ? { bias: offset(backend, bias) } : {}) },
+        { batch, m, n, k, transposeA, transposeB, aBatchStride: batchA === 1 ? 0 : m * k, bBatchStride: batchB === 1 ? 0 : k * n },
+        { relu: fused && activation === 'relu' },
       );
       counted(fused ? '_FusedMatMul' : 'BatchMatMul');
       return out;
@@ -192,9 +199,22 @@ interface PoolAttrs {
   dimRoundingMode?: RoundingMode;
 }
 
-function poolShape(info: tf.backend_util.Conv2DInfo): PoolShapeArgs {
+function poolShape(info: tf.backend_util.Conv2DInfo): PoolShape {
   const { batchSize, inHeight, inWidth, inChannels, filterHeight, filterWidth, outHeight, outWidth, strideHeight, strideWidth, padInfo } = info;
-  return [batchSize, inHeight, inWidth, inChannels, filterHeight, filterWidth, outHeight, outWidth, strideHeight, strideWidth, padInfo.top, padInfo.left];
+  return {
+    batch: batchSize,
+    inHeight,
+    inWidth,
+    channels: inChannels,
+    windowHeight: filterHeight,
+    windowWidth: filterWidth,
+    outHeight,
+    outWidth,
+    strideHeight,
+    strideWidth,
+    padTop: padInfo.top,
+    padLeft: padInfo.left,
+  };
 }
 
 function poolInfo(xShape: number[], attrs: PoolAttrs) {
@@ -209,7 +229,7 @@ function makeMaxPool(addon: NativeAddon) {
       const info = poolInfo(x.shape, args.attrs as unknown as PoolAttrs);
       if (x.dtype !== 'float32' || tf.util.sizeFromShape(info.outShape) === 0) return previous(args);
       const out = backend.makeOutput(info.outShape, 'float32');
-      addon.maxPool(heap(backend), offset(backend, x), offset(backend, out), ...poolShape(info));
+      addon.maxPool(heap(backend), { x: offset(backend, x), y: offset(backend, out) }, poolShape(info));
       counted('MaxPool');
       return out;
     };
@@ -224,18 +244,16 @@ function makeMaxPoolGrad(addon: NativeAddon) {
   return (previous: tf.KernelFunc): tf.KernelFunc =>
     (args: KernelArgs) => {
       const backend = args.backend as BackendWasm;
-      const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+      const { dy, input, output } = args.inputs as { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
       const info = poolInfo(input.shape, args.attrs as unknown as PoolAttrs);
       const overlapping = info.strideHeight < info.filterHeight || info.strideWidth < info.filterWidth;
-      if (input.dtype !== 'float32' || dy.dtype !== 'float32' || overlapping || tf.util.sizeFromShape(info.outShape) === 0) return previous(args);
+      if (input.dtype !== 'float32' || dy.dtype !== 'float32' || output.dtype !== 'float32' || overlapping || tf.util.sizeFromShape(info.outShape) === 0) return previous(args);
       const dx = backend.makeOutput(input.shape, 'float32');
-      addon.maxPoolGrad(heap(backend), offset(backend, input), offset(backend, dy), offset(backend, dx), ...poolShape(info));
+      addon.maxPoolGrad(heap(backend), { x: offset(backend, input), y: offset(backend, output), dy: offset(backend, dy), dx: offset(backend, dx) }, poolShape(info));
       counted('MaxPoolGrad');
       return dx;
     };
 }
-
-const ELEMENTWISE = { multiply: 0, add: 1, addRow: 2, relu: 3, step: 4, sumRows: 5 } as const;
 
 const sameShape = (a: TensorInfo, b: TensorInfo) => a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
 
@@ -260,7 +278,8 @@ function makeBinary(addon: NativeAddon, name: 'Multiply' | 'Add') {
       if (n === 0) return previous(args);
       if (sameShape(a, b)) {
         const out = backend.makeOutput(a.shape, 'float32');
-        addon.elementwise(heap(backend), name === 'Multiply' ? ELEMENTWISE.multiply : ELEMENTWISE.add, offset(backend, a), offset(backend, b), offset(backend, out), 1, n, 0);
+        const op: ElementwiseOp = name === 'Multiply' ? 'multiply' : 'add';
+        addon.elementwise(heap(backend), op, { a: offset(backend, a), b: offset(backend, b), out: offset(backend, out) }, { rows: 1, cols: n }, { alpha: 0 });
         counted(name);
         return out;
       }
@@ -268,7 +287,8 @@ function makeBinary(addon: NativeAddon, name: 'Multiply' | 'Add') {
         const [big, row] = isRowOf(b, a) ? [a, b] : [b, a];
         const cols = row.shape[row.shape.length - 1];
         const out = backend.makeOutput(big.shape, 'float32');
-        addon.elementwise(heap(backend), ELEMENTWISE.addRow, offset(backend, big), offset(backend, row), offset(backend, out), tf.util.sizeFromShape(big.shape) / cols, cols, 0);
+        const rows = tf.util.sizeFromShape(big.shape) / cols;
+        addon.elementwise(heap(backend), 'addRow', { a: offset(backend, big), b: offset(backend, row), out: offset(backend, out) }, { rows, cols }, { alpha: 0 });
         counted('Add');
         return out;
       }
@@ -285,7 +305,7 @@ function makeUnary(addon: NativeAddon, name: 'Relu' | 'Step') {
       if (x.dtype !== 'float32' || n === 0) return previous(args);
       const alpha = name === 'Step' ? ((args.attrs as { alpha?: number }).alpha ?? 0) : 0;
       const out = backend.makeOutput(x.shape, 'float32');
-      addon.elementwise(heap(backend), name === 'Relu' ? ELEMENTWISE.relu : ELEMENTWISE.step, offset(backend, x), -1, offset(backend, out), 1, n, alpha);
+      addon.elementwise(heap(backend), name === 'Relu' ? 'relu' : 'step', { a: offset(backend, x), out: offset(backend, out) }, { rows: 1, cols: n }, { alpha });
       counted(name);
       return out;
     };
@@ -304,7 +324,7 @@ function makeSum(addon: NativeAddon) {
       const kept = x.shape.slice(axes.length);
       const cols = tf.util.sizeFromShape(kept);
       const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
-      addon.elementwise(heap(backend), ELEMENTWISE.sumRows, offset(backend, x), -1, offset(backend, out), tf.util.sizeFromShape(x.shape) / cols, cols, 0);
+      addon.elementwise(heap(backend), 'sumRows', { a: offset(backend, x), out: offset(backend, out) }, { rows: tf.util.sizeFromShape(x.shape) / cols, cols }, { alpha: 0 });
       counted('Sum');
       return out;
     };

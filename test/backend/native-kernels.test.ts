@@ -224,6 +224,23 @@ describe('native max pooling matches cpu bit for bit, ties included', { skip }, 
     assert.deepEqual(bits(native[0]), bits(cpu[0]));
   });
 
+  test('a forward output no input equals (a NaN-propagating MaxPool) falls back to the exact scan', async () => {
+    const rng = new Rng(11);
+    const xValues = tiedValues(rng, 2 * 6 * 6 * 8);
+    const dyValues = uniformValues(rng, 2 * 3 * 3 * 8);
+    const { native, cpu } = await expectNative(['MaxPoolGrad'], () =>
+      onNativeAndCpu(() => {
+        const x = tf.tensor4d(xValues, [2, 6, 6, 8]);
+        const dy = tf.tensor4d(dyValues, [2, 3, 3, 8]);
+        // tfjs-cpu finds maxima from x alone; the native kernel is handed a y that matches no input.
+        const y = tf.fill([2, 3, 3, 8], NaN);
+        return [tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor];
+      }),
+    );
+    assert.ok(cpu[0].some((v) => v !== 0), 'the cpu reference gradient is all zeros');
+    assert.deepEqual(bits(native[0]), bits(cpu[0]));
+  });
+
   test('overlapping windows fall back to the wasm kernel and still match cpu', async () => {
     const rng = new Rng(9);
     const xValues = tiedValues(rng, 2 * 9 * 9 * 3);

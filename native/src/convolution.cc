@@ -1,0 +1,251 @@
+// Convolutions on oneDNN: forward (bias and relu fused), backward-data and backward-weights, NHWC
+// activations and tfjs's HWIO weights, in place on the caller's heap (call.h).
+//
+// Primitives are cached by shape (creating one costs far more than running it for the paper's layers);
+// the cache owns every native allocation this addon makes (blocked weight buffers), and clearCache()
+// frees them all.
+
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+
+#include "call.h"
+
+namespace ensdef {
+namespace {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+dnnl::engine &engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+dnnl::stream &stream() {
+  static dnnl::stream s(engine());
+  return s;
+}
+
+// Whether convolutions let oneDNN choose the weights' layout (blocked, reordered per call) or use
+// tfjs's HWIO as is. Blocked weights let oneDNN run its direct AVX-512 convolutions instead of gemm.
+bool g_blockedWeights = true;
+
+struct ConvShape {
+  int64_t n, h, w, c, kh, kw, o, oh, ow, sh, sw, pt, pl, pb, pr;
+
+  static ConvShape read(const Call &call, napi_value s) {
+    return {call.integer(s, "batch"),       call.integer(s, "inHeight"),    call.integer(s, "inWidth"),    call.integer(s, "inChannels"),
+            call.integer(s, "filterHeight"), call.integer(s, "filterWidth"), call.integer(s, "outChannels"), call.integer(s, "outHeight"),
+            call.integer(s, "outWidth"),    call.integer(s, "strideHeight"), call.integer(s, "strideWidth"), call.integer(s, "padTop"),
+            call.integer(s, "padLeft"),     call.integer(s, "padBottom"),   call.integer(s, "padRight")};
+  }
+  std::string key(const char *kind, int extra) const {
+    std::string k(kind);
+    for (int64_t v : {n, h, w, c, kh, kw, o, oh, ow, sh, sw, pt, pl, pb, pr}) k += ',' + std::to_string(v);
+    return k + ',' + std::to_string(extra) + (g_blockedWeights ? ",b" : ",u");
+  }
+  int64_t inputs() const { return n * h * w * c; }
+  int64_t outputs() const { return n * oh * ow * o; }
+  int64_t weights() const { return kh * kw * c * o; }
+  memory::desc src() const { return {{n, c, h, w}, dt::f32, tag::nhwc}; }
+  memory::desc dst() const { return {{n, o, oh, ow}, dt::f32, tag::nhwc}; }
+  memory::desc userWeights() const { return {{o, c, kh, kw}, dt::f32, tag::hwio}; }
+  memory::desc anyWeights() const { return {{o, c, kh, kw}, dt::f32, g_blockedWeights ? tag::any : tag::hwio}; }
+  memory::desc bias() const { return {{o}, dt::f32, tag::x}; }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+};
+
+dnnl::convolution_forward::primitive_desc forwardPd(const ConvShape &s, bool bias, bool relu) {
+  dnnl::convolution_forward::desc d =
+      bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.src(),
+                                             s.anyWeights(), s.bias(), s.dst(), s.strides(), s.padL(), s.padR())
+           : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, s.src(),
+                                             s.anyWeights(), s.dst(), s.strides(), s.padL(), s.padR());
+  dnnl::primitive_attr attr;
+  if (relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  return {d, attr, engine()};
+}
+
+dnnl::convolution_backward_data::primitive_desc backwardDataPd(const ConvShape &s) {
+  dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(), s.strides(), s.padL(), s.padR());
+  return {d, engine(), forwardPd(s, false, false)};
+}
+
+dnnl::convolution_backward_weights::primitive_desc backwardWeightsPd(const ConvShape &s) {
+  dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(), s.strides(), s.padL(), s.padR());
+  return {d, engine(), forwardPd(s, false, false)};
+}
+
+// A weights reorder and the buffer it fills, present when the primitive wants another layout than HWIO.
+struct WeightsLayout {
+  std::unique_ptr<dnnl::reorder> reorder;
+  std::unique_ptr<memory> blocked;
+  void prepare(const memory::desc &wanted, const memory::desc &user, bool toUser) {
+    if (wanted == user) return;
+    blocked = std::make_unique<memory>(wanted, engine());
+    reorder = toUser ? std::make_unique<dnnl::reorder>(*blocked, memory(user, engine(), nullptr))
+                     : std::make_unique<dnnl::reorder>(memory(user, engine(), nullptr), *blocked);
+  }
+  size_t bytes() const { return blocked ? blocked->get_desc().get_size() : 0; }
+};
+
+struct CachedPrimitive {
+  std::unique_ptr<dnnl::primitive> prim;
+  WeightsLayout weights;
+};
+
+std::unordered_map<std::string, std::unique_ptr<CachedPrimitive>> g_cache;
+
+// The cached primitive for `key`, made by `makePd` on first use. Prim is the primitive its descriptor builds.
+template <typename Prim, typename MakePd>
+CachedPrimitive &cached(const std::string &key, MakePd makePd, const ConvShape &s) {
+  auto found = g_cache.find(key);
+  if (found != g_cache.end()) return *found->second;
+  auto pd = makePd();
+  auto entry = std::make_unique<CachedPrimitive>();
+  entry->prim = std::make_unique<Prim>(pd);
+  if constexpr (std::is_same_v<Prim, dnnl::convolution_backward_weights>) entry->weights.prepare(pd.diff_weights_desc(), s.userWeights(), true);
+  else entry->weights.prepare(pd.weights_desc(), s.userWeights(), false);
+  return *(g_cache[key] = std::move(entry));
+}
+
+void runConv(CachedPrimitive &p, std::unordered_map<int, memory> args, int weightsArg, void *userWeights, const ConvShape &s,
+             bool weightsAreOutput) {
+  memory user(s.userWeights(), engine(), userWeights);
+  if (p.weights.reorder) {
+    if (!weightsAreOutput) p.weights.reorder->execute(stream(), {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, *p.weights.blocked}});
+    args.insert({weightsArg, *p.weights.blocked});
+  } else {
+    args.insert({weightsArg, user});
+  }
+  p.prim->execute(stream(), args);
+  if (p.weights.reorder && weightsAreOutput) p.weights.reorder->execute(stream(), {{DNNL_ARG_FROM, *p.weights.blocked}, {DNNL_ARG_TO, user}});
+  stream().wait();
+}
+
+// Runs a scope on one OpenMP thread and restores the count after.
+class SingleThreaded {
+ public:
+  SingleThreaded() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SingleThreaded() { omp_set_num_threads(previous_); }
+  SingleThreaded(const SingleThreaded &) = delete;
+  SingleThreaded &operator=(const SingleThreaded &) = delete;
+
+ private:
+  int previous_;
+};
+
+template <typename F>
+napi_value guardedDnnl(napi_env env, F body) {
+  return guarded(env, [&] {
+    try {
+      body();
+    } catch (const dnnl::error &e) {
+      throw std::runtime_error(std::string("oneDNN: ") + e.what());
+    }
+  });
+}
+
+}  // namespace
+
+// convForward(heap, {x, filter, bias?, y}, ConvShape, {relu})
+napi_value ConvForward(napi_env env, napi_callback_info info) {
+  return guardedDnnl(env, [&] {
+    Call call(env, info, 4);
+    call.takeHeap(0);
+    ConvShape s = ConvShape::read(call, call.arg(2));
+    napi_value t = call.arg(1);
+    float *x = call.tensor(t, "x", s.inputs()), *w = call.tensor(t, "filter", s.weights());
+    float *bias = call.tensor(t, "bias", s.o, true), *y = call.tensor(t, "y", s.outputs());
+    bool relu = call.flag(call.arg(3), "relu");
+    CachedPrimitive &p = cached<dnnl::convolution_forward>(s.key("fwd", (bias ? 1 : 0) | (relu ? 2 : 0)), [&] { return forwardPd(s, bias != nullptr, relu); }, s);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(s.src(), engine(), x)}, {DNNL_ARG_DST, memory(s.dst(), engine(), y)}};
+    if (bias) args.insert({DNNL_ARG_BIAS, memory(s.bias(), engine(), bias)});
+    runConv(p, args, DNNL_ARG_WEIGHTS, w, s, false);
+  });
+}
+
+// convBackwardData(heap, {dy, filter, dx}, ConvShape)
+napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
+  return guardedDnnl(env, [&] {
+    Call call(env, info, 3);
+    call.takeHeap(0);
+    ConvShape s = ConvShape::read(call, call.arg(2));
+    napi_value t = call.arg(1);
+    float *dy = call.tensor(t, "dy", s.outputs()), *w = call.tensor(t, "filter", s.weights()), *dx = call.tensor(t, "dx", s.inputs());
+    CachedPrimitive &p = cached<dnnl::convolution_backward_data>(s.key("bwd_data", 0), [&] { return backwardDataPd(s); }, s);
+    runConv(p, {{DNNL_ARG_DIFF_DST, memory(s.dst(), engine(), dy)}, {DNNL_ARG_DIFF_SRC, memory(s.src(), engine(), dx)}}, DNNL_ARG_WEIGHTS, w, s, false);
+  });
+}
+
+// convBackwardWeights(heap, {x, dy, dw}, ConvShape)
+// Always on one thread, its primitive created on one thread too: oneDNN's AVX-512 weights gradient
+// splits the sum over the batch by the thread count it was created with, so a member trained in a
+// 2-thread process (train --workers 1) got other weights, in the last bits, than in a 1-thread worker.
+napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
+  return guardedDnnl(env, [&] {
+    SingleThreaded oneThread;
+    Call call(env, info, 3);
+    call.takeHeap(0);
+    ConvShape s = ConvShape::read(call, call.arg(2));
+    napi_value t = call.arg(1);
+    float *x = call.tensor(t, "x", s.inputs()), *dy = call.tensor(t, "dy", s.outputs()), *dw = call.tensor(t, "dw", s.weights());
+    CachedPrimitive &p = cached<dnnl::convolution_backward_weights>(s.key("bwd_weights", 0), [&] { return backwardWeightsPd(s); }, s);
+    runConv(p, {{DNNL_ARG_SRC, memory(s.src(), engine(), x)}, {DNNL_ARG_DIFF_DST, memory(s.dst(), engine(), dy)}}, DNNL_ARG_DIFF_WEIGHTS, dw, s, true);
+  });
+}
+
+// convImplementation(kind, ConvShape): what oneDNN chose (e.g. "jit:avx512_core", "gemm:jit"), for the bench.
+napi_value ConvImplementation(napi_env env, napi_callback_info info) {
+  napi_value result = nullptr;
+  guardedDnnl(env, [&] {
+    Call call(env, info, 2);
+    std::string kind = call.text(call.arg(0));
+    ConvShape s = ConvShape::read(call, call.arg(1));
+    std::string name = kind == "forward"        ? forwardPd(s, false, false).impl_info_str()
+                       : kind == "backwardData" ? backwardDataPd(s).impl_info_str()
+                                                : backwardWeightsPd(s).impl_info_str();
+    result = stringValue(env, name);
+  });
+  return result;
+}
+
+napi_value SetBlockedWeights(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Call call(env, info, 1);
+    bool on = false;
+    if (napi_get_value_bool(env, call.arg(0), &on) != napi_ok) throw std::runtime_error("setBlockedWeights: expected a boolean");
+    g_blockedWeights = on;
+  });
+}
+
+// {primitives, bytes}: what the primitive cache holds, for leak tests.
+napi_value CacheStats(napi_env env, napi_callback_info) {
+  size_t bytes = 0;
+  for (auto &entry : g_cache) bytes += entry.second->weights.bytes();
+  napi_value out;
+  napi_create_object(env, &out);
+  napi_set_named_property(env, out, "primitives", number(env, static_cast<double>(g_cache.size())));
+  napi_set_named_property(env, out, "bytes", number(env, static_cast<double>(bytes)));
+  return out;
+}
+
+napi_value ClearCache(napi_env env, napi_callback_info) {
+  g_cache.clear();
+  return nullptr;
+}
+
+}  // namespace ensdef

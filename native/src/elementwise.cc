@@ -1,0 +1,91 @@
+// The memory-bound ops around each layer of a training step (bias add, relu, its gradient dy·step(y),
+// the bias gradient), which wasm runs at 128-bit width on one thread.
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "call.h"
+#include "ops.h"
+
+namespace ensdef {
+namespace {
+
+ElementwiseOp parseOp(const std::string &name) {
+#define ENSDEF_MATCH(op) \
+  if (name == #op) return ElementwiseOp::op;
+  ENSDEF_ELEMENTWISE_OPS(ENSDEF_MATCH)
+#undef ENSDEF_MATCH
+  throw std::runtime_error("elementwise: unknown op '" + name + "'");
+}
+
+}  // namespace
+
+// elementwise(heap, op, {a, b?, out}, {rows, cols}, {alpha})
+// multiply: out = a·b; add: out = a + b (same shape, rows·cols values); addRow: out[r, c] = a[r, c] + b[c];
+// relu: max(0, a) (NaN stays NaN, −0 becomes +0, like tfjs-cpu); step: a > 0 ? 1 : alpha (NaN stays NaN);
+// sumRows: out[c] = Σ_r a[r, c] accumulated in double, row by row in order (deterministic for any thread count).
+napi_value Elementwise(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Call call(env, info, 5);
+    call.takeHeap(0);
+    const ElementwiseOp op = parseOp(call.text(call.arg(1)));
+    napi_value t = call.arg(2), s = call.arg(3);
+    const int64_t rows = call.integer(s, "rows"), cols = call.integer(s, "cols"), n = rows * cols;
+    const float alpha = static_cast<float>(call.number(call.arg(4), "alpha"));
+    const bool binary = op == ElementwiseOp::multiply || op == ElementwiseOp::add || op == ElementwiseOp::addRow;
+    const float *x = call.tensor(t, "a", n);
+    const float *y = binary ? call.tensor(t, "b", op == ElementwiseOp::addRow ? cols : n) : nullptr;
+    float *out = call.tensor(t, "out", op == ElementwiseOp::sumRows ? cols : n);
+    switch (op) {
+      case ElementwiseOp::multiply:
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; i++) out[i] = x[i] * y[i];
+        break;
+      case ElementwiseOp::add:
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; i++) out[i] = x[i] + y[i];
+        break;
+      case ElementwiseOp::addRow:
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+          const float *in = x + r * cols;
+          float *o = out + r * cols;
+#pragma omp simd
+          for (int64_t c = 0; c < cols; c++) o[c] = in[c] + y[c];
+        }
+        break;
+      case ElementwiseOp::relu:
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0.f ? x[i] : (x[i] != x[i] ? x[i] : 0.f);
+        break;
+      case ElementwiseOp::step:
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; i++) out[i] = x[i] > 0.f ? 1.f : (x[i] != x[i] ? x[i] : alpha);
+        break;
+      case ElementwiseOp::sumRows: {
+        std::vector<double> sums(cols, 0.0);
+        for (int64_t r = 0; r < rows; r++) {
+          const float *in = x + r * cols;
+#pragma omp simd
+          for (int64_t c = 0; c < cols; c++) sums[c] += in[c];
+        }
+        for (int64_t c = 0; c < cols; c++) out[c] = static_cast<float>(sums[c]);
+        break;
+      }
+    }
+  });
+}
+
+// elementwiseOps(): the op names this build knows, in ops.h order.
+napi_value ElementwiseOps(napi_env env, napi_callback_info) {
+  napi_value list;
+  napi_create_array(env, &list);
+  uint32_t i = 0;
+#define ENSDEF_NAME(op) napi_set_element(env, list, i++, stringValue(env, #op));
+  ENSDEF_ELEMENTWISE_OPS(ENSDEF_NAME)
+#undef ENSDEF_NAME
+  return list;
+}
+
+}  // namespace ensdef
