@@ -12,6 +12,7 @@
  *   FLOPs over their time inside CIFAR-10 training steps, measured per kernel call.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adam } from '../src/backend/fused-adam.ts';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -146,7 +147,7 @@ function convThroughput(quick: boolean): { gflops: number; convShare: number; st
     });
   }
   const model = buildModel(baseModelFor('cifar10'), 7);
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = adam(1e-3);
   const rng = new Rng(7);
   const x = tf.tensor4d(Float32Array.from({ length: 128 * 32 * 32 * 3 }, () => rng.next()), [128, 32, 32, 3]);
   const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: 128 }, () => rng.int(10)), 'int32'), 10).toFloat() as tf.Tensor2D);

@@ -19,6 +19,7 @@
  * and everything goes to results/bench-<timestamp>.json. Speed targets live here, never in tests.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adam } from '../src/backend/fused-adam.ts';
 import { fork } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -115,7 +116,7 @@ function trainRepeats(dataset: string, quick: boolean): { warmup: number; repeat
 
 function measureTrain(dataset: string, settings: Settings): Measure {
   const model = buildModel(baseModelFor(dataset), SEED);
-  const optimizer = tf.train.adam(LEARNING_RATE);
+  const optimizer = adam(LEARNING_RATE);
   const { x, y } = benchBatch(dataset, SEED);
   const { warmup, repeats } = trainRepeats(dataset, settings.quick);
   const timings = timeRepeated(() => trainStep(model, optimizer, x, y), warmup, repeats);
@@ -269,7 +270,7 @@ function parallelBatches(dataset: string, quick: boolean): number {
 /** Worker side: warm up, say ready, train `batches` steps once the parent says go, report. */
 async function runTrainWorker(dataset: string, batches: number): Promise<WorkerReport> {
   const model = buildModel(baseModelFor(dataset), SEED);
-  const optimizer = tf.train.adam(LEARNING_RATE);
+  const optimizer = adam(LEARNING_RATE);
   const { x, y } = benchBatch(dataset, SEED);
   for (let i = 0; i < 2; i++) trainStep(model, optimizer, x, y);
   await new Promise<void>((go) => {
@@ -352,7 +353,7 @@ function measureInChild(name: string, settings: Settings): Promise<Measure> {
  */
 function profileTrainStep(dataset: string, settings: Settings): void {
   const model = buildModel(baseModelFor(dataset), SEED);
-  const optimizer = tf.train.adam(LEARNING_RATE);
+  const optimizer = adam(LEARNING_RATE);
   const { x, y } = benchBatch(dataset, SEED);
   const { warmup, repeats } = trainRepeats(dataset, settings.quick);
   for (let i = 0; i < warmup; i++) trainStep(model, optimizer, x, y);

@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { FUSED_ADAM_KERNEL, type FusedAdamAttrs } from './fused-adam.ts';
 import type { ConvShape, ElementwiseOp, NativeAddon, PoolShape } from './native-addon.ts';
 import { replaceKernel, type KernelArgs, type TensorInfo } from './wasm-kernel-utils.ts';
 
@@ -342,6 +343,36 @@ function makeCast() {
     };
 }
 
+/** One Adam step of one parameter (src/backend/fused-adam.ts): outputs the new parameter and moments. */
+function makeAdam(addon: NativeAddon): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const backend = args.backend as BackendWasm;
+    const { param, grad, m, v, accBeta1, accBeta2 } = args.inputs as Record<'param' | 'grad' | 'm' | 'v' | 'accBeta1' | 'accBeta2', TensorInfo>;
+    const { beta1, beta2, learningRate, epsilon } = args.attrs as unknown as FusedAdamAttrs;
+    const outputs = [param, m, v].map((t) => backend.makeOutput(t.shape, 'float32'));
+    const count = tf.util.sizeFromShape(param.shape);
+    if (count > 0) {
+      const [newParam, newM, newV] = outputs.map((t) => offset(backend, t));
+      const at = (t: TensorInfo) => offset(backend, t);
+      addon.adam(
+        heap(backend),
+        { param: at(param), grad: at(grad), m: at(m), v: at(v), accBeta1: at(accBeta1), accBeta2: at(accBeta2), newParam, newM, newV },
+        { count },
+        {
+          beta1: Math.fround(beta1),
+          oneMinusBeta1: Math.fround(1 - beta1),
+          beta2: Math.fround(beta2),
+          oneMinusBeta2: Math.fround(1 - beta2),
+          epsilon: Math.fround(epsilon),
+          negLearningRate: Math.fround(-learningRate),
+        },
+      );
+    }
+    counted(FUSED_ADAM_KERNEL);
+    return outputs;
+  };
+}
+
 let registered = false;
 
 /** Registers the native kernels over the wasm ones (call after registerWasmTrainingKernels); once. */
@@ -362,4 +393,5 @@ export function registerNativeKernels(addon: NativeAddon): void {
   replaceKernel('Step', makeUnary(addon, 'Step'));
   replaceKernel('Sum', makeSum(addon));
   replaceKernel('Cast', makeCast());
+  tf.registerKernel({ kernelName: FUSED_ADAM_KERNEL, backendName: 'wasm', kernelFunc: makeAdam(addon) });
 }

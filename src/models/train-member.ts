@@ -3,6 +3,7 @@
  * an optional per-batch transform adds noise, and an optional loss supports the defenses.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adam } from '../backend/fused-adam.ts';
 import { batchData, batches, type Split } from '../data/dataset.ts';
 import { UserError } from '../errors.ts';
 import { Rng } from '../run/rng.ts';
@@ -74,7 +75,7 @@ export function trainStep(
 }
 
 export function trainMember(model: tf.LayersModel, options: MemberTrainingOptions): MemberTrainingResult {
-  const optimizer = tf.train.adam(options.learningRate);
+  const optimizer = adam(options.learningRate);
   let rng = new Rng(options.shuffleSeed);
   const pixels = options.imageShape[0] * options.imageShape[1] * options.imageShape[2];
   const n = options.indices.length;

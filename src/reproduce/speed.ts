@@ -5,6 +5,7 @@
  * not depend on the images.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adam } from '../backend/fused-adam.ts';
 import { TRAIN_DEFAULTS } from '../config/train-config.ts';
 import type { DatasetDescriptor } from '../datasets/descriptor.ts';
 import { baseModelFor, buildModel } from '../datasets/registry.ts';
@@ -43,7 +44,7 @@ function secondsPer(run: () => void, repeats: number): number {
 
 export function measureSpeed(dataset: DatasetDescriptor, repeats = 3): MachineSpeed {
   const model = buildModel(baseModelFor(dataset.name), 0);
-  const optimizer = tf.train.adam(TRAIN_DEFAULTS.learningRate);
+  const optimizer = adam(TRAIN_DEFAULTS.learningRate);
   const train = randomBatch(dataset, TRAIN_BATCH);
   const attack = randomBatch(dataset, GRADIENT_BATCH);
   const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(attack.y, model.apply(input, { training: false }) as tf.Tensor2D));

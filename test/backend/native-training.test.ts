@@ -5,6 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { adam, FusedAdam } from '../../src/backend/fused-adam.ts';
+import { nativeKernelCalls } from '../../src/backend/native-kernels.ts';
 import { loadNativeAddon, NATIVE_BUILD_HINT } from '../../src/backend/native-addon.ts';
 import { initBackend } from '../../src/backend/select.ts';
 import { buildModel } from '../../src/datasets/registry.ts';
@@ -31,7 +33,7 @@ function batch(dataset: 'mnist' | 'cifar10', n: number, seed: number) {
 /** Trains `steps` steps from a seeded model and returns every weight's values. */
 function trainedWeights(model: string, steps: number): Float32Array[] {
   const net = buildModel(model, 21);
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = adam(1e-3);
   const { x, y } = batch(model.startsWith('mnist') ? 'mnist' : 'cifar10', 16, 4);
   for (let i = 0; i < steps; i++) trainStep(net, optimizer, x, y);
   const weights = net.getWeights().map((w) => Float32Array.from(w.dataSync()));
@@ -45,7 +47,7 @@ describe('training on the native path', { skip }, () => {
   for (const model of ['mnist-base', 'cifar10-base']) {
     test(`${model}: no tensor, heap or native cache growth over 30 steps, and the loss falls`, () => {
       const net = buildModel(model, 1);
-      const optimizer = tf.train.adam(1e-3);
+      const optimizer = adam(1e-3);
       const { x, y } = batch(model.startsWith('mnist') ? 'mnist' : 'cifar10', 32, 2);
       const first = trainStep(net, optimizer, x, y);
       trainStep(net, optimizer, x, y);
@@ -113,4 +115,60 @@ describe('training on the native path', { skip }, () => {
       }
     });
   }
+});
+
+describe('the fused Adam kernel', { skip }, () => {
+  /** Parameters and gradients with signs, zeros and a wide range of magnitudes, the same on every backend. */
+  function problem(seed: number) {
+    const rng = new Rng(seed);
+    const shapes = [[3, 3, 1, 8], [8], [40, 7], [7], [0, 3]];
+    const values = (n: number, scale: number) => Float32Array.from(uniformValues(rng, n, -scale, scale), (v, i) => (i % 17 === 0 ? 0 : v));
+    const params = shapes.map((s) => values(s.reduce((a, b) => a * b, 1), 1));
+    const gradients = Array.from({ length: 6 }, (_, step) => shapes.map((s) => values(s.reduce((a, b) => a * b, 1), 10 ** (step - 4))));
+    return { shapes, params, gradients };
+  }
+
+  /** Runs the optimizer over the fixed gradients on the current backend; returns parameters and moments. */
+  function run(optimizer: tf.AdamOptimizer, { shapes, params, gradients }: ReturnType<typeof problem>): Float32Array[] {
+    const variables = params.map((p, i) => tf.variable(tf.tensor(p, shapes[i]), true, `fused-adam-${tf.getBackend()}-${i}-${Math.random()}`));
+    for (const step of gradients) {
+      const g = step.map((values, i) => ({ name: variables[i].name, tensor: tf.tensor(values, shapes[i]) }));
+      // The last variable gets no gradient in odd steps: its slots exist, its values stay.
+      optimizer.applyGradients(g.filter((_, i) => i < g.length - 1 || step === gradients[0]));
+      tf.dispose(g.map((x) => x.tensor));
+    }
+    const state = optimizer as unknown as { accumulatedFirstMoment: { variable: tf.Variable }[]; accumulatedSecondMoment: { variable: tf.Variable }[] };
+    const out = [...variables, ...state.accumulatedFirstMoment.map((s) => s.variable), ...state.accumulatedSecondMoment.map((s) => s.variable)].map((t) => Float32Array.from(t.dataSync()));
+    tf.dispose(variables);
+    optimizer.dispose();
+    return out;
+  }
+
+  test('its parameters and moments equal tf.train.adam on the cpu backend bit for bit over six steps', async () => {
+    const data = problem(3);
+    const before = nativeKernelCalls().EnsdefAdam ?? 0;
+    const fused = run(adam(1e-3), data);
+    assert.ok((nativeKernelCalls().EnsdefAdam ?? 0) > before, 'the fused kernel did not run');
+    await tf.setBackend('cpu');
+    try {
+      const reference = run(tf.train.adam(1e-3), data);
+      assert.equal(fused.length, reference.length);
+      fused.forEach((values, i) => assert.deepEqual(new Uint32Array(values.buffer), new Uint32Array(reference[i].buffer), `tensor ${i} differs from cpu`));
+      assert.ok(fused[0].some((v, i) => v !== data.params[0][i]), 'the parameters did not move');
+    } finally {
+      await tf.setBackend('wasm');
+    }
+  });
+
+  test('leaks no tensor per step', () => {
+    const optimizer = new FusedAdam(1e-3, 0.9, 0.999);
+    const w = tf.variable(tf.ones([64, 10]));
+    const g = tf.fill([64, 10], 0.5);
+    optimizer.applyGradients([{ name: w.name, tensor: g }]);
+    const tensors = tf.memory().numTensors;
+    for (let i = 0; i < 10; i++) optimizer.applyGradients([{ name: w.name, tensor: g }]);
+    assert.equal(tf.memory().numTensors, tensors);
+    tf.dispose([w, g]);
+    optimizer.dispose();
+  });
 });
