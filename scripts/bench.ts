@@ -5,7 +5,7 @@
  *   npm run bench -- --quick                       fewer batches, smaller pipelines (about 3 minutes)
  *   npm run bench -- --only mnist-train,mnist-epoch
  *   npm run bench -- --backend cpu --only mnist-train
- *   npm run bench -- --profile cifar10             CPU ms per kernel of one training step
+ *   npm run bench -- --profile cifar10             CPU ms per kernel of one training step (mnist-input-grad: of an attack's gradient)
  *   npm run bench -- --compare [--quick]           only the native / wasm / PyTorch comparison (scripts/bench-native.ts),
  *                                                  which a plain `npm run bench` runs first
  *
@@ -132,7 +132,7 @@ function measureInputGrad(dataset: string, settings: Settings): Measure {
   const { x, y } = benchBatch(dataset, SEED);
   const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(y, model.apply(input, { training: false }) as tf.Tensor2D));
   const { warmup, repeats } = trainRepeats(dataset, settings.quick);
-  const timings = timeRepeated(() => tf.tidy(() => gradient(x).dataSync()), warmup, repeats);
+  const timings = timeRepeated(() => tf.tidy(() => void gradient(x).dataSync()), warmup, repeats);
   tf.dispose([x, y]);
   model.dispose();
   const r = rates(BATCH, timings);
@@ -347,16 +347,21 @@ function measureInChild(name: string, settings: Settings): Promise<Measure> {
 }
 
 /**
- * `--profile mnist|cifar10`: CPU milliseconds per training step spent in each kernel of the active
- * backend, by kernel and input shapes. A kernel that runs other kernels (the wasm training kernels do)
- * is charged for all of them, so the rows add up to the step.
+ * `--profile mnist|cifar10[-input-grad]`: CPU milliseconds per training step (or per input-gradient batch,
+ * what the attacks run) spent in each kernel of the active backend, by kernel and input shapes. A kernel
+ * that runs other kernels (the wasm training kernels do) is charged for all of them; what the rows do not
+ * add up to is tfjs's own bookkeeping between kernels.
  */
-function profileTrainStep(dataset: string, settings: Settings): void {
+function profileStep(target: string, settings: Settings): void {
+  const inputGrad = target.endsWith('-input-grad');
+  const dataset = target.replace(/-input-grad$/, '');
   const model = buildModel(baseModelFor(dataset), SEED);
   const optimizer = adam(LEARNING_RATE);
   const { x, y } = benchBatch(dataset, SEED);
+  const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(y, model.apply(input, { training: false }) as tf.Tensor2D));
+  const step = inputGrad ? () => tf.tidy(() => void gradient(x).dataSync()) : () => trainStep(model, optimizer, x, y);
   const { warmup, repeats } = trainRepeats(dataset, settings.quick);
-  for (let i = 0; i < warmup; i++) trainStep(model, optimizer, x, y);
+  for (let i = 0; i < warmup; i++) step();
   const backendName = tf.getBackend();
   const spent = new Map<string, number>();
   let depth = 0;
@@ -380,9 +385,10 @@ function profileTrainStep(dataset: string, settings: Settings): void {
       },
     });
   }
-  const timings = timeRepeated(() => trainStep(model, optimizer, x, y), 0, repeats);
+  const timings = timeRepeated(step, 0, repeats);
   const stepMs = (1000 * timings.cpuSeconds.reduce((a, b) => a + b, 0)) / repeats;
-  console.log(`profile ${dataset} train step (batch ${BATCH}): ${stepMs.toFixed(1)} CPU ms per step`);
+  const kernelMs = (1000 * [...spent.values()].reduce((a, b) => a + b, 0)) / repeats;
+  console.log(`profile ${dataset} ${inputGrad ? 'input gradient' : 'train step'} (batch ${BATCH}): ${stepMs.toFixed(1)} CPU ms per step, ${kernelMs.toFixed(1)} in kernels`);
   for (const [key, seconds] of [...spent].sort((a, b) => b[1] - a[1])) {
     const ms = (1000 * seconds) / repeats;
     if (ms >= 0.05) console.log(`  ${ms.toFixed(2).padStart(8)} ms  ${key}`);
@@ -440,8 +446,9 @@ async function main(): Promise<void> {
     return;
   }
   if (values.profile) {
-    if (!(values.profile in IMAGE_SHAPES)) throw usageError(`--profile: expected mnist or cifar10 (got '${values.profile}')`);
-    profileTrainStep(values.profile as string, settings);
+    const targets = Object.keys(IMAGE_SHAPES).flatMap((d) => [d, `${d}-input-grad`]);
+    if (!targets.includes(values.profile)) throw usageError(`--profile: expected one of ${targets.join(', ')} (got '${values.profile}')`);
+    profileStep(values.profile, settings);
     return;
   }
   const table = measureTable(settings);

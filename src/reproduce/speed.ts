@@ -50,7 +50,7 @@ export function measureSpeed(dataset: DatasetDescriptor, repeats = 3): MachineSp
   const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(attack.y, model.apply(input, { training: false }) as tf.Tensor2D));
   try {
     const trainSeconds = secondsPer(() => trainStep(model, optimizer, train.x, train.y), repeats);
-    const gradientSeconds = secondsPer(() => tf.tidy(() => gradient(attack.x).dataSync()), repeats);
+    const gradientSeconds = secondsPer(() => tf.tidy(() => void gradient(attack.x).dataSync()), repeats);
     return { trainSamplesPerSecond: TRAIN_BATCH / trainSeconds, gradientsPerSecond: GRADIENT_BATCH / gradientSeconds };
   } finally {
     tf.dispose([train.x, train.y, attack.x, attack.y]);
