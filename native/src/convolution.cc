@@ -167,8 +167,8 @@ int64_t floorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) !
 // Scratch for the narrow input gradient below; owned here so that cacheStats counts it and clearCache frees it.
 std::vector<float> g_columns;
 
-// The input gradient of a convolution with few input channels (the paper networks' first layers:
-// 1 on MNIST, 3 on CIFAR-10), which only the attacks compute. oneDNN's backward-data runs it at a few
+// The input gradient of a convolution with few input channels (MNIST's first layer), which only the
+// attacks compute. oneDNN's backward-data runs it at a few
 // GFLOP/s (7.8 ms for MNIST's at batch 128); as one sgemm, columns = dy · Wᵀ ([B·OH·OW, O] · [O, KH·KW·C]),
 // and a col2im that adds each column into its window, it runs near sgemm speed. Each image's sums are
 // added in a fixed order, whatever the thread count.
@@ -200,8 +200,9 @@ void narrowBackwardData(const ConvShape &s, const float *dy, const float *w, flo
   }
 }
 
-// Up to this many input channels the sgemm + col2im form wins (measured on MNIST's 1 and CIFAR-10's 3).
-constexpr int64_t kNarrowInputChannels = 4;
+// Up to this many input channels the sgemm + col2im form is used: it wins on MNIST's single channel
+// (7.8 → 3.1 ms); on CIFAR-10's three it was a draw with oneDNN (9.5–11.4 vs 9.8 ms, AVX2), so oneDNN keeps it.
+constexpr int64_t kNarrowInputChannels = 1;
 
 }  // namespace
 

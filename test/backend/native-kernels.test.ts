@@ -60,7 +60,9 @@ const CONV_CASES: ConvCase[] = [
   { name: 'valid, strides [2, 1]', x: [2, 8, 7, 2], filter: [2, 2, 2, 3], strides: [2, 1], pad: 'valid' },
   { name: 'explicit padding, stride 2', x: [2, 7, 8, 3], filter: [3, 2, 3, 4], strides: 2, pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
   { name: 'same, stride 2, 16 channels', x: [2, 9, 10, 16], filter: [3, 3, 16, 24], strides: 2, pad: 'same' },
-  { name: 'same, stride 3, a window wider than the image', x: [2, 2, 4, 1], filter: [3, 5, 1, 6], strides: 3, pad: 'same' },
+  { name: 'one input channel, same, stride 3, a window wider than the image', x: [2, 2, 4, 1], filter: [3, 5, 1, 6], strides: 3, pad: 'same' },
+  { name: 'one input channel, same, stride 2, asymmetric padding', x: [2, 9, 10, 1], filter: [3, 3, 1, 5], strides: 2, pad: 'same' },
+  { name: 'one input channel, explicit padding, strides [1, 2]', x: [2, 7, 8, 1], filter: [2, 3, 1, 4], strides: [1, 2], pad: [[0, 0], [2, 0], [1, 1], [0, 0]] },
   // The paper networks' layers and the mixed-model variants' (src/models/registry.ts), batch 4.
   { name: 'MNIST conv (base, deep first)', x: [4, 28, 28, 1], filter: [3, 3, 1, 32], strides: 1, pad: 'valid' },
   { name: 'MNIST wide conv', x: [4, 28, 28, 1], filter: [3, 3, 1, 64], strides: 1, pad: 'valid' },
