@@ -59,6 +59,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"maxPoolGrad", MaxPoolGrad},
       {"elementwise", Elementwise},
       {"elementwiseOps", ElementwiseOps},
+      {"reluBiasGrad", ReluBiasGrad},
       {"adam", Adam},
       {"setThreads", SetThreads},
       {"getThreads", GetThreads},

@@ -125,5 +125,6 @@ napi_value MaxPoolGrad(napi_env, napi_callback_info);
 napi_value Elementwise(napi_env, napi_callback_info);
 napi_value ElementwiseOps(napi_env, napi_callback_info);
 napi_value Adam(napi_env, napi_callback_info);
+napi_value ReluBiasGrad(napi_env, napi_callback_info);
 
 }  // namespace ensdef

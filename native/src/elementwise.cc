@@ -89,3 +89,45 @@ napi_value ElementwiseOps(napi_env env, napi_callback_info) {
 }
 
 }  // namespace ensdef
+
+namespace ensdef {
+
+// reluBiasGrad(heap, {dy, z, da, db}, {rows, cols, rowsPerChunk})
+// The backward of z = relu(conv(x) + bias) up to the convolution, in one pass: da = dy·step(z) (tfjs's relu
+// gradient, NaN kept; z > 0 exactly where the pre-activation is) and db[c] = Σ_r da[r, c]. The sum is
+// taken in double per fixed chunk of rows (one image), then over chunks in order, so it is the same
+// whatever the thread count.
+napi_value ReluBiasGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Call call(env, info, 3);
+    call.takeHeap(0);
+    napi_value t = call.arg(1), s = call.arg(2);
+    const int64_t rows = call.integer(s, "rows"), cols = call.integer(s, "cols"), chunkRows = call.integer(s, "rowsPerChunk");
+    if (chunkRows < 1 || rows % chunkRows != 0) throw std::runtime_error("reluBiasGrad: rowsPerChunk must divide rows");
+    const float *dy = call.tensor(t, "dy", rows * cols), *z = call.tensor(t, "z", rows * cols);
+    float *da = call.tensor(t, "da", rows * cols), *db = call.tensor(t, "db", cols);
+    const int64_t chunks = rows / chunkRows;
+    std::vector<double> partials(chunks * cols, 0.0);
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < chunks; k++) {
+      double *sums = partials.data() + k * cols;
+      for (int64_t r = k * chunkRows; r < (k + 1) * chunkRows; r++) {
+        const float *g = dy + r * cols, *a = z + r * cols;
+        float *out = da + r * cols;
+#pragma omp simd
+        for (int64_t c = 0; c < cols; c++) {
+          const float step = a[c] > 0.f ? 1.f : (a[c] != a[c] ? a[c] : 0.f);
+          out[c] = g[c] * step;
+          sums[c] += out[c];
+        }
+      }
+    }
+    for (int64_t c = 0; c < cols; c++) {
+      double total = 0.0;
+      for (int64_t k = 0; k < chunks; k++) total += partials[k * cols + c];
+      db[c] = static_cast<float>(total);
+    }
+  });
+}
+
+}  // namespace ensdef

@@ -23,6 +23,8 @@ export interface NativeAddon {
   maxPool(heap: ArrayBuffer, tensors: { x: number; y: number }, shape: PoolShape): void;
   /** y = MaxPool(x), the forward output; windows must not overlap. */
   maxPoolGrad(heap: ArrayBuffer, tensors: { x: number; y: number; dy: number; dx: number }, shape: PoolShape): void;
+  /** da = dy·step(z), db = Σ_r da[r, ·], summed per chunk of rows, then over chunks in order. */
+  reluBiasGrad(heap: ArrayBuffer, tensors: { dy: number; z: number; da: number; db: number }, shape: { rows: number; cols: number; rowsPerChunk: number }): void;
   adam(heap: ArrayBuffer, tensors: AdamTensors, shape: { count: number }, options: AdamConstants): void;
   setThreads(n: number): number;
   getThreads(): number;

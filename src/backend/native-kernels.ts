@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { CONV_RELU_KERNEL, RELU_BIAS_GRAD_KERNEL, type ConvReluAttrs } from './conv-relu.ts';
 import { FUSED_ADAM_KERNEL, type FusedAdamAttrs } from './fused-adam.ts';
 import type { ConvShape, ElementwiseOp, NativeAddon, PoolShape } from './native-addon.ts';
 import { replaceKernel, type KernelArgs, type TensorInfo } from './wasm-kernel-utils.ts';
@@ -343,6 +344,40 @@ function makeCast() {
     };
 }
 
+/** relu(conv2d(x, filter) + bias) in one oneDNN call (src/backend/conv-relu.ts). */
+function makeConvRelu(addon: NativeAddon): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const backend = args.backend as BackendWasm;
+    const { x, filter, bias } = args.inputs as Record<'x' | 'filter' | 'bias', TensorInfo>;
+    const info = convInfoFor(x.shape, filter.shape, { strides: 1, pad: (args.attrs as unknown as ConvReluAttrs).pad });
+    const z = backend.makeOutput(info.outShape, 'float32');
+    if (tf.util.sizeFromShape(info.outShape) > 0) {
+      addon.convForward(heap(backend), { x: offset(backend, x), filter: offset(backend, filter), bias: offset(backend, bias), y: offset(backend, z) }, convShape(info), { relu: true });
+    }
+    counted(CONV_RELU_KERNEL);
+    return z;
+  };
+}
+
+/** The backward of relu and the bias add in one pass: [dy·step(z), Σ over all but channels]. */
+function makeReluBiasGrad(addon: NativeAddon): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const backend = args.backend as BackendWasm;
+    const { dy, z } = args.inputs as Record<'dy' | 'z', TensorInfo>;
+    const [batch, height, width, channels] = z.shape;
+    const da = backend.makeOutput(z.shape, 'float32');
+    const db = backend.makeOutput([channels], 'float32');
+    const rows = batch * height * width;
+    if (rows * channels > 0) {
+      addon.reluBiasGrad(heap(backend), { dy: offset(backend, dy), z: offset(backend, z), da: offset(backend, da), db: offset(backend, db) }, { rows, cols: channels, rowsPerChunk: height * width });
+    } else {
+      backend.typedArrayFromHeap(db).fill(0);
+    }
+    counted(RELU_BIAS_GRAD_KERNEL);
+    return [da, db];
+  };
+}
+
 /** One Adam step of one parameter (src/backend/fused-adam.ts): outputs the new parameter and moments. */
 function makeAdam(addon: NativeAddon): tf.KernelFunc {
   return (args: KernelArgs) => {
@@ -394,4 +429,6 @@ export function registerNativeKernels(addon: NativeAddon): void {
   replaceKernel('Sum', makeSum(addon));
   replaceKernel('Cast', makeCast());
   tf.registerKernel({ kernelName: FUSED_ADAM_KERNEL, backendName: 'wasm', kernelFunc: makeAdam(addon) });
+  tf.registerKernel({ kernelName: CONV_RELU_KERNEL, backendName: 'wasm', kernelFunc: makeConvRelu(addon) });
+  tf.registerKernel({ kernelName: RELU_BIAS_GRAD_KERNEL, backendName: 'wasm', kernelFunc: makeReluBiasGrad(addon) });
 }

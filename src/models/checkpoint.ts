@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../run/atomic.ts';
+import './conv-relu-layer.ts';
 import './seeded-dropout.ts';
 
 const MODEL_JSON = 'model.json';

@@ -1,6 +1,7 @@
 /** Layer builders shared by the paper's two networks: seeded Glorot-uniform kernels, zero biases. */
 import * as tf from '@tensorflow/tfjs';
 import { deriveSeed } from '../run/rng.ts';
+import { ConvRelu } from './conv-relu-layer.ts';
 import { SeededDropout } from './seeded-dropout.ts';
 
 /** Hands out one derived seed per layer, in build order. */
@@ -12,15 +13,9 @@ export class LayerSeeds {
   }
 }
 
+/** 3×3 convolution + bias + relu (ConvRelu: fused where the backend can, tf.layers.conv2d's computation elsewhere). */
 export function conv(seeds: LayerSeeds, filters: number, padding: 'same' | 'valid', inputShape?: number[]): tf.layers.Layer {
-  return tf.layers.conv2d({
-    filters,
-    kernelSize: 3,
-    padding,
-    activation: 'relu',
-    kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.next() }),
-    ...(inputShape ? { inputShape } : {}),
-  });
+  return new ConvRelu({ filters, padding, seed: seeds.next(), ...(inputShape ? { inputShape } : {}) });
 }
 
 export function dense(seeds: LayerSeeds, units: number, activation: 'relu' | 'linear'): tf.layers.Layer {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { initBackend } from '../../src/backend/select.ts';
 import { UserError } from '../../src/errors.ts';
+import { ConvRelu } from '../../src/models/conv-relu-layer.ts';
 import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../../src/models/checkpoint.ts';
 import { buildModel, MODELS, variantsFor } from '../../src/datasets/registry.ts';
 import { Rng } from '../../src/run/rng.ts';
@@ -63,7 +64,7 @@ function expectedLayers(input: number[], specs: LayerSpec[]): ExpectedLayer[] {
         const [h, w, c] = shape;
         const shrink = spec.padding === 'valid' ? 2 : 0;
         shape = [h - shrink, w - shrink, spec.filters];
-        return { className: 'Conv2D', outputShape: shape, params: 3 * 3 * c * spec.filters + spec.filters, activation: 'relu' };
+        return { className: 'EnsdefConvRelu', outputShape: shape, params: 3 * 3 * c * spec.filters + spec.filters, activation: 'relu' };
       }
       case 'pool':
         shape = [Math.floor(shape[0] / 2), Math.floor(shape[1] / 2), shape[2]];
@@ -223,5 +224,34 @@ describe('checkpoints', () => {
 
   test('a missing model.json is a UserError', async () => {
     await assert.rejects(loadCheckpoint(join(root, 'never-saved')), UserError);
+  });
+});
+
+describe('ConvRelu computes what tf.layers.conv2d computes', () => {
+  test('same weights from the same seed, and bit-identical outputs and gradients on cpu', async () => {
+    const seed = 123;
+    const ours = tf.sequential({ layers: [new ConvRelu({ filters: 6, padding: 'valid', seed, inputShape: [7, 8, 2] })] });
+    const keras = tf.sequential({
+      layers: [tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'valid', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }), inputShape: [7, 8, 2] })],
+    });
+    const xValues = uniformValues(new Rng(8), 3 * 7 * 8 * 2);
+    await tf.setBackend('cpu');
+    try {
+      // A nonzero bias, so that the bias path and relu's cut are both exercised.
+      const bias = Float32Array.from({ length: 6 }, (_, i) => (i - 2.5) / 10);
+      for (const model of [ours, keras]) model.layers[0].setWeights([model.layers[0].getWeights()[0], tf.tensor1d(bias)]);
+      const run = (model: tf.Sequential) => {
+        const x = tf.tensor4d(xValues, [3, 7, 8, 2]);
+        const { value, grads } = tf.variableGrads(() => (model.apply(x) as tf.Tensor).square().sum() as tf.Scalar, model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val));
+        return [model.predict(x) as tf.Tensor, value, ...Object.values(grads)].map((t) => Array.from(t.dataSync()));
+      };
+      assert.deepEqual(ours.getWeights().map((w) => Array.from(w.dataSync())), keras.getWeights().map((w) => Array.from(w.dataSync())));
+      const [a, b] = [run(ours), run(keras)];
+      assert.equal(a.length, 4);
+      assert.deepEqual(a, b);
+      assert.ok(a[0].some((v) => v === 0) && a[0].some((v) => v > 0));
+    } finally {
+      await tf.setBackend('wasm');
+    }
   });
 });

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { convRelu } from '../../src/backend/conv-relu.ts';
 import { loadNativeAddon, NATIVE_BUILD_HINT } from '../../src/backend/native-addon.ts';
 import { nativeKernelCalls } from '../../src/backend/native-kernels.ts';
 import { initBackend } from '../../src/backend/select.ts';
@@ -257,6 +258,39 @@ describe('native max pooling matches cpu bit for bit, ties included', { skip }, 
   });
 });
 
+describe('the fused convolution + bias + relu op matches tfjs on cpu', { skip }, () => {
+  const cases: { name: string; x: Shape4; filters: number; pad: 'same' | 'valid' }[] = [
+    { name: 'MNIST first layer', x: [4, 28, 28, 1], filters: 32, pad: 'valid' },
+    { name: 'CIFAR-10 first conv of a block', x: [2, 32, 32, 3], filters: 32, pad: 'same' },
+    { name: 'CIFAR-10 second conv of a block', x: [2, 15, 15, 64], filters: 64, pad: 'valid' },
+  ];
+  cases.forEach((c, caseIndex) => {
+    test(`${c.name}: value and the gradients of x, filter and bias`, async () => {
+      const rng = new Rng(6000 + caseIndex);
+      const filterShape: Shape4 = [3, 3, c.x[3], c.filters];
+      const xValues = uniformValues(rng, size(c.x));
+      const wValues = uniformValues(rng, size(filterShape));
+      // Biases around zero so that relu cuts a good share of the activations.
+      const bValues = uniformValues(rng, c.filters, -0.5, 0.5);
+      const outShape = tf.backend_util.computeConv2DInfo(c.x, filterShape, 1, 1, c.pad).outShape;
+      const dyValues = uniformValues(rng, size(outShape));
+      const { native, cpu } = await expectNative(['EnsdefConvRelu', 'EnsdefReluBiasGrad'], () =>
+        onNativeAndCpu(() => {
+          const x = tf.tensor4d(xValues, c.x);
+          const w = tf.tensor4d(wValues, filterShape);
+          const b = tf.tensor1d(bValues);
+          const dy = tf.tensor4d(dyValues, outShape);
+          const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => convRelu(xi as tf.Tensor4D, wi as tf.Tensor4D, bi as tf.Tensor1D, c.pad).mul(dy).sum();
+          const grads = tf.grads(f)([x, w, b]);
+          return [convRelu(x, w, b, c.pad), ...grads];
+        }),
+      );
+      ['value', 'dx', 'dfilter', 'dbias'].forEach((what, i) => assertMatchesCpu(native[i], cpu[i], TOLERANCE, what));
+      assert.ok(cpu[0].some((v) => v === 0) && cpu[0].some((v) => v > 0), 'relu should cut some activations and pass others');
+    });
+  });
+});
+
 describe('whole networks on the native path match cpu', { skip }, () => {
   // cifar10-wide and -deep add no layer shape the convolution cases above lack, and take ~1 min on cpu.
   for (const name of Object.keys(MODELS).filter((m) => !['cifar10-wide', 'cifar10-deep'].includes(m))) {
@@ -266,8 +300,10 @@ describe('whole networks on the native path match cpu', { skip }, () => {
       const rng = new Rng(5);
       const xValues = uniformValues(rng, size(shape), 0, 1);
       const labels = [3, 1, 4, 1].slice(0, shape[0]);
-      // Under tf.grad tfjs unfuses relu layers (Conv2D + Add + Relu); the last dense layer stays fused.
-      const { native, cpu } = await expectNative(['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul', 'MaxPool', 'MaxPoolGrad'], () =>
+      // Convolutions run fused with their bias and relu, forward and backward (backend/conv-relu.ts); under
+      // tf.grad tfjs unfuses the dense relu layer (BatchMatMul + Add + Relu); the last dense layer stays fused.
+      const kernels = ['EnsdefConvRelu', 'EnsdefReluBiasGrad', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul', 'MaxPool', 'MaxPoolGrad'];
+      const { native, cpu } = await expectNative(kernels, () =>
         onNativeAndCpu(() => {
           const model = buildModel(name, 11);
           const x = tf.tensor4d(xValues, shape);
