@@ -12,6 +12,7 @@
  *   FLOPs over their time inside CIFAR-10 training steps, measured per kernel call.
  */
 import * as tf from '@tensorflow/tfjs';
+import { CONV_RELU_KERNEL } from '../src/backend/conv-relu.ts';
 import { adam } from '../src/backend/fused-adam.ts';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -60,9 +61,13 @@ function torchPython(): string | undefined {
   return undefined;
 }
 
-/** PyTorch's environment: this machine forces an older OpenBLAS core type; unset it for the child only. */
-function torchEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
+/**
+ * PyTorch's environment for `threads` threads. torch.set_num_threads does not reach OpenBLAS, which runs
+ * the linear layers on its own pool (a "1 thread" process used ~2 CPU-seconds per second), so every pool
+ * is pinned here. This machine also forces an older OpenBLAS core type: unset it for the child only.
+ */
+function torchEnv(threads = 1): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   return env;
@@ -71,7 +76,7 @@ function torchEnv(): NodeJS.ProcessEnv {
 /** PyTorch's samples/s (wall) and, in `cpu`, per CPU-second of its process. */
 function torchRunFull(python: string, threads: number, quick: boolean, only: string[]): Promise<{ wall: Figures; cpu: Figures }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(python, [TORCH, '--threads', String(threads), '--only', only.join(','), ...(quick ? ['--quick'] : [])], { env: torchEnv() });
+    const child = spawn(python, [TORCH, '--threads', String(threads), '--only', only.join(','), ...(quick ? ['--quick'] : [])], { env: torchEnv(threads) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -123,7 +128,7 @@ function gemmPeak(addon: NativeAddon, threads: number): number {
   return (2 * n ** 3) / Math.min(...times) / 1e9;
 }
 
-const CONV_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+const CONV_KERNELS = [CONV_RELU_KERNEL, 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
 
 /** Conv FLOPs and CPU seconds inside CIFAR-10 training steps on the native path (this process, 1 thread). */
 function convThroughput(quick: boolean): { gflops: number; convShare: number; stepSeconds: number } {
@@ -162,6 +167,26 @@ function convThroughput(quick: boolean): { gflops: number; convShare: number; st
   optimizer.dispose();
   model.dispose();
   return { gflops: flops / seconds / 1e9, convShare: seconds / steps / stepSeconds, stepSeconds };
+}
+
+/**
+ * FLOPs of one sample through a model: forward 2·(outputs)·(kernel fan-in) per conv or dense layer; a
+ * training step adds the weights gradient for every layer and the input gradient for all but the first;
+ * an input gradient (what attacks compute) adds the input gradient of every layer.
+ */
+export function flopsPerSample(dataset: string): { train: number; inputGrad: number } {
+  const model = buildModel(baseModelFor(dataset), 0);
+  const forward = model.layers.map((layer) => {
+    const kernel = layer.getWeights()[0];
+    if (!kernel) return 0;
+    const outputs = (layer.outputShape as number[]).slice(1).reduce((a, b) => a * b, 1);
+    const fanIn = kernel.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    return 2 * outputs * fanIn;
+  });
+  model.dispose();
+  const total = forward.reduce((a, b) => a + b, 0);
+  const first = forward.find((f) => f > 0)!;
+  return { train: 3 * total - first, inputGrad: 2 * total };
 }
 
 const fmt = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v >= 100 ? String(Math.round(v)) : v.toFixed(1));
@@ -232,6 +257,18 @@ export async function compareBackends(options: { quick: boolean; workers?: numbe
     const peak = await peakAndConvolutions(addon, n, quick);
     out.push(...peak.lines);
     Object.assign(details, peak.details);
+    const { oneThreadGflopsPerCpuSecond: peak1, allThreadsGflops: peakN } = peak.details.peak as { oneThreadGflopsPerCpuSecond: number; allThreadsGflops: number };
+    // The share of the limit: the FLOPs a rate implies over the sgemm peak (a compute-bound ideal).
+    const flops = { mnist: flopsPerSample('mnist'), cifar10: flopsPerSample('cifar10') };
+    const flopsOf = (m: string) => flops[m.startsWith('mnist') ? 'mnist' : 'cifar10'][m.endsWith('train') ? 'train' : 'inputGrad'];
+    const share = (rate: number | undefined, m: string, peakGflops: number) => (rate ? `${Math.round((100 * rate * flopsOf(m)) / (peakGflops * 1e9))}%` : '–');
+    details.flopsPerSample = flops;
+    for (const who of [...paths, ...(perCpu.torch ? ['torch'] : [])]) {
+      out.push(
+        `${who === 'torch' ? 'pytorch' : who} share of the sgemm limit, 1 thread per CPU-second: ${KERNEL_MEASURES.map((m) => `${m} ${share(perCpu[who][m], m, peak1)}`).join(', ')}; ` +
+          `whole machine: ${['mnist-train', 'cifar10-train'].map((m) => `${m} ${share(machine[who]?.[m], m, peakN)}`).join(', ')}`,
+      );
+    }
   }
   details.single = single;
   details.perCpuSecond = perCpu;

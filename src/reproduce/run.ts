@@ -18,7 +18,7 @@ import { readMemberRecord } from '../run/manifest.ts';
 import { memberDir, runDir } from '../run/run-dir.ts';
 import { formatDuration } from '../run/progress.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
-import { describeEstimate, describeSpeeds, Eta, type LearnedTimes } from './estimate.ts';
+import { budgetShares, describeEstimate, describeSpeeds, Eta, savedLearnedTimes, type LearnedTimes } from './estimate.ts';
 import { buildPlan, datasetOf, type Step, type TrainStep } from './plan.ts';
 import { describeScale, type Preset } from './presets.ts';
 import { measureSpeed, type MachineSpeed } from './speed.ts';
@@ -188,7 +188,7 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
   for (const dataset of datasets) log(`  ${describeScale(preset, datasetDescriptor(dataset))}`);
   const measure = options.measureSpeed ?? ((dataset: string) => measureSpeed(datasetDescriptor(dataset)));
   const speeds = Object.fromEntries([...new Set(pending.map(datasetOf))].map((dataset) => [dataset, measure(dataset)]));
-  const eta = new Eta(speeds, state.learned);
+  const eta = new Eta(speeds, state.learned, budgetShares(savedLearnedTimes()));
   if (pending.length > 0) log(`  ${describeEstimate(pending, eta)}; measured here: ${describeSpeeds(speeds)}`);
   const started = performance.now();
   const sitting: Sitting = { started: new Date().toISOString(), seconds: 0, machine: machineName(), backend: options.backend.name, steps: 0 };

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { datasetDescriptor } from '../../src/datasets/registry.ts';
 import { buildPlan, type Step, type TrainStep } from '../../src/reproduce/plan.ts';
 import { PRESETS } from '../../src/reproduce/presets.ts';
-import { describeEstimate, Eta } from '../../src/reproduce/estimate.ts';
+import { budgetShares, describeEstimate, Eta } from '../../src/reproduce/estimate.ts';
 import { reproduce, REPORT_STEP } from '../../src/reproduce/run.ts';
 import { slurmStatus } from '../../src/cluster/executor.ts';
 import { UserError } from '../../src/errors.ts';
@@ -104,6 +104,35 @@ describe('reproduce plan', () => {
     close(next.seconds(suite), 0.1 * (suite.cost / 1000));
     close(next.seconds(bim), bim.cost / 1000);
     assert.doesNotMatch(describeEstimate([suite], next), /up to/, 'a timed suite is no longer a bound');
+  });
+
+  it('predicts an attack that stops at first success from the share of its budget saved reproductions used', () => {
+    // Saved: BIM (whole budget) took half its prediction; the suite took 10 s of 200 predicted → 20 s of budget at BIM's pace → 10 %.
+    const shares = budgetShares([
+      { 'mnist:attack:bim': { seconds: 50, predicted: 100 }, 'mnist:attack:worst-case': { seconds: 10, predicted: 200 }, 'mnist:train:': { seconds: 5, predicted: 10 } },
+      { 'cifar10:attack:bim': { seconds: 100, predicted: 100 }, 'cifar10:attack:worst-case': { seconds: 60, predicted: 200 } },
+      // No BIM to compare with: this reproduction says nothing about the suite's share.
+      { 'mnist:attack:worst-case': { seconds: 1, predicted: 1000 } },
+    ]);
+    const close = (a: number, b: number) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, b), `${a} ≈ ${b}`);
+    close(shares['mnist:worst-case'], 0.1);
+    close(shares['cifar10:worst-case'], 0.3);
+    close(shares['worst-case'], (20 + 60) / 400);
+    assert.equal(shares.bim, undefined);
+    const speeds = { mnist: { trainSamplesPerSecond: 2000, gradientsPerSecond: 500 } };
+    const suite = plan.find((s) => s.kind === 'attack' && s.job.attack?.attack === 'worst-case')!;
+    const bim = plan.find((s) => s.kind === 'attack' && s.job.attack?.attack === 'bim')!;
+    const eta = new Eta(speeds, {}, shares);
+    close(eta.seconds(suite), 0.1 * (suite.cost / 500));
+    close(eta.bound(suite), suite.cost / 500);
+    assert.match(describeEstimate([suite], eta), /worst-case at 10%.*at most/);
+    // Here BIM runs at twice its predicted time: the suite's prediction follows.
+    eta.record(bim, 2 * (bim.cost / 500));
+    close(eta.seconds(suite), 0.2 * (suite.cost / 500));
+    // Once the suite itself has run here, its own ratio is used.
+    eta.record(suite, 0.05 * (suite.cost / 500));
+    close(eta.seconds(suite), 0.05 * (suite.cost / 500));
+    assert.doesNotMatch(describeEstimate([suite], eta), /at most|up to/);
   });
 
   it('a finished local reproduction records its report, so --status shows no step after training left to do', async () => {
