@@ -60,6 +60,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"elementwise", Elementwise},
       {"elementwiseOps", ElementwiseOps},
       {"reluBiasGrad", ReluBiasGrad},
+      {"convReluPool", ConvReluPool},
+      {"convReluPoolGrad", ConvReluPoolGrad},
       {"adam", Adam},
       {"setThreads", SetThreads},
       {"getThreads", GetThreads},

@@ -126,5 +126,7 @@ napi_value Elementwise(napi_env, napi_callback_info);
 napi_value ElementwiseOps(napi_env, napi_callback_info);
 napi_value Adam(napi_env, napi_callback_info);
 napi_value ReluBiasGrad(napi_env, napi_callback_info);
+napi_value ConvReluPool(napi_env, napi_callback_info);
+napi_value ConvReluPoolGrad(napi_env, napi_callback_info);
 
 }  // namespace ensdef

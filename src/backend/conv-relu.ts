@@ -11,6 +11,13 @@ import * as tf from '@tensorflow/tfjs';
 
 export const CONV_RELU_KERNEL = 'EnsdefConvRelu';
 export const RELU_BIAS_GRAD_KERNEL = 'EnsdefReluBiasGrad';
+export const CONV_RELU_POOL_KERNEL = 'EnsdefConvReluPool';
+export const CONV_RELU_POOL_GRAD_KERNEL = 'EnsdefConvReluPoolGrad';
+
+/** Which gradient EnsdefConvReluPoolGrad computes. */
+export interface ConvReluPoolGradAttrs {
+  of: 'filter' | 'input';
+}
 
 export type ConvReluPadding = 'same' | 'valid';
 
@@ -18,16 +25,49 @@ export interface ConvReluAttrs {
   pad: ConvReluPadding;
 }
 
-function fusedOnBackend(...tensors: tf.Tensor[]): boolean {
+function fusedOnBackend(kernels: string[], ...tensors: tf.Tensor[]): boolean {
   const backend = tf.getBackend();
-  return tf.getKernel(CONV_RELU_KERNEL, backend) !== undefined && tf.getKernel(RELU_BIAS_GRAD_KERNEL, backend) !== undefined && tensors.every((t) => t.dtype === 'float32');
+  return kernels.every((k) => tf.getKernel(k, backend) !== undefined) && tensors.every((t) => t.dtype === 'float32');
 }
 
 export function convRelu(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, pad: ConvReluPadding): tf.Tensor4D {
-  if (!fusedOnBackend(x, filter, bias)) return tf.fused.conv2d({ x, filter, bias, strides: 1, pad, dataFormat: 'NHWC', activation: 'relu' });
+  if (!fusedOnBackend([CONV_RELU_KERNEL, RELU_BIAS_GRAD_KERNEL], x, filter, bias)) return tf.fused.conv2d({ x, filter, bias, strides: 1, pad, dataFormat: 'NHWC', activation: 'relu' });
   const attrs: ConvReluAttrs = { pad };
   return tf.engine().runKernel(CONV_RELU_KERNEL, { x, filter, bias }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
+
+/**
+ * maxPool(convRelu(x, filter, bias, pad), 2×2, stride 2). A 3×3 'valid' convolution of a one-channel image
+ * (MNIST's first layer) runs as one kernel that never stores the activations (native/src/conv-pool.cc);
+ * any other is convRelu followed by max pooling.
+ */
+export function convReluPool(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, pad: ConvReluPadding): tf.Tensor4D {
+  const [kh, kw, inChannels] = filter.shape;
+  // The kernel runs filters in blocks of eight.
+  const oneChannel = inChannels === 1 && kh === 3 && kw === 3 && filter.shape[3] % 8 === 0 && pad === 'valid' && x.shape[1] >= 4 && x.shape[2] >= 4;
+  if (oneChannel && fusedOnBackend([CONV_RELU_POOL_KERNEL, CONV_RELU_POOL_GRAD_KERNEL, RELU_BIAS_GRAD_KERNEL], x, filter, bias)) {
+    return tf.engine().runKernel(CONV_RELU_POOL_KERNEL, { x, filter, bias }, {}) as tf.Tensor4D;
+  }
+  return tf.maxPool(convRelu(x, filter, bias, pad), 2, 2, 'valid');
+}
+
+tf.registerGradient({
+  kernelName: CONV_RELU_POOL_KERNEL,
+  inputsToSave: ['x', 'filter', 'bias'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const [x, filter, bias, pooled] = saved;
+    const gradientOf = (of: ConvReluPoolGradAttrs['of']) => () =>
+      tf.engine().runKernel(CONV_RELU_POOL_GRAD_KERNEL, { x, filter, bias, dy: dy as tf.Tensor }, { of } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    return {
+      x: gradientOf('input'),
+      filter: gradientOf('filter'),
+      // Only each window's maximum passes a gradient, and it is the pooled value: relu's step of the pooled
+      // output gives the bias gradient without the activations.
+      bias: () => (tf.engine().runKernel(RELU_BIAS_GRAD_KERNEL, { dy: dy as tf.Tensor, z: pooled }, {}) as tf.Tensor[])[1],
+    };
+  },
+});
 
 tf.registerGradient({
   kernelName: CONV_RELU_KERNEL,

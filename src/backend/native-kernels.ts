@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { CONV_RELU_KERNEL, RELU_BIAS_GRAD_KERNEL, type ConvReluAttrs } from './conv-relu.ts';
+import { CONV_RELU_KERNEL, CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL, RELU_BIAS_GRAD_KERNEL, type ConvReluAttrs, type ConvReluPoolGradAttrs } from './conv-relu.ts';
 import { FUSED_ADAM_KERNEL, type FusedAdamAttrs } from './fused-adam.ts';
 import type { ConvShape, ElementwiseOp, NativeAddon, PoolShape } from './native-addon.ts';
 import { replaceKernel, type KernelArgs, type TensorInfo } from './wasm-kernel-utils.ts';
@@ -378,6 +378,42 @@ function makeReluBiasGrad(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
+/** The one-channel image's shape the fused conv-relu-pool kernels read (native/src/conv-pool.cc). */
+function convPoolShape(x: TensorInfo, filter: TensorInfo) {
+  return { batch: x.shape[0], inHeight: x.shape[1], inWidth: x.shape[2], outChannels: filter.shape[3] };
+}
+
+/** maxPool(relu(conv2d(x, filter) + bias)) of a one-channel image, the activations never stored. */
+function makeConvReluPool(addon: NativeAddon): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const backend = args.backend as BackendWasm;
+    const { x, filter, bias } = args.inputs as Record<'x' | 'filter' | 'bias', TensorInfo>;
+    const [batch, height, width] = x.shape;
+    const y = backend.makeOutput([batch, Math.floor((height - 2) / 2), Math.floor((width - 2) / 2), filter.shape[3]], 'float32');
+    if (batch > 0) addon.convReluPool(heap(backend), { x: offset(backend, x), filter: offset(backend, filter), bias: offset(backend, bias), y: offset(backend, y) }, convPoolShape(x, filter));
+    counted(CONV_RELU_POOL_KERNEL);
+    return y;
+  };
+}
+
+/** Its filter or input gradient, recomputing the activations of each window. */
+function makeConvReluPoolGrad(addon: NativeAddon): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const backend = args.backend as BackendWasm;
+    const { x, filter, bias, dy } = args.inputs as Record<'x' | 'filter' | 'bias' | 'dy', TensorInfo>;
+    const { of } = args.attrs as unknown as ConvReluPoolGradAttrs;
+    const out = backend.makeOutput(of === 'filter' ? filter.shape : x.shape, 'float32');
+    if (x.shape[0] > 0) {
+      const tensors = { x: offset(backend, x), filter: offset(backend, filter), bias: offset(backend, bias), dy: offset(backend, dy), ...(of === 'filter' ? { dfilter: offset(backend, out) } : { dx: offset(backend, out) }) };
+      addon.convReluPoolGrad(heap(backend), tensors, convPoolShape(x, filter));
+    } else {
+      backend.typedArrayFromHeap(out).fill(0);
+    }
+    counted(CONV_RELU_POOL_GRAD_KERNEL);
+    return out;
+  };
+}
+
 /** One Adam step of one parameter (src/backend/fused-adam.ts): outputs the new parameter and moments. */
 function makeAdam(addon: NativeAddon): tf.KernelFunc {
   return (args: KernelArgs) => {
@@ -431,4 +467,6 @@ export function registerNativeKernels(addon: NativeAddon): void {
   tf.registerKernel({ kernelName: FUSED_ADAM_KERNEL, backendName: 'wasm', kernelFunc: makeAdam(addon) });
   tf.registerKernel({ kernelName: CONV_RELU_KERNEL, backendName: 'wasm', kernelFunc: makeConvRelu(addon) });
   tf.registerKernel({ kernelName: RELU_BIAS_GRAD_KERNEL, backendName: 'wasm', kernelFunc: makeReluBiasGrad(addon) });
+  tf.registerKernel({ kernelName: CONV_RELU_POOL_KERNEL, backendName: 'wasm', kernelFunc: makeConvReluPool(addon) });
+  tf.registerKernel({ kernelName: CONV_RELU_POOL_GRAD_KERNEL, backendName: 'wasm', kernelFunc: makeConvReluPoolGrad(addon) });
 }

@@ -23,10 +23,9 @@ export function cifar10Net(seed: number, options: CifarNetOptions = {}): tf.Sequ
     [128, 0.4],
   ];
   blocks.forEach(([filters, rate], i) => {
-    model.add(conv(seeds, filters, 'same', i === 0 ? [32, 32, 3] : undefined));
+    model.add(conv(seeds, filters, 'same', i === 0 ? { inputShape: [32, 32, 3] } : {}));
     if (options.extraConv && i === blocks.length - 1) model.add(conv(seeds, filters, 'same'));
-    model.add(conv(seeds, filters, 'valid'));
-    model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+    model.add(conv(seeds, filters, 'valid', { pool: true }));
     model.add(dropout(seeds, rate));
   });
   model.add(tf.layers.flatten());

@@ -1,17 +1,19 @@
 /**
- * A 3×3, stride-1 convolution with bias and relu, as a layer: tf.layers.conv2d's weights (a Glorot-uniform
- * kernel [3, 3, in, filters] drawn from the layer's seed, a zero bias, created in that order), computed by
- * backend/conv-relu.ts, which fuses it and its backward on the native path and is tfjs's own fused
- * convolution elsewhere.
+ * A 3×3, stride-1 convolution with bias and relu, optionally followed by 2×2 max pooling, as one layer:
+ * tf.layers.conv2d's weights (a Glorot-uniform kernel [3, 3, in, filters] drawn from the layer's seed, a
+ * zero bias, created in that order), computed by backend/conv-relu.ts, which fuses it and its backward on
+ * the native path and is tfjs's own fused convolution (then tf.maxPool) elsewhere.
  */
 import * as tf from '@tensorflow/tfjs';
-import { convRelu, type ConvReluPadding } from '../backend/conv-relu.ts';
+import { convRelu, convReluPool, type ConvReluPadding } from '../backend/conv-relu.ts';
 
 /** The layer's own fields beside tfjs's layer arguments (name, inputShape, and batchInputShape when a checkpoint rebuilds it). */
 export type ConvReluArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]> & {
   filters: number;
   padding: ConvReluPadding;
   seed: number;
+  /** 2×2 max pooling, stride 2, after the relu (as tf.layers.maxPooling2d({ poolSize: 2 })). */
+  pool?: boolean;
 };
 
 const KERNEL_SIZE = 3;
@@ -21,6 +23,7 @@ export class ConvRelu extends tf.layers.Layer {
   readonly filters: number;
   readonly padding: ConvReluPadding;
   readonly seed: number;
+  readonly pool: boolean;
   private kernel?: tf.LayerVariable;
   private bias?: tf.LayerVariable;
 
@@ -29,6 +32,7 @@ export class ConvRelu extends tf.layers.Layer {
     this.filters = args.filters;
     this.padding = args.padding;
     this.seed = args.seed;
+    this.pool = args.pool ?? false;
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
@@ -42,17 +46,18 @@ export class ConvRelu extends tf.layers.Layer {
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
     const [batch, height, width] = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
     const shrink = this.padding === 'valid' ? KERNEL_SIZE - 1 : 0;
-    const side = (n: number | null) => (n === null ? null : n - shrink);
+    const side = (n: number | null) => (n === null ? null : this.pool ? Math.floor((n - shrink) / 2) : n - shrink);
     return [batch, side(height), side(width), this.filters];
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-    return tf.tidy(() => convRelu(x, this.kernel!.read() as tf.Tensor4D, this.bias!.read() as tf.Tensor1D, this.padding));
+    const op = this.pool ? convReluPool : convRelu;
+    return tf.tidy(() => op(x, this.kernel!.read() as tf.Tensor4D, this.bias!.read() as tf.Tensor1D, this.padding));
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), filters: this.filters, padding: this.padding, seed: this.seed, activation: 'relu' };
+    return { ...super.getConfig(), filters: this.filters, padding: this.padding, seed: this.seed, pool: this.pool, activation: 'relu' };
   }
 }
 

@@ -13,9 +13,12 @@ export class LayerSeeds {
   }
 }
 
-/** 3×3 convolution + bias + relu (ConvRelu: fused where the backend can, tf.layers.conv2d's computation elsewhere). */
-export function conv(seeds: LayerSeeds, filters: number, padding: 'same' | 'valid', inputShape?: number[]): tf.layers.Layer {
-  return new ConvRelu({ filters, padding, seed: seeds.next(), ...(inputShape ? { inputShape } : {}) });
+/**
+ * 3×3 convolution + bias + relu, then 2×2 max pooling if `pool` (ConvRelu: fused where the backend can,
+ * tf.layers.conv2d's and maxPooling2d's computation elsewhere).
+ */
+export function conv(seeds: LayerSeeds, filters: number, padding: 'same' | 'valid', options: { inputShape?: number[]; pool?: boolean } = {}): tf.layers.Layer {
+  return new ConvRelu({ filters, padding, seed: seeds.next(), pool: options.pool ?? false, ...(options.inputShape ? { inputShape: options.inputShape } : {}) });
 }
 
 export function dense(seeds: LayerSeeds, units: number, activation: 'relu' | 'linear'): tf.layers.Layer {

@@ -1,6 +1,7 @@
 /**
  * The paper's MNIST network (Table 1): Conv 32 3×3 relu (valid) → MaxPool 2×2 → Flatten → Dense 128 relu
- * → Dropout 0.5 → Dense 10. Outputs logits; the paper's softmax is applied by the loss / the ensemble.
+ * → Dropout 0.5 → Dense 10 (the convolution and its pooling are one layer: models/conv-relu-layer.ts).
+ * Outputs logits; the paper's softmax is applied by the loss / the ensemble.
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv, dense, dropout, LayerSeeds } from './layers.ts';
@@ -15,9 +16,13 @@ export interface MnistNetOptions {
 export function mnistNet(seed: number, options: MnistNetOptions = {}): tf.Sequential {
   const seeds = new LayerSeeds(seed);
   const model = tf.sequential();
-  model.add(conv(seeds, options.firstFilters ?? 32, 'valid', [28, 28, 1]));
-  if (options.extraConv) model.add(conv(seeds, 32, 'valid'));
-  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+  const inputShape = [28, 28, 1];
+  if (options.extraConv) {
+    model.add(conv(seeds, options.firstFilters ?? 32, 'valid', { inputShape }));
+    model.add(conv(seeds, 32, 'valid', { pool: true }));
+  } else {
+    model.add(conv(seeds, options.firstFilters ?? 32, 'valid', { inputShape, pool: true }));
+  }
   model.add(tf.layers.flatten());
   model.add(dense(seeds, 128, 'relu'));
   model.add(dropout(seeds, 0.5));

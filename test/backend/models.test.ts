@@ -18,14 +18,14 @@ import { uniformValues } from '../helpers/backends.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 type LayerSpec =
-  | { kind: 'conv'; filters: number; padding: 'same' | 'valid' }
-  | { kind: 'pool' }
+  | { kind: 'conv'; filters: number; padding: 'same' | 'valid'; pool: boolean }
   | { kind: 'flatten' }
   | { kind: 'dense'; units: number; activation: 'relu' | 'linear' }
   | { kind: 'dropout'; rate: number };
 
-const conv = (filters: number, padding: 'same' | 'valid'): LayerSpec => ({ kind: 'conv', filters, padding });
-const pool: LayerSpec = { kind: 'pool' };
+const conv = (filters: number, padding: 'same' | 'valid'): LayerSpec => ({ kind: 'conv', filters, padding, pool: false });
+/** A conv followed by 2×2 max pooling: one layer (ConvRelu with pool), as Table 1's and Table 3's Conv + MaxPool. */
+const convPool = (filters: number, padding: 'same' | 'valid'): LayerSpec => ({ kind: 'conv', filters, padding, pool: true });
 const dropout = (rate: number): LayerSpec => ({ kind: 'dropout', rate });
 /** Flatten → Dense 128|512 relu → Dropout .5 → Dense 10 (logits, no softmax). */
 const head = (units: number): LayerSpec[] => [{ kind: 'flatten' }, { kind: 'dense', units, activation: 'relu' }, dropout(0.5), { kind: 'dense', units: 10, activation: 'linear' }];
@@ -33,15 +33,14 @@ const head = (units: number): LayerSpec[] => [{ kind: 'flatten' }, { kind: 'dens
 const cifarBlock = (filters: number, rate: number, extraConv = false): LayerSpec[] => [
   conv(filters, 'same'),
   ...(extraConv ? [conv(filters, 'same')] : []),
-  conv(filters, 'valid'),
-  pool,
+  convPool(filters, 'valid'),
   dropout(rate),
 ];
 
 const ARCHITECTURES: Record<string, { input: number[]; layers: LayerSpec[] }> = {
-  'mnist-base': { input: [28, 28, 1], layers: [conv(32, 'valid'), pool, ...head(128)] },
-  'mnist-wide': { input: [28, 28, 1], layers: [conv(64, 'valid'), pool, ...head(128)] },
-  'mnist-deep': { input: [28, 28, 1], layers: [conv(32, 'valid'), conv(32, 'valid'), pool, ...head(128)] },
+  'mnist-base': { input: [28, 28, 1], layers: [convPool(32, 'valid'), ...head(128)] },
+  'mnist-wide': { input: [28, 28, 1], layers: [convPool(64, 'valid'), ...head(128)] },
+  'mnist-deep': { input: [28, 28, 1], layers: [conv(32, 'valid'), convPool(32, 'valid'), ...head(128)] },
   'cifar10-base': { input: [32, 32, 3], layers: [...cifarBlock(32, 0.2), ...cifarBlock(64, 0.3), ...cifarBlock(128, 0.4), ...head(512)] },
   'cifar10-wide': { input: [32, 32, 3], layers: [...cifarBlock(64, 0.2), ...cifarBlock(64, 0.3), ...cifarBlock(128, 0.4), ...head(512)] },
   'cifar10-deep': { input: [32, 32, 3], layers: [...cifarBlock(32, 0.2), ...cifarBlock(64, 0.3), ...cifarBlock(128, 0.4, true), ...head(512)] },
@@ -63,12 +62,9 @@ function expectedLayers(input: number[], specs: LayerSpec[]): ExpectedLayer[] {
       case 'conv': {
         const [h, w, c] = shape;
         const shrink = spec.padding === 'valid' ? 2 : 0;
-        shape = [h - shrink, w - shrink, spec.filters];
+        shape = spec.pool ? [Math.floor((h - shrink) / 2), Math.floor((w - shrink) / 2), spec.filters] : [h - shrink, w - shrink, spec.filters];
         return { className: 'EnsdefConvRelu', outputShape: shape, params: 3 * 3 * c * spec.filters + spec.filters, activation: 'relu' };
       }
-      case 'pool':
-        shape = [Math.floor(shape[0] / 2), Math.floor(shape[1] / 2), shape[2]];
-        return { className: 'MaxPooling2D', outputShape: shape, params: 0 };
       case 'flatten':
         shape = [shape.reduce((a, b) => a * b, 1)];
         return { className: 'Flatten', outputShape: shape, params: 0 };

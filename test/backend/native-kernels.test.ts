@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { convRelu } from '../../src/backend/conv-relu.ts';
+import { convRelu, convReluPool } from '../../src/backend/conv-relu.ts';
 import { loadNativeAddon, NATIVE_BUILD_HINT } from '../../src/backend/native-addon.ts';
 import { nativeKernelCalls } from '../../src/backend/native-kernels.ts';
 import { initBackend } from '../../src/backend/select.ts';
@@ -291,6 +291,45 @@ describe('the fused convolution + bias + relu op matches tfjs on cpu', { skip },
   });
 });
 
+describe('the fused one-channel convolution + bias + relu + max pooling matches tfjs on cpu', { skip }, () => {
+  const cases: { name: string; x: Shape4; filters: number; tied: boolean }[] = [
+    { name: 'MNIST first layer', x: [4, 28, 28, 1], filters: 32, tied: false },
+    { name: 'MNIST wide first layer, flat regions (relu and pooling ties)', x: [3, 28, 28, 1], filters: 64, tied: true },
+    { name: 'odd sizes: the last row and column are not pooled', x: [2, 11, 9, 1], filters: 8, tied: true },
+  ];
+  cases.forEach((c, caseIndex) => {
+    test(`${c.name}: value and the gradients of x, filter and bias`, async () => {
+      const rng = new Rng(7000 + caseIndex);
+      const filterShape: Shape4 = [3, 3, 1, c.filters];
+      const xValues = c.tied ? tiedValues(rng, size(c.x)) : uniformValues(rng, size(c.x), 0, 1);
+      const wValues = uniformValues(rng, size(filterShape));
+      const bValues = uniformValues(rng, c.filters, -0.5, 0.5);
+      const outShape: Shape4 = [c.x[0], Math.floor((c.x[1] - 2) / 2), Math.floor((c.x[2] - 2) / 2), c.filters];
+      const dyValues = uniformValues(rng, size(outShape));
+      dyValues[0] = -0;
+      const { native, cpu } = await expectNative(['EnsdefConvReluPool', 'EnsdefConvReluPoolGrad'], () =>
+        onNativeAndCpu(() => {
+          const x = tf.tensor4d(xValues, c.x);
+          const w = tf.tensor4d(wValues, filterShape);
+          const b = tf.tensor1d(bValues);
+          const dy = tf.tensor4d(dyValues, outShape);
+          const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => convReluPool(xi as tf.Tensor4D, wi as tf.Tensor4D, bi as tf.Tensor1D, 'valid').mul(dy).sum();
+          return [convReluPool(x, w, b, 'valid'), ...tf.grads(f)([x, w, b])];
+        }),
+      );
+      ['value', 'dx', 'dfilter', 'dbias'].forEach((what, i) => assertMatchesCpu(native[i], cpu[i], TOLERANCE, what));
+      assert.ok(cpu[1].some((v) => v !== 0), 'the cpu input gradient is all zeros');
+    });
+  });
+
+  test('filter counts that are not a multiple of eight use convRelu and max pooling', async () => {
+    const before = nativeKernelCalls().EnsdefConvReluPool ?? 0;
+    const { native, cpu } = await onNativeAndCpu(() => [convReluPool(tf.ones([1, 6, 6, 1]), tf.fill([3, 3, 1, 5], 0.1) as tf.Tensor4D, tf.zeros([5]), 'valid')]);
+    assert.equal(nativeKernelCalls().EnsdefConvReluPool ?? 0, before);
+    assertMatchesCpu(native[0], cpu[0], TOLERANCE, 'value');
+  });
+});
+
 describe('whole networks on the native path match cpu', { skip }, () => {
   // cifar10-wide and -deep add no layer shape the convolution cases above lack, and take ~1 min on cpu.
   for (const name of Object.keys(MODELS).filter((m) => !['cifar10-wide', 'cifar10-deep'].includes(m))) {
@@ -300,9 +339,12 @@ describe('whole networks on the native path match cpu', { skip }, () => {
       const rng = new Rng(5);
       const xValues = uniformValues(rng, size(shape), 0, 1);
       const labels = [3, 1, 4, 1].slice(0, shape[0]);
-      // Convolutions run fused with their bias and relu, forward and backward (backend/conv-relu.ts); under
+      // Convolutions run fused with their bias and relu, forward and backward, and MNIST's one-channel first
+      // layer with its pooling too (backend/conv-relu.ts); under
       // tf.grad tfjs unfuses the dense relu layer (BatchMatMul + Add + Relu); the last dense layer stays fused.
-      const kernels = ['EnsdefConvRelu', 'EnsdefReluBiasGrad', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul', 'MaxPool', 'MaxPoolGrad'];
+      const kernels = MODELS[name].dataset === 'mnist' && name !== 'mnist-deep'
+        ? ['EnsdefConvReluPool', 'EnsdefConvReluPoolGrad', 'EnsdefReluBiasGrad', 'BatchMatMul', '_FusedMatMul']
+        : ['EnsdefConvRelu', 'EnsdefReluBiasGrad', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul', 'MaxPool', 'MaxPoolGrad'];
       const { native, cpu } = await expectNative(kernels, () =>
         onNativeAndCpu(() => {
           const model = buildModel(name, 11);

@@ -54,13 +54,14 @@ describe('training on the native path', { skip }, () => {
       const tensors = tf.memory().numTensors;
       const bytes = tf.memory().numBytes;
       const cache = addon!.cacheStats();
+      const callsBefore = Object.values(nativeKernelCalls()).reduce((a, b) => a + b, 0);
       let loss = first;
       for (let i = 0; i < 30; i++) loss = trainStep(net, optimizer, x, y);
       assert.equal(tf.memory().numTensors, tensors, 'tensors created per step were not disposed');
       assert.equal(tf.memory().numBytes, bytes, 'tensor bytes grew');
       // The primitive cache holds one entry per layer shape: it fills on the first steps and then stays.
       assert.deepEqual(addon!.cacheStats(), cache, 'the native primitive cache grew after warm-up');
-      assert.ok(cache.primitives > 0, 'no native primitive was cached: the native kernels did not run');
+      assert.ok(Object.values(nativeKernelCalls()).reduce((a, b) => a + b, 0) > callsBefore, 'no native kernel ran');
       assert.ok(Number.isFinite(first) && loss < first, `loss ${first} → ${loss} on a repeated batch`);
       tf.dispose([x, y]);
       optimizer.dispose();
@@ -68,12 +69,13 @@ describe('training on the native path', { skip }, () => {
     });
   }
 
+  // mnist-deep's second convolution runs on oneDNN (mnist-base's only one is the fused one-channel kernel).
   test('clearCache frees every cached primitive and the kernels rebuild them on demand', () => {
-    trainedWeights('mnist-base', 1);
+    trainedWeights('mnist-deep', 1);
     assert.ok(addon!.cacheStats().primitives > 0);
     addon!.clearCache();
     assert.deepEqual(addon!.cacheStats(), { primitives: 0, bytes: 0 });
-    trainedWeights('mnist-base', 1);
+    trainedWeights('mnist-deep', 1);
     assert.ok(addon!.cacheStats().primitives > 0);
   });
 
