@@ -9,7 +9,8 @@ import type { TrainConfig } from '../config/train-config.ts';
 import type { DatasetDescriptor, ReproductionScale } from '../datasets/descriptor.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { table2Jobs, table4Jobs, type AttackJob } from '../eval/jobs.ts';
-import { methodDescriptor, METHODS, trainConfig } from '../training/methods.ts';
+import type { MethodParams } from '../ensembles/method.ts';
+import { methodDefinition, methodParams, METHODS, trainConfig } from '../training/methods.ts';
 import type { Preset } from './presets.ts';
 
 export interface TrainStep {
@@ -64,12 +65,13 @@ export function runNameFor(dataset: string, method: string): string {
   return `${dataset}-${method.replace(/\+/g, '-and-')}`;
 }
 
-function trainStep(scale: ReproductionScale, dataset: DatasetDescriptor, method: string, seed: number, runName: string, dataDir: string | undefined): TrainStep {
-  const descriptor = methodDescriptor(method);
+function trainStep(scale: ReproductionScale, dataset: DatasetDescriptor, method: string, seed: number, runName: string, dataDir: string | undefined, setting: MethodParams = {}): TrainStep {
+  const definition = methodDefinition(method);
   const config = trainConfig({
+    ...setting,
     dataset: dataset.name,
     method,
-    members: descriptor.size === 'ensemble' ? scale.members : 1,
+    members: definition.size === 'ensemble' ? scale.members : 1,
     epochs: scale.epochs,
     seed,
     trainLimit: scale.trainLimit,
@@ -77,7 +79,15 @@ function trainStep(scale: ReproductionScale, dataset: DatasetDescriptor, method:
     dataDir,
   });
   const samples = Math.min(scale.trainLimit ?? Infinity, dataset.sizes.train);
-  return { kind: 'train', id: `train:${runName}`, runName, config, cost: config.members * config.epochs * samples * descriptor.workPerSample };
+  const cost = config.members * config.epochs * samples * definition.workPerSample(methodParams(config));
+  return { kind: 'train', id: `train:${runName}`, runName, config, cost };
+}
+
+/** A method's run beyond the paper: its name says the parameters it sets, e.g. "-atSteps20" (none at the defaults). */
+function settingSuffix(setting: MethodParams): string {
+  return Object.entries(setting)
+    .map(([key, value]) => `-${key}${value}`)
+    .join('');
 }
 
 /** e.g. "bim-e0.2-a0.025-n8:g2:logits": the attack and every parameter but the seed of its random starts. */
@@ -135,8 +145,13 @@ export function buildPlan(preset: Preset, datasets: string[], dataDirs: Readonly
         steps.push({ kind: 'figure', id: `figure:${path}`, dataset: dataset.name, runName: run.runName, job: figureJob, path, cost: 10 * gradientEvaluations(figureJob, 1) });
       }
     }
-    for (const method of METHODS.filter((m) => m.paperRows.table4 && !m.paperRows.table2)) {
-      const run = trainStep(scale, dataset, method.name, seed, attacked(method.name), dataDirs[dataset.name]);
+    // Table 4's defenses, then the methods reproduce runs beyond the paper, each attacked like a Table 4 row.
+    const defenses = [
+      ...METHODS.filter((m) => m.paperRows.table4 && !m.paperRows.table2).map((method) => ({ method, setting: {} })),
+      ...METHODS.flatMap((method) => (method.reproduce?.beyond ?? []).map((setting) => ({ method, setting }))),
+    ];
+    for (const { method, setting } of defenses) {
+      const run = trainStep(scale, dataset, method.name, seed, attacked(method.name) + settingSuffix(setting), dataDirs[dataset.name], setting);
       steps.push(run);
       for (const loss of preset.lossForms) {
         const jobs = table4Jobs(paperAttacks, loss, run.config.members > 1).filter((j) => j.attack !== null || loss === preset.lossForms[0]);

@@ -13,7 +13,7 @@ import { adversarialTrainingLoss, fgsmPerturbation } from '../../src/defenses/ad
 import { softLabels, TEACHER_DIR, temperatureLoss } from '../../src/defenses/distillation.ts';
 import { bootstrapIndices } from '../../src/ensembles/bagging.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
-import { methodFor } from '../../src/training/methods.ts';
+import { methodDefinition, methodParams } from '../../src/training/methods.ts';
 import { loadCheckpoint, readCheckpointMeta } from '../../src/models/checkpoint.ts';
 import { buildModel } from '../../src/datasets/registry.ts';
 import { readManifest } from '../../src/run/manifest.ts';
@@ -210,7 +210,7 @@ describe('defenses', () => {
     const dataset = loadDataset(config);
     const seed = deriveSeed(config.seed, 0);
     const phases = new Set<string>();
-    const plan = await methodFor('bagging+distillation').plan({ config, dataset, index: 0, seed, dir, onBatch: (_, phase) => phases.add(phase) });
+    const plan = await methodDefinition('bagging+distillation').plan({ config, params: methodParams(config), dataset, index: 0, seed, dir, onBatch: (_, phase) => phases.add(phase) });
     assert.deepEqual([...phases], ['teacher']);
     assert.deepEqual(plan.indices, bootstrapIndices(seed, dataset.train.count));
     assert.equal(plan.facts.uniqueFraction, new Set(plan.indices).size / dataset.train.count);
