@@ -2,7 +2,6 @@
  * How long a reproduction's remaining steps will take here: each step's cost at this machine's measured
  * speed, corrected by how long finished steps of the same kind took against that prediction.
  */
-import { attackDefinition } from '../attacks/registry.ts';
 import { formatDuration } from '../run/progress.ts';
 import { datasetOf, type Step } from './plan.ts';
 import type { MachineSpeed } from './speed.ts';
@@ -27,7 +26,7 @@ export class Eta {
   }
 
   private key(step: Step): string {
-    return `${datasetOf(step)}:${step.kind}:${step.kind === 'train' ? '' : step.job.attack?.attack ?? 'none'}`;
+    return `${datasetOf(step)}:${step.kind}:${step.kind === 'train' ? '' : step.job.attack?.definition.id ?? 'none'}`;
   }
 
   private predicted(step: Step): number {
@@ -61,7 +60,7 @@ export class Eta {
 
 /** Steps whose cost counts the attack's whole budget though it stops at each image's first success. */
 function costIsBound(step: Step): boolean {
-  return step.kind === 'attack' && step.job.attack !== null && attackDefinition(step.job.attack.attack).costIsBound === true;
+  return step.kind === 'attack' && step.job.attack?.definition.costIsBound === true;
 }
 
 /** "estimated 3h10m (… of which up to 1h05m …)": the plan's time on this machine, from its measured speed. */
