@@ -24,11 +24,20 @@ import { memberTrainingSet } from './training-set.ts';
  * aimed at a random dropout sub-network.
  */
 export function fgsmPerturbation(model: tf.LayersModel, x: tf.Tensor4D, targets: tf.Tensor2D, eps: number): tf.Tensor4D {
-  const source: GradientSource = (input, y) =>
-    tf.tidy(() => tf.grad((z) => tf.sum(memberLoss(model.apply(z, { training: false }) as tf.Tensor2D, y, 'logits')))(input) as tf.Tensor4D);
-  const { adversarial, zeroGradient } = fgsm(source, x, targets, eps);
-  const constant = tf.tensor4d(adversarial.dataSync(), adversarial.shape);
-  tf.dispose([adversarial, zeroGradient]);
+  const { adversarial, zeroGradient } = fgsm(inferenceGradient(model), x, targets, eps);
+  zeroGradient.dispose();
+  return asConstant(adversarial);
+}
+
+/** ∇x J of the model's current weights, J from logits, through the inference-mode forward (dropout off), as an attacker has it. */
+export function inferenceGradient(model: tf.LayersModel): GradientSource {
+  return (input, y) => tf.tidy(() => tf.grad((z) => tf.sum(memberLoss(model.apply(z, { training: false }) as tf.Tensor2D, y, 'logits')))(input) as tf.Tensor4D);
+}
+
+/** A copy of `t` with no history (disposing `t`): a gradient tape around it sees a constant. */
+export function asConstant(t: tf.Tensor4D): tf.Tensor4D {
+  const constant = tf.tensor4d(t.dataSync(), t.shape);
+  t.dispose();
   return constant;
 }
 

@@ -10,6 +10,7 @@ import type { DatasetDescriptor } from '../datasets/descriptor.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { adversarialTraining, baggingAdversarialTraining } from '../defenses/adversarial-training.ts';
 import { baggingDistillation, distillation } from '../defenses/distillation.ts';
+import { baggingPgdAdversarialTraining, pgdAdversarialTraining, randomInitPgdAdversarialTraining } from '../defenses/pgd-adversarial-training.ts';
 import { bagging } from '../ensembles/bagging.ts';
 import { gaussianNoise } from '../ensembles/gaussian-noise.ts';
 import type { MethodDefinition, MethodParam, MethodParams } from '../ensembles/method.ts';
@@ -28,6 +29,9 @@ export const METHODS: readonly MethodDefinition[] = [
   distillation,
   baggingAdversarialTraining,
   baggingDistillation,
+  pgdAdversarialTraining,
+  randomInitPgdAdversarialTraining,
+  baggingPgdAdversarialTraining,
 ];
 
 export const METHOD_NAMES: readonly string[] = METHODS.map((m) => m.name);

@@ -46,8 +46,9 @@ test('a new method file and one registry line reach train --help, the manifest, 
   writeFileSync(join(project, 'src', 'ensembles', 'contrast.ts'), CONTRAST_METHOD);
   const registry = join(project, 'src', 'training', 'methods.ts');
   const source = readFileSync(registry, 'utf8');
-  assert.match(source, /\n {2}baggingDistillation,\n\];/);
-  writeFileSync(registry, source.replace(/\n {2}baggingDistillation,\n\];/, "\n  baggingDistillation,\n  (await import('../ensembles/contrast.ts')).contrast,\n];"));
+  const end = /(export const METHODS: [^\n]*\n(?: {2}\w+,\n)+)\];/;
+  assert.match(source, end);
+  writeFileSync(registry, source.replace(end, "$1  (await import('../ensembles/contrast.ts')).contrast,\n];"));
   const runs = join(project, 'runs');
   const ensdef = (...args: string[]) => {
     const result = spawnSync(process.execPath, [join(project, 'bin', 'ensdef.js'), '--backend', 'wasm', '--runs-dir', runs, ...args], { cwd: project, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
