@@ -29,7 +29,7 @@ export const AT_ALPHA: MethodParam = {
   min: 0,
   max: 1,
   exclusiveMin: true,
-  default: (dataset) => (dataset.name === 'mnist' ? 0.01 : 0.0075),
+  default: (dataset) => dataset.training.pgdTraining.alpha,
   defaultHelp: 'Madry et al.’s, scaled to the paper’s ε',
 };
 
@@ -40,7 +40,7 @@ export const AT_STEPS: MethodParam = {
   integer: true,
   min: 1,
   max: 1000,
-  default: (dataset) => (dataset.name === 'mnist' ? 40 : 7),
+  default: (dataset) => dataset.training.pgdTraining.steps,
   defaultHelp: 'Madry et al.’s',
 };
 
