@@ -28,9 +28,12 @@ export interface ParamDef {
   exclusiveMin?: boolean;
 }
 
-/** An attack with its parameters resolved, e.g. { attack: 'bim', params: { eps: 0.2, alpha: 0.025, steps: 8 } }. */
+/**
+ * An attack with its parameters resolved, e.g. BIM with { eps: 0.2, alpha: 0.025, steps: 8 }: it carries its
+ * definition, so what runs, prints and is recorded never looks the id up again.
+ */
 export interface AttackSpec {
-  attack: string;
+  definition: AttackDefinition;
   params: AttackParams;
 }
 
@@ -127,6 +130,28 @@ export function checkCount(key: string, what: string, value: number): void {
 }
 
 /** A log-friendly description, e.g. "BIM(ε=0.2, α=0.025, n=8)". */
-export function describeSpec(definition: AttackDefinition, params: AttackParams): string {
+export function describeSpec({ definition, params }: AttackSpec): string {
   return `${definition.title}(${definition.params.map((p) => `${p.symbol}=${params[p.key]}`).join(', ')})`;
+}
+
+/** An attack on a data set with the given parameter values over its defaults. */
+export function resolveSpec(definition: AttackDefinition, dataset: DatasetDescriptor, given: Readonly<Record<string, number | undefined>> = {}): AttackSpec {
+  return { definition, params: definition.resolve(dataset, given) };
+}
+
+/** What identifies a spec in a lock's name or a step's: its id and parameters, without the definition's functions and prose. */
+export function specKey(spec: AttackSpec): { attack: string; params: AttackParams } {
+  return { attack: spec.definition.id, params: spec.params };
+}
+
+/** Whether a spec is one of the paper's attacks at the paper's own setting on a data set (e.g. BIM with ε .2, α .025, n 8 on MNIST). */
+export function isPaperSpec(dataset: DatasetDescriptor, { definition, params }: AttackSpec): boolean {
+  if (!definition.paper) return false;
+  const paper = definition.resolve(dataset, {});
+  return definition.params.every((p) => paper[p.key] === params[p.key]);
+}
+
+/** Whether a spec attacks at its attack's default ε on the data set (the threat model the report compares at). */
+export function atDefaultEps(dataset: DatasetDescriptor, { definition, params }: AttackSpec): boolean {
+  return definition.resolve(dataset, {}).eps === params.eps;
 }

@@ -5,7 +5,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { UserError } from '../errors.ts';
-import type { AttackDefinition, AttackSpec, ParamDef } from './definition.ts';
+import { resolveSpec, type AttackDefinition, type AttackSpec, type ParamDef } from './definition.ts';
 import type { DatasetDescriptor } from '../datasets/descriptor.ts';
 
 const CATALOG = new URL('./catalog/', import.meta.url);
@@ -45,20 +45,7 @@ export const ATTACK_PARAMS: readonly ParamDef[] = (() => {
   return [...byKey.values()];
 })();
 
-/** The attack `id` on a data set with the given parameter values over its defaults. */
+/** The attack `id` on a data set with the given parameter values over its defaults: the one place an id becomes a spec. */
 export function resolveAttack(dataset: DatasetDescriptor, id: string, given: Readonly<Record<string, number | undefined>> = {}): AttackSpec {
-  return { attack: id, params: attackDefinition(id).resolve(dataset, given) };
-}
-
-/** Whether a spec is one of the paper's attacks at the paper's own setting on a data set (e.g. BIM with ε .2, α .025, n 8 on MNIST). */
-export function isPaperSpec(dataset: DatasetDescriptor, spec: AttackSpec): boolean {
-  const definition = attackDefinition(spec.attack);
-  if (!definition.paper) return false;
-  const paper = definition.resolve(dataset, {});
-  return definition.params.every((p) => paper[p.key] === spec.params[p.key]);
-}
-
-/** Whether a spec attacks at its attack's default ε on the data set (the threat model the report compares at). */
-export function atDefaultEps(dataset: DatasetDescriptor, spec: AttackSpec): boolean {
-  return attackDefinition(spec.attack).resolve(dataset, {}).eps === spec.params.eps;
+  return resolveSpec(attackDefinition(id), dataset, given);
 }

@@ -17,6 +17,7 @@ import type { Preset } from '../reproduce/presets.ts';
 import { loadState, REPORT_STEP, reproduceDirs, unfinishedMembers } from '../reproduce/run.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../run/atomic.ts';
 import { withDirLock, withFileLock } from '../run/lock.ts';
+import { methodFlags } from '../training/methods.ts';
 import { activeJobs, onPath, sbatch, scancel, type QueuedJob } from './slurm.ts';
 
 const ENSDEF_BIN = fileURLToPath(new URL('../../bin/ensdef.js', import.meta.url));
@@ -79,7 +80,7 @@ export function trainFlags(config: TrainConfig): string[] {
   const flags = [
     '--dataset', config.dataset, '--method', config.method, '--members', String(config.members), '--epochs', String(config.epochs),
     '--batch-size', String(config.batchSize), '--lr', String(config.learningRate), '--seed', String(config.seed),
-    '--noise-sigma', String(config.noiseSigma), '--rho', String(config.rho), '--at-eps', String(config.atEps), '--temperature', String(config.temperature),
+    ...methodFlags(config),
   ];
   if (config.trainLimit !== undefined) flags.push('--train-limit', String(config.trainLimit));
   if (config.testLimit !== undefined) flags.push('--test-limit', String(config.testLimit));

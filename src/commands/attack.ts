@@ -1,9 +1,9 @@
 /** `ensdef attack`: parses and validates options into attack jobs, runs them on a run's test set, appends results. */
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
-import type { AttackSpec, ParamDef } from '../attacks/definition.ts';
+import { resolveSpec, type AttackDefinition, type ParamDef } from '../attacks/definition.ts';
 import { GRAD_NAMES, LOSS_FORMS, type GradName, type LossForm } from '../attacks/gradients.ts';
-import { ATTACK_IDS, ATTACK_PARAMS, ATTACKS, attackDefinition, resolveAttack } from '../attacks/registry.ts';
+import { ATTACK_IDS, ATTACK_PARAMS, ATTACKS, attackDefinition } from '../attacks/registry.ts';
 import type { DatasetDescriptor } from '../datasets/descriptor.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { flagOf, usageError } from '../errors.ts';
@@ -53,8 +53,7 @@ function givenParams(flags: AttackFlags): Record<string, number | undefined> {
 }
 
 /** A parameter flag the chosen attack does not take is refused, naming the attacks that do. */
-function refuseForeignParams(choice: string, attack: string, given: Record<string, number | undefined>): void {
-  const definition = attackDefinition(attack);
+function refuseForeignParams(choice: string, definition: AttackDefinition, given: Record<string, number | undefined>): void {
   for (const param of ATTACK_PARAMS) {
     if (given[param.key] === undefined || definition.params.includes(param)) continue;
     const takers = ATTACKS.filter((a) => a.params.includes(param)).map((a) => a.id);
@@ -76,7 +75,7 @@ export function resolveJobs(flags: AttackFlags, dataset: DatasetDescriptor, memb
     // --seed has a default for every attack that takes one; given or not, a table row ignores it.
     const clash = TABLE_EXCLUSIVE.find((key) => key !== 'seed' && flags[key] !== undefined);
     if (clash) throw usageError(`${flagOf(clash)}: ${table} runs the paper's attacks with the paper's parameters and its own gradients; drop ${flagOf(clash)} or ${table}`);
-    const attacks = ATTACKS.filter((a) => a.paper).map((a) => resolveAttack(dataset, a.id));
+    const attacks = ATTACKS.filter((a) => a.paper).map((a) => resolveSpec(a, dataset));
     const loss = flags.loss ?? 'logits';
     return flags.table2 ? table2Jobs(attacks, loss) : table4Jobs(attacks, loss, members > 1);
   }
@@ -96,7 +95,7 @@ export function resolveJobs(flags: AttackFlags, dataset: DatasetDescriptor, memb
   const grad = flags.grad ?? null;
   const loss = flags.loss ?? 'logits';
   if (flags.member !== undefined && grad !== '1') throw usageError(`--member: only Grad. 1 uses one member's gradient; drop --member for --grad ${grad}`);
-  refuseForeignParams(choice, attack, given);
+  refuseForeignParams(choice, definition, given);
   if (flags.sweepEps && given.eps !== undefined) throw usageError('--eps: --sweep-eps already sets ε; drop one of them');
   if (flags.sweepSteps && given.steps !== undefined) throw usageError('--steps: --sweep-steps already sets n; drop one of them');
   if (flags.sweepSteps && !definition.params.some((p) => p.key === 'steps')) throw usageError(`--sweep-steps: ${definition.title} has no step count; use it with an iterative attack`);
@@ -105,8 +104,7 @@ export function resolveJobs(flags: AttackFlags, dataset: DatasetDescriptor, memb
   const stepValues: (number | undefined)[] = flags.sweepSteps ?? [given.steps];
   return epsValues.flatMap((eps) =>
     stepValues.map((steps): AttackJob => {
-      const spec: AttackSpec = resolveAttack(dataset, attack, { ...given, eps, steps });
-      return { attack: spec, grad, loss, transfer: flags.surrogate !== undefined };
+      return { attack: resolveSpec(definition, dataset, { ...given, eps, steps }), grad, loss, transfer: flags.surrogate !== undefined };
     }),
   );
 }

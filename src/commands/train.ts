@@ -4,14 +4,15 @@ import type { BackendInfo } from '../backend/select.ts';
 import { availableParallelism } from 'node:os';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../config/train-config.ts';
 import { DATASET_NAMES, DEFAULT_DATASET, datasetDescriptor } from '../datasets/registry.ts';
-import { DEFAULT_METHOD, METHOD_NAMES, METHODS, trainConfig } from '../training/methods.ts';
+import type { MethodParam } from '../ensembles/method.ts';
+import { DEFAULT_METHOD, METHOD_NAMES, METHOD_PARAMS, METHODS, methodsTaking, trainConfig } from '../training/methods.ts';
 import { trainRun } from '../training/train-run.ts';
 import { trainMemberInWorker } from '../training/worker-pool.ts';
 import { readManifest } from '../run/manifest.ts';
 import { defaultRunName, runDir, validateRunName } from '../run/run-dir.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
 import { enumOption, integerOption, numberOption } from './parse.ts';
-import { usageError } from '../errors.ts';
+import { flagOf, usageError } from '../errors.ts';
 
 interface TrainFlags {
   dataset: string;
@@ -24,13 +25,11 @@ interface TrainFlags {
   run?: string;
   trainLimit?: number;
   testLimit?: number;
-  noiseSigma?: number;
-  rho: number;
-  atEps?: number;
-  temperature: number;
   workers: number;
   dataDir?: string;
   member?: number;
+  /** One per method parameter key (noiseSigma, rho, ...), undefined when not given. */
+  [param: string]: unknown;
 }
 
 /**
@@ -57,6 +56,16 @@ function perDataset(value: (name: string) => unknown): string {
   return DATASET_NAMES.map((name) => `${value(name)} ${name}`).join(', ');
 }
 
+/** A method parameter's flag: its range, its default per data set, and the methods that take it. */
+function methodParamOption(param: MethodParam): Option {
+  const flag = flagOf(param.key);
+  const values = DATASET_NAMES.map((name) => param.default(datasetDescriptor(name)));
+  const defaults = values.every((v) => v === values[0]) ? String(values[0]) : perDataset((name) => param.default(datasetDescriptor(name)));
+  const help = `${param.help} (default: ${defaults}${param.defaultHelp ? ` — ${param.defaultHelp}` : ''}; methods: ${methodsTaking(param).join(', ')})`;
+  const parse = param.integer ? integerOption(flag, param.min, param.max) : numberOption(flag, param.min, param.max, param.exclusiveMin);
+  return new Option(`${flag} <${param.symbol}>`, help).argParser(parse);
+}
+
 export function addDataOptions(command: Command): Command {
   return command
     .addOption(new Option('--dataset <name>', 'data set').choices(DATASET_NAMES).default(DEFAULT_DATASET).argParser(enumOption('--dataset', DATASET_NAMES)))
@@ -74,11 +83,12 @@ export function trainCommand(): Command {
     .option('--batch-size <n>', 'mini-batch size', integerOption('--batch-size', 1, 65536), TRAIN_DEFAULTS.batchSize)
     .option('--lr <rate>', 'Adam learning rate', numberOption('--lr', 0, 10, true), TRAIN_DEFAULTS.learningRate)
     .option('--seed <n>', 'run seed; member i uses a seed derived from it', integerOption('--seed', 0, 2 ** 32 - 1), TRAIN_DEFAULTS.seed)
-    .option('--run <name>', 'run directory name (default: DATASET-METHOD-sSEED)')
-    .option('--noise-sigma <σ>', `gaussian-noise σ (default: ${perDataset((name) => datasetDescriptor(name).training.noiseSigma)})`, numberOption('--noise-sigma', 0, 10))
-    .option('--rho <ρ>', 'adversarial training: weight of the clean loss', numberOption('--rho', 0, 1), TRAIN_DEFAULTS.rho)
-    .option('--at-eps <ε>', `adversarial training FGSM ε (default: the paper's FGSM ε, ${perDataset((name) => datasetDescriptor(name).paperAttacks.fgsm.eps)})`, numberOption('--at-eps', 0, 1))
-    .option('--temperature <T>', 'defensive distillation temperature', numberOption('--temperature', 0, 1000, true), TRAIN_DEFAULTS.temperature)
+    .option('--run <name>', 'run directory name (default: DATASET-METHOD-sSEED)');
+  for (const param of METHOD_PARAMS) command.addOption(methodParamOption(param));
+  const width = Math.max(...METHOD_NAMES.map((name) => name.length));
+  const methodList = METHODS.map((m) => `  ${m.name.padEnd(width)}  ${m.summary}${m.params.length > 0 ? ` [${m.params.map((p) => flagOf(p.key)).join(' ')}]` : ''}`);
+  command
+    .addHelpText('after', `\nMethods:\n${methodList.join('\n')}`)
     .option('--workers <n>', WORKERS_HELP, integerOption('--workers', 1, 64), DEFAULT_WORKERS)
     .option('--member <i>', 'train only member i (0-based) of the run, e.g. as task i of a Slurm array: --member $SLURM_ARRAY_TASK_ID', integerOption('--member', 0, 99))
     .action(async (flags: TrainFlags, cmd: Command) => {

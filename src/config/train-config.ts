@@ -10,24 +10,21 @@ export interface TrainConfig {
   seed: number;
   trainLimit?: number;
   testLimit?: number;
-  /** σ of the Gaussian-noise method (pixels in [0, 1]). */
-  noiseSigma: number;
-  /** Adversarial training: weight of the clean loss and the FGSM ε. */
-  rho: number;
-  atEps: number;
-  /** Defensive distillation temperature. */
-  temperature: number;
   dataDir?: string;
+  /**
+   * The method's own parameters (noiseSigma, rho, atEps, temperature, ...), each under the key its method
+   * declares (src/ensembles/method.ts: MethodParam). Manifests written before methods declared their
+   * parameters hold every method's; only the run's own method's count (training/methods.ts: trainedIdentity).
+   */
+  readonly [param: string]: unknown;
 }
 
-/** Defaults for what the paper leaves open (Adam, learning rate 1e-3, batch 128), and the paper's ρ and T. */
+/** Defaults for what the paper leaves open (Adam, learning rate 1e-3, batch 128). */
 export const TRAIN_DEFAULTS = {
   members: 10,
   batchSize: 128,
   learningRate: 1e-3,
   seed: 0,
-  rho: 0.5,
-  temperature: 10,
 };
 
 /** Fields that change what is trained; a run directory is only ever continued with the same values. */

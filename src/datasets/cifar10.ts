@@ -51,7 +51,8 @@ export const cifar10: DatasetDescriptor = {
     'cifar10-wide': { description: 'Table 3 with 64 filters in the first block', build: (seed) => cifar10Net(seed, { firstFilters: 64 }) },
     'cifar10-deep': { description: 'Table 3 with a third conv in the last block', build: (seed) => cifar10Net(seed, { extraConv: true }) },
   },
-  training: { epochs: 25, noiseSigma: 0.2 },
+  // PGD adversarial training: Madry et al.'s CIFAR-10 7 steps of α = ε/4 (2/255 at 8/255), at the paper's ε 0.03.
+  training: { epochs: 25, noiseSigma: 0.2, pgdTraining: { alpha: 0.0075, steps: 7 } },
   paperAttacks: { fgsm: { eps: 0.03 }, bim: { eps: 0.02, alpha: 0.0025, steps: 8 } },
   saturatingEps: 0.1,
   reproduce: { scale: { smoke: { epochs: 1 }, cpu: CIFAR10_CPU_SCALE }, sweepEps: { smoke: [0.01, 0.03, 0.1], full: [0.005, 0.01, 0.02, 0.03, 0.05, 0.1] } },

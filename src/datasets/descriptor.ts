@@ -41,8 +41,11 @@ export interface DatasetDescriptor {
   load(dataDir: string | undefined, cacheRoot: string): Dataset;
   /** Network variants by model name; the first is the paper's network, the others mixed-model ensembles' variants. */
   models: Record<string, ModelVariant>;
-  /** The paper's training length and the gaussian-noise σ calibrated for this data set (docs/NOISE-CALIBRATION.md). */
-  training: { epochs: number; noiseSigma: number };
+  /**
+   * The paper's training length, the gaussian-noise σ calibrated for this data set (docs/NOISE-CALIBRATION.md),
+   * and the step size and steps of PGD adversarial training at the paper's ε (docs/DEFENSES.md).
+   */
+  training: { epochs: number; noiseSigma: number; pgdTraining: { alpha: number; steps: number } };
   /** The paper's attack settings (section 4): FGSM's ε; BIM's ε, α and n. Other attacks derive their defaults from them. */
   paperAttacks: { fgsm: { eps: number }; bim: { eps: number; alpha: number; steps: number } };
   /** An ε at which any honest attack should drive accuracy towards 0: a sweep that stays high there is flagged as masking. */

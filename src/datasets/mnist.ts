@@ -37,7 +37,8 @@ export const mnist: DatasetDescriptor = {
     'mnist-wide': { description: 'Table 1 with 64 filters in the conv layer', build: (seed) => mnistNet(seed, { firstFilters: 64 }) },
     'mnist-deep': { description: 'Table 1 with a second 3×3 conv before pooling', build: (seed) => mnistNet(seed, { extraConv: true }) },
   },
-  training: { epochs: 10, noiseSigma: 0.1 },
+  // PGD adversarial training: Madry et al.'s MNIST schedule (α 0.01, 40 steps at ε 0.3).
+  training: { epochs: 10, noiseSigma: 0.1, pgdTraining: { alpha: 0.01, steps: 40 } },
   paperAttacks: { fgsm: { eps: 0.3 }, bim: { eps: 0.2, alpha: 0.025, steps: 8 } },
   saturatingEps: 0.5,
   reproduce: { scale: { smoke: { epochs: 1 }, cpu: { epochs: 3 } }, sweepEps: { smoke: [0.1, 0.3, 0.5], full: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5] } },

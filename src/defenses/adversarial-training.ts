@@ -4,11 +4,12 @@
  * The adversarial half is recomputed from the current weights inside every optimiser step.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { EnsembleMethod } from '../ensembles/method.ts';
+import type { MethodDefinition, MethodParam } from '../ensembles/method.ts';
 import { baseModelFor } from '../datasets/registry.ts';
 import { fgsm } from '../attacks/catalog/fgsm.ts';
 import { memberLoss, type GradientSource } from '../attacks/gradients.ts';
 import { crossEntropyFromLogits, type BatchLoss } from '../models/loss.ts';
+import { AT_EPS } from './params.ts';
 import { memberTrainingSet } from './training-set.ts';
 
 /**
@@ -23,11 +24,20 @@ import { memberTrainingSet } from './training-set.ts';
  * aimed at a random dropout sub-network.
  */
 export function fgsmPerturbation(model: tf.LayersModel, x: tf.Tensor4D, targets: tf.Tensor2D, eps: number): tf.Tensor4D {
-  const source: GradientSource = (input, y) =>
-    tf.tidy(() => tf.grad((z) => tf.sum(memberLoss(model.apply(z, { training: false }) as tf.Tensor2D, y, 'logits')))(input) as tf.Tensor4D);
-  const { adversarial, zeroGradient } = fgsm(source, x, targets, eps);
-  const constant = tf.tensor4d(adversarial.dataSync(), adversarial.shape);
-  tf.dispose([adversarial, zeroGradient]);
+  const { adversarial, zeroGradient } = fgsm(inferenceGradient(model), x, targets, eps);
+  zeroGradient.dispose();
+  return asConstant(adversarial);
+}
+
+/** ∇x J of the model's current weights, J from logits, through the inference-mode forward (dropout off), as an attacker has it. */
+export function inferenceGradient(model: tf.LayersModel): GradientSource {
+  return (input, y) => tf.tidy(() => tf.grad((z) => tf.sum(memberLoss(model.apply(z, { training: false }) as tf.Tensor2D, y, 'logits')))(input) as tf.Tensor4D);
+}
+
+/** A copy of `t` with no history (disposing `t`): a gradient tape around it sees a constant. */
+export function asConstant(t: tf.Tensor4D): tf.Tensor4D {
+  const constant = tf.tensor4d(t.dataSync(), t.shape);
+  t.dispose();
   return constant;
 }
 
@@ -42,10 +52,15 @@ export function adversarialTrainingLoss(rho: number, eps: number): BatchLoss {
     });
 }
 
-function adversarialTrainingMethod(bootstrap: boolean): EnsembleMethod {
+export const RHO: MethodParam = { key: 'rho', symbol: 'ρ', help: 'adversarial training: weight of the clean loss', integer: false, min: 0, max: 1, default: () => 0.5, defaultHelp: "the paper's" };
+
+function adversarialTrainingMethod(bootstrap: boolean): Omit<MethodDefinition, 'name' | 'summary' | 'size' | 'paperRows'> {
   return {
+    params: [RHO, AT_EPS],
+    // A clean forward, an inference-mode forward and backward for the FGSM step, a second training forward.
+    workPerSample: () => 3,
     plan: (ctx) => {
-      const { rho, atEps } = ctx.config;
+      const { rho, atEps } = ctx.params;
       const { indices, facts } = memberTrainingSet(ctx, bootstrap);
       return {
         model: baseModelFor(ctx.dataset.name),
@@ -57,6 +72,19 @@ function adversarialTrainingMethod(bootstrap: boolean): EnsembleMethod {
   };
 }
 
-export const adversarialTraining = adversarialTrainingMethod(false);
+export const adversarialTraining: MethodDefinition = {
+  name: 'adversarial-training',
+  summary: 'ρ·J(x) + (1 − ρ)·J(x_FGSM) (Goodfellow et al. 2015)',
+  size: 'defense',
+  paperRows: { table4: 'adversarial_training' },
+  ...adversarialTrainingMethod(false),
+};
+
 /** Bagging + adversarial training: each member adversarially trained on its own bootstrap replicate. */
-export const baggingAdversarialTraining = adversarialTrainingMethod(true);
+export const baggingAdversarialTraining: MethodDefinition = {
+  name: 'bagging+adversarial-training',
+  summary: 'bagging, every member adversarially trained',
+  size: 'ensemble',
+  paperRows: { table4: 'bagging+adversarial_training' },
+  ...adversarialTrainingMethod(true),
+};

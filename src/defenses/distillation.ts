@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Split } from '../data/dataset.ts';
-import { MEMBER_STREAMS, type EnsembleMethod, type MemberContext } from '../ensembles/method.ts';
+import { MEMBER_STREAMS, type MemberContext, type MethodDefinition, type MethodParam } from '../ensembles/method.ts';
 import { EVAL_BATCH, evaluateAccuracy, modelLogits, scoreSplit } from '../models/predict.ts';
 import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../models/checkpoint.ts';
 import { TRAIN_STATE_FILE } from '../models/train-state.ts';
@@ -18,6 +18,8 @@ import { deriveSeed } from '../run/rng.ts';
 import { crossEntropyFromLogits, type BatchLoss } from '../models/loss.ts';
 import { trainMember } from '../models/train-member.ts';
 import { memberTrainingSet } from './training-set.ts';
+
+export const TEMPERATURE: MethodParam = { key: 'temperature', symbol: 'T', help: 'defensive distillation temperature', integer: false, min: 0, max: 1000, exclusiveMin: true, default: () => 10, defaultHelp: "the paper's" };
 
 /** Subdirectory of the member's directory that holds its teacher. */
 export const TEACHER_DIR = 'teacher';
@@ -46,6 +48,7 @@ interface Teacher {
  */
 async function trainTeacher(ctx: MemberContext, modelName: string, indices: Int32Array): Promise<Teacher> {
   const { config, dataset } = ctx;
+  const { temperature } = ctx.params;
   const teacherSeed = deriveSeed(ctx.seed, MEMBER_STREAMS.teacher);
   const dir = join(ctx.dir, TEACHER_DIR);
   if (existsSync(join(dir, 'model.json'))) {
@@ -68,7 +71,7 @@ async function trainTeacher(ctx: MemberContext, modelName: string, indices: Int3
     batchSize: config.batchSize,
     learningRate: config.learningRate,
     shuffleSeed: deriveSeed(teacherSeed, MEMBER_STREAMS.shuffle),
-    loss: temperatureLoss(config.temperature),
+    loss: temperatureLoss(temperature),
     label: `member ${ctx.index + 1} teacher`,
     onBatch: (info) => ctx.onBatch(info, 'teacher'),
     checkpoint,
@@ -79,7 +82,7 @@ async function trainTeacher(ctx: MemberContext, modelName: string, indices: Int3
     model: modelName,
     seed: teacherSeed,
     role: 'teacher',
-    temperature: config.temperature,
+    temperature,
     checkpointIdentity: ctx.checkpointIdentity,
     finalLoss: result.finalLoss,
     trainSeconds: result.seconds,
@@ -91,10 +94,14 @@ async function trainTeacher(ctx: MemberContext, modelName: string, indices: Int3
   };
 }
 
-function distillationMethod(bootstrap: boolean): EnsembleMethod {
+function distillationMethod(bootstrap: boolean): Omit<MethodDefinition, 'name' | 'summary' | 'size' | 'paperRows'> {
   return {
+    params: [TEMPERATURE],
+    // The teacher's training, then the student's; soft labels are one inference pass.
+    workPerSample: () => 2,
     plan: async (ctx) => {
-      const { dataset, config } = ctx;
+      const { dataset } = ctx;
+      const { temperature } = ctx.params;
       const modelName = baseModelFor(dataset.name);
       const { indices, facts } = memberTrainingSet(ctx, bootstrap);
       const teacher = await trainTeacher(ctx, modelName, indices);
@@ -103,9 +110,9 @@ function distillationMethod(bootstrap: boolean): EnsembleMethod {
           model: modelName,
           indices,
           // Labels every training example; the student reads only its own indices (its bootstrap replicate when bagging).
-          softTargets: softLabels(teacher.model, dataset.train, dataset.imageShape, config.temperature),
-          loss: temperatureLoss(config.temperature),
-          facts: { ...facts, ...teacher.facts, temperature: config.temperature, teacher: TEACHER_DIR },
+          softTargets: softLabels(teacher.model, dataset.train, dataset.imageShape, temperature),
+          loss: temperatureLoss(temperature),
+          facts: { ...facts, ...teacher.facts, temperature, teacher: TEACHER_DIR },
         };
       } finally {
         teacher.model.dispose();
@@ -114,6 +121,19 @@ function distillationMethod(bootstrap: boolean): EnsembleMethod {
   };
 }
 
-export const distillation = distillationMethod(false);
+export const distillation: MethodDefinition = {
+  name: 'distillation',
+  summary: 'defensive distillation at temperature T (Papernot et al. 2016)',
+  size: 'defense',
+  paperRows: { table4: 'defensive_distillation' },
+  ...distillationMethod(false),
+};
+
 /** Bagging + defensive distillation: each member (teacher and student) trained on its own bootstrap replicate. */
-export const baggingDistillation = distillationMethod(true);
+export const baggingDistillation: MethodDefinition = {
+  name: 'bagging+distillation',
+  summary: 'bagging, every member defensively distilled',
+  size: 'ensemble',
+  paperRows: { table4: 'bagging+defensive_distillation' },
+  ...distillationMethod(true),
+};

@@ -1,12 +1,44 @@
-/** What an ensemble method decides per member: architecture, training examples, batch transform, loss. */
+/**
+ * What a training method is, as data: one definition per method, in the file that decides what the method
+ * does per member (architecture, training examples, batch transform, loss) and declares the parameters it
+ * takes. Everything else — `train`'s flags and `--help`, the manifest, the run's identity, the Slurm jobs'
+ * flags, the reproduce plan and the report — is derived from these definitions (src/training/methods.ts).
+ */
 import type * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from '../config/train-config.ts';
 import type { Dataset } from '../data/dataset.ts';
+import type { DatasetDescriptor } from '../datasets/descriptor.ts';
 import type { BatchLoss } from '../models/loss.ts';
 import type { BatchInfo } from '../models/train-member.ts';
 
+/** A method's resolved parameters by key (noiseSigma, rho, atEps, ...), all numbers. */
+export type MethodParams = Readonly<Record<string, number>>;
+
+/**
+ * A parameter a method takes. Its key is the TrainConfig key and the manifest's (a run records only its own
+ * method's parameters); its flag is --key in kebab-case. Methods that take the same parameter share one
+ * MethodParam (src/defenses/params.ts): a key means one thing for every method.
+ */
+export interface MethodParam {
+  key: string;
+  /** Short name in help and the report, e.g. 'ρ'. */
+  symbol: string;
+  help: string;
+  integer: boolean;
+  min: number;
+  max: number;
+  /** min itself is not allowed. */
+  exclusiveMin?: boolean;
+  /** The default on a data set. */
+  default(dataset: DatasetDescriptor): number;
+  /** How the default is chosen, for --help, e.g. "the paper's FGSM ε" (the values per data set follow it). */
+  defaultHelp?: string;
+}
+
 export interface MemberContext {
   config: TrainConfig;
+  /** The method's own parameters, resolved (the config's values for the keys the method declares). */
+  params: MethodParams;
   dataset: Dataset;
   index: number;
   /** This member's seed, derived from the run seed; every random choice of the member comes from it. */
@@ -33,9 +65,26 @@ export interface MemberPlan {
 }
 
 /** Seed streams within a member, so each random choice is independent of the others. */
-export const MEMBER_STREAMS = { init: 0, shuffle: 1, bootstrap: 2, noise: 3, teacher: 4 } as const;
+export const MEMBER_STREAMS = { init: 0, shuffle: 1, bootstrap: 2, noise: 3, teacher: 4, attack: 5 } as const;
 
-export interface EnsembleMethod {
+export interface MethodDefinition {
+  /** `--method` value and manifest name, e.g. 'bagging+adversarial-training'. */
+  name: string;
+  summary: string;
+  /** 'single': exactly one model; 'defense': one model unless --members says otherwise; 'ensemble': TRAIN_DEFAULTS.members. */
+  size: 'single' | 'defense' | 'ensemble';
+  /** The paper's row names: Table 2 (ensemble methods) and Table 4 (defenses). */
+  paperRows: { table2?: string; table4?: string };
+  params: readonly MethodParam[];
+  /** Refuses a combination of valid values (e.g. α > ε) with ParamError naming the parameter. */
+  check?(params: MethodParams): void;
+  /** Work per training sample relative to plain training (an FGSM pass; teacher + student; PGD steps). */
+  workPerSample(params: MethodParams): number;
+  /**
+   * Runs `reproduce` trains beyond the paper, each attacked like a Table 4 row: one per setting, the
+   * setting's parameter values over the defaults. Absent: only Tables 2 and 4, or on request (`ensdef train`).
+   */
+  reproduce?: { beyond: readonly MethodParams[] };
   /** Plans the member. Multi-phase methods (distillation) do their earlier phases here. */
   plan(ctx: MemberContext): MemberPlan | Promise<MemberPlan>;
 }

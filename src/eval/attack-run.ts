@@ -4,6 +4,7 @@
  */
 import { loadRunDataset } from '../datasets/registry.ts';
 import { Ensemble } from '../ensembles/ensemble.ts';
+import { specKey } from '../attacks/definition.ts';
 import { usageError } from '../errors.ts';
 import { appendResults, measurementKey, readResults, resultsPath, type ResultRow } from './results.ts';
 import { createHash } from 'node:crypto';
@@ -79,7 +80,7 @@ export async function attackRun(options: AttackRunOptions): Promise<AttackRunRes
 
 /** Where the lock of one attack job lives: RUN/.locks/attack-HASH.lock, HASH naming what the job measures. */
 export function attackLockPath(runDirectory: string, job: AttackJob, members: number[], surrogate: string, testCount: number): string {
-  const key = createHash('sha256').update(JSON.stringify({ job, members, surrogate, testCount })).digest('hex').slice(0, 20);
+  const key = createHash('sha256').update(JSON.stringify({ job: { ...job, attack: job.attack && specKey(job.attack) }, members, surrogate, testCount })).digest('hex').slice(0, 20);
   return join(runDirectory, '.locks', `attack-${key}.lock`);
 }
 

@@ -10,7 +10,6 @@ import { Progress } from '../run/progress.ts';
 import { describeSpec, type AttackSpec } from '../attacks/definition.ts';
 import { measure, measurementsPerTarget, type Measurement, type ScoreTarget } from './measure.ts';
 import { describeGradient, gradientHooks, GRAD_NAMES, NO_GRADIENT, type GradName, type LossForm } from '../attacks/gradients.ts';
-import { attackDefinition } from '../attacks/registry.ts';
 
 export interface AttackJob {
   /** null: clean accuracy. */
@@ -70,7 +69,7 @@ export function jobLabel(job: AttackJob, member: number | string): string {
 
 /** e.g. "BIM(ε=0.2, α=0.025, n=8)". */
 export function describeAttack(spec: AttackSpec): string {
-  return describeSpec(attackDefinition(spec.attack), spec.params);
+  return describeSpec(spec);
 }
 
 /** Runs one job with a progress bar; one row per scored model. */
@@ -94,7 +93,7 @@ export function runJob(job: AttackJob, member: number, context: JobContext): Res
 /** What a measurement measured: the job's attack, or one of its earlier stages. */
 function measuredSpec(attack: AttackSpec | null, stage: number | undefined): AttackSpec | null {
   if (!attack || stage === undefined) return attack;
-  return { attack: attack.attack, params: attackDefinition(attack.attack).stages!(attack.params)[stage] };
+  return { definition: attack.definition, params: attack.definition.stages!(attack.params)[stage] };
 }
 
 function jobRows(job: AttackJob, member: number, context: JobContext, measurements: Measurement[]): ResultRow[] {
@@ -102,12 +101,12 @@ function jobRows(job: AttackJob, member: number, context: JobContext, measuremen
   return measurements.map((m): ResultRow => {
     const attack = measuredSpec(job.attack, m.stage);
     // Parameters in the order the attack declares them, so that equal measurements print equal rows.
-    const params = attack ? Object.fromEntries(attackDefinition(attack.attack).params.map((p) => [p.key, attack.params[p.key]])) : {};
+    const params = attack ? Object.fromEntries(attack.definition.params.map((p) => [p.key, attack.params[p.key]])) : {};
     return {
     dataset: context.dataset.name,
     method: context.method,
     table: tableOf(dataset, attack, context.surrogate),
-    attack: attack?.attack ?? 'none',
+    attack: attack?.definition.id ?? 'none',
     params,
     grad: job.grad ?? '',
     loss: attack && job.grad ? job.loss : '',

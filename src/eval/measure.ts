@@ -7,7 +7,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { AttackResult, AttackSpec, Scores } from '../attacks/definition.ts';
 import type { GradientHooks } from '../attacks/gradients.ts';
-import { attackDefinition } from '../attacks/registry.ts';
 import { ensemblePredictor, memberPredictor, scorerOf, type Predictor, type Scorer } from '../attacks/scoring.ts';
 import { batchData, batches, type BatchSlice, type Split } from '../data/dataset.ts';
 import type { Ensemble } from '../ensembles/ensemble.ts';
@@ -64,7 +63,7 @@ export interface ScoredModel {
 
 /** One batch attacked; its success is judged on `scored`. */
 export function runAttack(spec: AttackSpec, hooks: GradientHooks, x: tf.Tensor4D, y: tf.Tensor2D, scored: ScoredModel, batchIndex: number): AttackResult {
-  return attackDefinition(spec.attack).run({ x, y, ...hooks, ...scored, seed: batchSeed(spec, batchIndex) }, spec.params);
+  return spec.definition.run({ x, y, ...hooks, ...scored, seed: batchSeed(spec, batchIndex) }, spec.params);
 }
 
 export interface Batch {
@@ -83,12 +82,12 @@ export function batchOf(split: Split, imageShape: [number, number, number], numC
 
 /** The number of measurements a spec yields per scored model: one per earlier stage, then its own. */
 export function measurementsPerTarget(spec: AttackSpec | undefined): number {
-  return spec ? (attackDefinition(spec.attack).stages?.(spec.params).length ?? 0) + 1 : 1;
+  return spec ? (spec.definition.stages?.(spec.params).length ?? 0) + 1 : 1;
 }
 
 export function measure(options: MeasureOptions): Measurement[] {
   const { split, attack, targets } = options;
-  const definition = attack ? attackDefinition(attack.spec.attack) : undefined;
+  const definition = attack?.spec.definition;
   const scored = targets.map((t): ScoredModel => ({ scorer: scorerOf(predictorFor(options.ensemble, t)), probabilities: probabilitiesFor(options.ensemble, t) }));
   const perTarget = measurementsPerTarget(attack?.spec);
   // Per (target, stage): correct, exactly-zero-gradient and query counts.

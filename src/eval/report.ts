@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
+import { describeMethod } from '../training/methods.ts';
 import { loadPaperResults, type PaperResults } from './paper.ts';
 import { maskingFlags, sweeps, type MaskingFlag } from './masking.ts';
 import { epsOf, type ResultRow } from './results.ts';
@@ -194,7 +195,7 @@ function runsMarkdown(runs: RunResults[]): string {
       name,
       m.status === 'failed' ? `**failed**: ${m.failure ?? 'unknown error'}` : `${m.status} (${m.members.length}/${m.config.members} members)`,
       m.config.dataset,
-      m.config.method,
+      describeMethod(m.config),
       String(m.config.members),
       String(m.config.epochs),
       String(m.config.trainLimit ?? 'all'),

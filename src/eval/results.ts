@@ -10,9 +10,9 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AttackParams, AttackSpec } from '../attacks/definition.ts';
+import { atDefaultEps, isPaperSpec, type AttackParams, type AttackSpec } from '../attacks/definition.ts';
 import { GRAD_NAMES, LOSS_FORMS, type GradName, type LossForm } from '../attacks/gradients.ts';
-import { ATTACK_IDS, attackDefinition, atDefaultEps, isPaperSpec } from '../attacks/registry.ts';
+import { ATTACK_IDS, attackDefinition } from '../attacks/registry.ts';
 import type { DatasetDescriptor } from '../datasets/descriptor.ts';
 import { DATASET_NAMES, datasetDescriptor } from '../datasets/registry.ts';
 import { UserError } from '../errors.ts';
@@ -61,12 +61,12 @@ export function tableOf(dataset: DatasetDescriptor, spec: AttackSpec | null, sur
   if (spec === null) return 'paper';
   if (surrogate !== '') return 'beyond';
   if (isPaperSpec(dataset, spec)) return 'paper';
-  return !attackDefinition(spec.attack).paper && atDefaultEps(dataset, spec) ? 'beyond' : 'other';
+  return !spec.definition.paper && atDefaultEps(dataset, spec) ? 'beyond' : 'other';
 }
 
 /** The attack a row records (null for a clean row). */
 export function specOf(row: ResultRow): AttackSpec | null {
-  return row.attack === 'none' ? null : { attack: row.attack, params: row.params };
+  return row.attack === 'none' ? null : { definition: attackDefinition(row.attack), params: row.params };
 }
 
 /** A row's ε (0 for clean accuracy). */

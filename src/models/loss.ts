@@ -8,9 +8,11 @@ export function crossEntropyFromLogits(targets: tf.Tensor2D, logits: tf.Tensor2D
 
 /**
  * A batch loss: what one optimiser step minimises. The default trains on clean inputs; adversarial
- * training and distillation supply their own.
+ * training and distillation supply their own. `step` counts batches from the member's first (epoch ×
+ * steps per epoch + batch), so a loss that draws random numbers (PGD's random start) draws the same ones
+ * when training resumes from a checkpoint.
  */
-export type BatchLoss = (model: tf.LayersModel, x: tf.Tensor4D, targets: tf.Tensor2D) => tf.Scalar;
+export type BatchLoss = (model: tf.LayersModel, x: tf.Tensor4D, targets: tf.Tensor2D, step: number) => tf.Scalar;
 
 export const standardLoss: BatchLoss = (model, x, targets) =>
   crossEntropyFromLogits(targets, model.apply(x, { training: true }) as tf.Tensor2D);

@@ -67,8 +67,9 @@ export function trainStep(
   x: tf.Tensor4D,
   targets: tf.Tensor2D,
   loss: BatchLoss = standardLoss,
+  step = 0,
 ): number {
-  const cost = optimizer.minimize(() => loss(model, x, targets), true)!;
+  const cost = optimizer.minimize(() => loss(model, x, targets, step), true)!;
   const value = cost.dataSync()[0];
   cost.dispose();
   return value;
@@ -104,7 +105,7 @@ export function trainMember(model: tf.LayersModel, options: MemberTrainingOption
           const raw = tf.tensor4d(data.images, [batch.count, ...options.imageShape]);
           return [options.transformBatch ? options.transformBatch(raw, globalStep) : raw, batchTargets(options, picked, data.labels)];
         });
-        finalLoss = trainStep(model, optimizer, x, targets, options.loss);
+        finalLoss = trainStep(model, optimizer, x, targets, options.loss, globalStep);
         tf.dispose([x, targets]);
         if (!Number.isFinite(finalLoss)) {
           throw new NonFiniteLossError(

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { attackDefinition, ATTACKS } from '../attacks/registry.ts';
+import { ATTACKS } from '../attacks/registry.ts';
 import { formatDuration } from '../run/progress.ts';
 import { datasetOf, type Step } from './plan.ts';
 import type { MachineSpeed } from './speed.ts';
@@ -75,7 +75,7 @@ export class Eta {
   }
 
   private key(step: Step): string {
-    return `${datasetOf(step)}:${step.kind}:${step.kind === 'train' ? '' : step.job.attack?.attack ?? 'none'}`;
+    return `${datasetOf(step)}:${step.kind}:${step.kind === 'train' ? '' : step.job.attack?.definition.id ?? 'none'}`;
   }
 
   private predicted(step: Step): number {
@@ -99,7 +99,7 @@ export class Eta {
    */
   budgetShare(step: Step): number | undefined {
     if (!costIsBound(step) || this.learnedFor(step)) return undefined;
-    const attack = step.kind === 'attack' ? step.job.attack!.attack : '';
+    const attack = step.kind === 'attack' ? step.job.attack!.definition.id : '';
     return this.shares[`${datasetOf(step)}:${attack}`] ?? this.shares[attack];
   }
 
@@ -125,7 +125,7 @@ export class Eta {
 
 /** Steps whose cost counts the attack's whole budget though it stops at each image's first success. */
 function costIsBound(step: Step): boolean {
-  return step.kind === 'attack' && step.job.attack !== null && attackDefinition(step.job.attack.attack).costIsBound === true;
+  return step.kind === 'attack' && step.job.attack?.definition.costIsBound === true;
 }
 
 /**
@@ -140,7 +140,7 @@ export function describeEstimate(steps: Step[], eta: Eta): string {
   const predicted = bounded.filter((s) => eta.budgetShare(s) !== undefined);
   const notes: string[] = [];
   if (predicted.length > 0) {
-    const shares = [...new Set(predicted.map((s) => `${s.kind === 'attack' ? s.job.attack!.attack : ''} at ${Math.round(100 * eta.budgetShare(s)!)}%`))];
+    const shares = [...new Set(predicted.map((s) => `${s.kind === 'attack' ? s.job.attack!.definition.id : ''} at ${Math.round(100 * eta.budgetShare(s)!)}%`))];
     const ceiling = total - eta.remaining(predicted) + predicted.reduce((sum, s) => sum + eta.bound(s), 0);
     notes.push(`attacks that stop at each image's first success predicted at the share of their budget saved reproductions used (${shares.join(', ')}); at most ${formatDuration(ceiling)} if they used all of it`);
   }

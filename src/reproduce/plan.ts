@@ -2,14 +2,15 @@
  * The reproduction as data: every training run and every attack job of Tables 2 and 4 plus the checks
  * beyond the paper (PGD restarts, ε and iteration sweeps, transfer), each a step with a stable id.
  */
-import type { AttackSpec } from '../attacks/definition.ts';
+import { resolveSpec, type AttackDefinition, type AttackSpec } from '../attacks/definition.ts';
 import { GRAD_NAMES, type GradName, type LossForm } from '../attacks/gradients.ts';
-import { ATTACKS, attackDefinition, resolveAttack } from '../attacks/registry.ts';
+import { ATTACKS, resolveAttack } from '../attacks/registry.ts';
 import type { TrainConfig } from '../config/train-config.ts';
 import type { DatasetDescriptor, ReproductionScale } from '../datasets/descriptor.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { table2Jobs, table4Jobs, type AttackJob } from '../eval/jobs.ts';
-import { methodDescriptor, METHODS, trainConfig } from '../training/methods.ts';
+import type { MethodParams } from '../ensembles/method.ts';
+import { methodDefinition, methodParams, METHODS, trainConfig } from '../training/methods.ts';
 import type { Preset } from './presets.ts';
 
 export interface TrainStep {
@@ -64,12 +65,13 @@ export function runNameFor(dataset: string, method: string): string {
   return `${dataset}-${method.replace(/\+/g, '-and-')}`;
 }
 
-function trainStep(scale: ReproductionScale, dataset: DatasetDescriptor, method: string, seed: number, runName: string, dataDir: string | undefined): TrainStep {
-  const descriptor = methodDescriptor(method);
+function trainStep(scale: ReproductionScale, dataset: DatasetDescriptor, method: string, seed: number, runName: string, dataDir: string | undefined, setting: MethodParams = {}): TrainStep {
+  const definition = methodDefinition(method);
   const config = trainConfig({
+    ...setting,
     dataset: dataset.name,
     method,
-    members: descriptor.size === 'ensemble' ? scale.members : 1,
+    members: definition.size === 'ensemble' ? scale.members : 1,
     epochs: scale.epochs,
     seed,
     trainLimit: scale.trainLimit,
@@ -77,21 +79,29 @@ function trainStep(scale: ReproductionScale, dataset: DatasetDescriptor, method:
     dataDir,
   });
   const samples = Math.min(scale.trainLimit ?? Infinity, dataset.sizes.train);
-  return { kind: 'train', id: `train:${runName}`, runName, config, cost: config.members * config.epochs * samples * descriptor.workPerSample };
+  const cost = config.members * config.epochs * samples * definition.workPerSample(methodParams(config));
+  return { kind: 'train', id: `train:${runName}`, runName, config, cost };
+}
+
+/** A method's run beyond the paper: its name says the parameters it sets, e.g. "-atSteps20" (none at the defaults). */
+function settingSuffix(setting: MethodParams): string {
+  return Object.entries(setting)
+    .map(([key, value]) => `-${key}${value}`)
+    .join('');
 }
 
 /** e.g. "bim-e0.2-a0.025-n8:g2:logits": the attack and every parameter but the seed of its random starts. */
 function jobLabel(job: AttackJob): string {
   if (!job.attack) return `none:${job.loss}`;
-  const { attack, params } = job.attack;
-  const values = attackDefinition(attack).params.filter((p) => p.key !== 'seed').map((p) => `${p.short}${params[p.key]}`);
-  return `${[attack, ...values].join('-')}:g${job.grad}:${job.loss}`;
+  const { definition, params } = job.attack;
+  const values = definition.params.filter((p) => p.key !== 'seed').map((p) => `${p.short}${params[p.key]}`);
+  return `${[definition.id, ...values].join('-')}:g${job.grad}:${job.loss}`;
 }
 
 function gradientEvaluations(job: AttackJob, members: number): number {
   if (!job.attack) return 0;
   const perEvaluation = job.grad === '1' ? 1 : members;
-  return perEvaluation * attackDefinition(job.attack.attack).cost(job.attack.params);
+  return perEvaluation * job.attack.definition.cost(job.attack.params);
 }
 
 function attackStep(runName: string, job: AttackJob, members: number, dataset: DatasetDescriptor, testLimit: number | undefined, surrogate?: string): AttackStep {
@@ -111,13 +121,13 @@ export function buildPlan(preset: Preset, datasets: string[], dataDirs: Readonly
   const steps: Step[] = [];
   for (const dataset of datasets.map(datasetDescriptor)) {
     const scale = preset.scale(dataset);
-    const paperAttacks = ATTACKS.filter((a) => a.paper).map((a) => resolveAttack(dataset, a.id));
+    const paperAttacks = ATTACKS.filter((a) => a.paper).map((a) => resolveSpec(a, dataset));
     const paperIterative = resolveAttack(dataset, PAPER_ITERATIVE);
     const attacked = (method: string) => runNameFor(dataset.name, method);
     // The worst-case suite (and any attack marked for every run) with the preset's budgets, on what each
     // run predicts with: Grad. 3 (for a single model, its own gradient), loss from logits.
     const everyRun = ATTACKS.filter((a) => a.reproduce?.everyRun).map((a) =>
-      resolveAttack(dataset, a.id, Object.fromEntries(a.params.filter((p) => p.key === 'steps' || p.key === 'queries').map((p) => [p.key, scale.suite[p.key as 'steps' | 'queries']]))),
+      resolveSpec(a, dataset, Object.fromEntries(a.params.filter((p) => p.key === 'steps' || p.key === 'queries').map((p) => [p.key, scale.suite[p.key as 'steps' | 'queries']]))),
     );
     const suiteSteps = (run: TrainStep) => everyRun.map((spec) => attackStep(run.runName, job(spec, '3', 'logits'), run.config.members, dataset, scale.suite.testLimit));
     // Each run is followed by its own attacks, so a partial reproduction already holds complete table rows.
@@ -135,8 +145,13 @@ export function buildPlan(preset: Preset, datasets: string[], dataDirs: Readonly
         steps.push({ kind: 'figure', id: `figure:${path}`, dataset: dataset.name, runName: run.runName, job: figureJob, path, cost: 10 * gradientEvaluations(figureJob, 1) });
       }
     }
-    for (const method of METHODS.filter((m) => m.paperRows.table4 && !m.paperRows.table2)) {
-      const run = trainStep(scale, dataset, method.name, seed, attacked(method.name), dataDirs[dataset.name]);
+    // Table 4's defenses, then the methods reproduce runs beyond the paper, each attacked like a Table 4 row.
+    const defenses = [
+      ...METHODS.filter((m) => m.paperRows.table4 && !m.paperRows.table2).map((method) => ({ method, setting: {} })),
+      ...METHODS.flatMap((method) => (method.reproduce?.beyond ?? []).map((setting) => ({ method, setting }))),
+    ];
+    for (const { method, setting } of defenses) {
+      const run = trainStep(scale, dataset, method.name, seed, attacked(method.name) + settingSuffix(setting), dataDirs[dataset.name], setting);
       steps.push(run);
       for (const loss of preset.lossForms) {
         const jobs = table4Jobs(paperAttacks, loss, run.config.members > 1).filter((j) => j.attack !== null || loss === preset.lossForms[0]);
@@ -151,15 +166,15 @@ export function buildPlan(preset: Preset, datasets: string[], dataDirs: Readonly
     const bagging = attacked('bagging');
     const limit = scale.sweepTestLimit;
     const honest: LossForm = 'logits';
-    const beyond = (attack: string, given: Record<string, number | undefined>) =>
-      resolveAttack(dataset, attack, { ...given, restarts: attackDefinition(attack).params.some((p) => p.key === 'restarts') ? preset.pgdRestarts : undefined });
+    const beyond = (attack: AttackDefinition, given: Record<string, number | undefined>) =>
+      resolveSpec(attack, dataset, { ...given, restarts: attack.params.some((p) => p.key === 'restarts') ? preset.pgdRestarts : undefined });
     const grads = ['2', '3'] as const;
     for (const attack of ATTACKS.filter((a) => a.reproduce?.beyond)) {
-      for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack.id, {}), grad, honest), scale.members, dataset, limit));
+      for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack, {}), grad, honest), scale.members, dataset, limit));
     }
     for (const eps of preset.sweepEps(dataset)) {
       for (const attack of ATTACKS.filter((a) => a.reproduce?.sweep)) {
-        for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack.id, { eps }), grad, honest), scale.members, dataset, limit));
+        for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack, { eps }), grad, honest), scale.members, dataset, limit));
       }
     }
     for (const multiple of preset.sweepStepMultiples) {

@@ -13,7 +13,7 @@ import { writeMemberRecord, type MemberRecord } from '../run/manifest.ts';
 import { Progress } from '../run/progress.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { memberDir } from '../run/run-dir.ts';
-import { methodFor, trainedIdentity } from './methods.ts';
+import { methodDefinition, methodParams, trainedIdentity } from './methods.ts';
 
 /** Files of a finished member; a member without record.json is unfinished and these are stale. */
 const FINAL_FILES = ['record.json', 'model.json', 'weights.bin'];
@@ -34,8 +34,9 @@ export async function trainAndSaveMember(dir: string, config: TrainConfig, index
   const bar = new Progress(label, 'samples', { lines: inWorker });
   const showBatch = (phase: string) => (info: BatchInfo) =>
     bar.update({ done: info.samplesDone, total: info.samplesTotal, detail: `${phase} epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)}` });
-  const plan = await methodFor(config.method).plan({
+  const plan = await methodDefinition(config.method).plan({
     config,
+    params: methodParams(config),
     dataset,
     index,
     seed,

@@ -1,118 +1,138 @@
 /**
- * Training methods, one descriptor each: the paper's four ensemble methods, a single model, and the
- * defenses of Table 4. A descriptor says whether the method trains one model or an ensemble, where the
- * paper reports it, how it trains a member, and which config fields it reads; `trainConfig` builds every
- * run's TrainConfig from it (the CLI, the reproduce plan and the tests alike).
+ * The registry of training methods: the paper's four ensemble methods, a single model, and the defenses of
+ * Table 4, each defined in its own file (src/ensembles/, src/defenses/) with the parameters it takes.
+ * Adding a method is its file plus one line in METHODS. `trainConfig` builds every run's TrainConfig from
+ * the definitions (the CLI, the reproduce plan and the tests alike); `methodFlags` turns a config's
+ * parameters back into flags (the Slurm jobs).
  */
 import { TRAIN_DEFAULTS, trainingIdentity, type TrainConfig } from '../config/train-config.ts';
+import type { DatasetDescriptor } from '../datasets/descriptor.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { adversarialTraining, baggingAdversarialTraining } from '../defenses/adversarial-training.ts';
 import { baggingDistillation, distillation } from '../defenses/distillation.ts';
+import { baggingPgdAdversarialTraining, pgdAdversarialTraining, randomInitPgdAdversarialTraining } from '../defenses/pgd-adversarial-training.ts';
 import { bagging } from '../ensembles/bagging.ts';
 import { gaussianNoise } from '../ensembles/gaussian-noise.ts';
-import type { EnsembleMethod } from '../ensembles/method.ts';
+import type { MethodDefinition, MethodParam, MethodParams } from '../ensembles/method.ts';
 import { mixedModels } from '../ensembles/mixed-models.ts';
-import { randomInit } from '../ensembles/random-init.ts';
-import { ParamError, usageError } from '../errors.ts';
+import { randomInit, single } from '../ensembles/random-init.ts';
+import { flagOf, ParamError, usageError } from '../errors.ts';
 
-/** Config fields only some methods read. */
-type MethodField = 'noiseSigma' | 'rho' | 'atEps' | 'temperature';
-
-export interface MethodDescriptor {
-  name: string;
-  summary: string;
-  /** 'single': exactly one model; 'defense': one model unless --members says otherwise; 'ensemble': TRAIN_DEFAULTS.members. */
-  size: 'single' | 'defense' | 'ensemble';
-  /** The paper's row names: Table 2 (ensemble methods) and Table 4 (defenses). */
-  paperRows: { table2?: string; table4?: string };
-  method: EnsembleMethod;
-  fields: readonly MethodField[];
-  /** Work per training sample relative to plain training (an FGSM pass; teacher + student). */
-  workPerSample: number;
-}
-
-export const METHODS: readonly MethodDescriptor[] = [
-  { name: 'single', summary: 'one model', size: 'single', paperRows: {}, method: randomInit, fields: [], workPerSample: 1 },
-  { name: 'random-init', summary: 'members differ in their initial weights', size: 'ensemble', paperRows: { table2: 'random_init' }, method: randomInit, fields: [], workPerSample: 1 },
-  { name: 'mixed-models', summary: 'members cycle through network variants', size: 'ensemble', paperRows: { table2: 'mixed_models' }, method: mixedModels, fields: [], workPerSample: 1 },
-  { name: 'bagging', summary: 'each member trains on its own bootstrap replicate', size: 'ensemble', paperRows: { table2: 'bagging', table4: 'bagging' }, method: bagging, fields: [], workPerSample: 1 },
-  {
-    name: 'gaussian-noise',
-    summary: 'fresh N(0, σ²) noise on every training batch',
-    size: 'ensemble',
-    paperRows: { table2: 'gaussian_noise' },
-    method: gaussianNoise,
-    fields: ['noiseSigma'],
-    workPerSample: 1,
-  },
-  {
-    name: 'adversarial-training',
-    summary: 'ρ·J(x) + (1 − ρ)·J(x_FGSM) (Goodfellow et al. 2015)',
-    size: 'defense',
-    paperRows: { table4: 'adversarial_training' },
-    method: adversarialTraining,
-    fields: ['rho', 'atEps'],
-    workPerSample: 3,
-  },
-  {
-    name: 'distillation',
-    summary: 'defensive distillation at temperature T (Papernot et al. 2016)',
-    size: 'defense',
-    paperRows: { table4: 'defensive_distillation' },
-    method: distillation,
-    fields: ['temperature'],
-    workPerSample: 2,
-  },
-  {
-    name: 'bagging+adversarial-training',
-    summary: 'bagging, every member adversarially trained',
-    size: 'ensemble',
-    paperRows: { table4: 'bagging+adversarial_training' },
-    method: baggingAdversarialTraining,
-    fields: ['rho', 'atEps'],
-    workPerSample: 3,
-  },
-  {
-    name: 'bagging+distillation',
-    summary: 'bagging, every member defensively distilled',
-    size: 'ensemble',
-    paperRows: { table4: 'bagging+defensive_distillation' },
-    method: baggingDistillation,
-    fields: ['temperature'],
-    workPerSample: 2,
-  },
+/** In the order of --help, the plan and the report. */
+export const METHODS: readonly MethodDefinition[] = [
+  single,
+  randomInit,
+  mixedModels,
+  bagging,
+  gaussianNoise,
+  adversarialTraining,
+  distillation,
+  baggingAdversarialTraining,
+  baggingDistillation,
+  pgdAdversarialTraining,
+  randomInitPgdAdversarialTraining,
+  baggingPgdAdversarialTraining,
 ];
 
 export const METHOD_NAMES: readonly string[] = METHODS.map((m) => m.name);
 export const DEFAULT_METHOD = 'random-init';
 
-export function methodDescriptor(name: string): MethodDescriptor {
-  const descriptor = METHODS.find((m) => m.name === name);
-  if (!descriptor) throw usageError(`unknown method '${name}' (known: ${METHOD_NAMES.join(', ')})`);
-  return descriptor;
+/** The keys a TrainConfig has whatever its method; no method parameter may take one of them. */
+const COMMON_KEYS: readonly string[] = ['dataset', 'method', 'members', 'epochs', 'batchSize', 'learningRate', 'seed', 'trainLimit', 'testLimit', 'dataDir'];
+
+/** Every parameter any method takes, once per key; a key means one thing for every method that takes it. */
+export const METHOD_PARAMS: readonly MethodParam[] = (() => {
+  const byKey = new Map<string, MethodParam>();
+  for (const param of METHODS.flatMap((m) => m.params)) {
+    const known = byKey.get(param.key);
+    if (known && known !== param) throw new Error(`method parameter '${param.key}' is declared twice with different meanings; share one MethodParam`);
+    if (COMMON_KEYS.includes(param.key)) throw new Error(`method parameter '${param.key}' would shadow the TrainConfig field of that name`);
+    byKey.set(param.key, param);
+  }
+  const names = METHOD_NAMES.filter((name, i) => METHOD_NAMES.indexOf(name) !== i);
+  if (names.length > 0) throw new Error(`two methods are named '${names[0]}'`);
+  return [...byKey.values()];
+})();
+
+export function methodDefinition(name: string): MethodDefinition {
+  const definition = METHODS.find((m) => m.name === name);
+  if (!definition) throw usageError(`unknown method '${name}' (known: ${METHOD_NAMES.join(', ')})`);
+  return definition;
 }
 
-export function methodFor(name: string): EnsembleMethod {
-  return methodDescriptor(name).method;
+/** The methods that take a parameter, e.g. "adversarial-training, bagging+adversarial-training". */
+export function methodsTaking(param: MethodParam): string[] {
+  return METHODS.filter((m) => m.params.includes(param)).map((m) => m.name);
 }
 
-/** What a caller sets; everything else takes the method's and the data set's defaults. */
-const METHOD_FIELDS: readonly MethodField[] = ['noiseSigma', 'rho', 'atEps', 'temperature'];
+/** A value the parameter cannot take, refused naming it (the CLI prints its flag). */
+function checkParam(param: MethodParam, value: number): void {
+  const low = param.exclusiveMin ? value > param.min : value >= param.min;
+  if (Number.isFinite(value) && low && value <= param.max && (!param.integer || Number.isSafeInteger(value))) return;
+  const range = `${param.exclusiveMin ? '(' : '['}${param.min}, ${param.max}]`;
+  throw new ParamError(param.key, `${param.symbol} must be ${param.integer ? 'an integer' : 'a number'} in ${range} (got ${value})`);
+}
+
+/** A method's parameters on a data set: the given values over its defaults, validated. */
+export function resolveMethodParams(method: MethodDefinition, dataset: DatasetDescriptor, given: Readonly<Record<string, unknown>>): MethodParams {
+  for (const param of METHOD_PARAMS) {
+    if (given[param.key] === undefined || method.params.includes(param)) continue;
+    throw new ParamError(param.key, `--method ${method.name} has no ${param.symbol} (it applies to ${methodsTaking(param).join(', ')} only)`);
+  }
+  const params = Object.fromEntries(method.params.map((p) => [p.key, (given[p.key] as number | undefined) ?? p.default(dataset)]));
+  for (const param of method.params) checkParam(param, params[param.key]);
+  method.check?.(params);
+  return params;
+}
+
+/** The method's own parameters of a config (a manifest from before methods declared theirs holds every method's). */
+export function methodParams(config: TrainConfig): MethodParams {
+  return Object.fromEntries(methodDefinition(config.method).params.map((p) => [p.key, config[p.key] as number]));
+}
 
 /**
- * What a run trains, for refusing to continue it under other values: trainingIdentity without the method
- * fields its method does not read (a bagging run is the same run whatever the default σ of gaussian-noise).
+ * What a run trains, for refusing to continue it under other values: trainingIdentity without the
+ * parameters of other methods, which older manifests recorded for every run (a bagging run is the same run
+ * whatever the default σ of gaussian-noise).
  */
 export function trainedIdentity(config: TrainConfig): Record<string, unknown> {
-  const reads = methodDescriptor(config.method).fields;
-  return Object.fromEntries(Object.entries(trainingIdentity(config)).filter(([key]) => !METHOD_FIELDS.includes(key as MethodField) || reads.includes(key as MethodField)));
+  const own = methodDefinition(config.method).params.map((p) => p.key);
+  const foreign = (key: string) => !COMMON_KEYS.includes(key) && !own.includes(key);
+  return Object.fromEntries(Object.entries(trainingIdentity(config)).filter(([key]) => !foreign(key)));
 }
 
-export type TrainChoices = Partial<TrainConfig> & { dataset: string; method: string };
+/** A config's method parameters as `train` flags, e.g. ['--rho', '0.5', '--at-eps', '0.3']. */
+export function methodFlags(config: TrainConfig): string[] {
+  return Object.entries(methodParams(config)).flatMap(([key, value]) => [flagOf(key), String(value)]);
+}
+
+/** The method as the report names a run's: its parameters that differ from their defaults in brackets, e.g. "gaussian-noise (σ 0.3)". */
+export function describeMethod(config: TrainConfig): string {
+  const method = methodDefinition(config.method);
+  const dataset = datasetDescriptor(config.dataset);
+  const params = methodParams(config);
+  const changed = method.params.filter((p) => params[p.key] !== p.default(dataset)).map((p) => `${p.symbol} ${params[p.key]}`);
+  return changed.length > 0 ? `${method.name} (${changed.join(', ')})` : method.name;
+}
+
+/** What a caller sets: the data set and method, any common field, and any of the method's parameters by key. */
+export interface TrainChoices {
+  dataset: string;
+  method: string;
+  members?: number;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  seed?: number;
+  trainLimit?: number;
+  testLimit?: number;
+  dataDir?: string;
+  readonly [param: string]: unknown;
+}
 
 /** The one place a TrainConfig is built: the given values over the data set's and the method's defaults. */
 export function trainConfig(choices: TrainChoices): TrainConfig {
-  const method = methodDescriptor(choices.method);
+  const method = methodDefinition(choices.method);
   const data = datasetDescriptor(choices.dataset);
   if (method.size === 'single' && choices.members !== undefined && choices.members !== 1) {
     throw new ParamError('members', `--method ${method.name} trains exactly one model (got --members ${choices.members}); use --method random-init for an ensemble`);
@@ -127,10 +147,8 @@ export function trainConfig(choices: TrainChoices): TrainConfig {
     seed: choices.seed ?? TRAIN_DEFAULTS.seed,
     trainLimit: choices.trainLimit,
     testLimit: choices.testLimit,
-    noiseSigma: choices.noiseSigma ?? data.training.noiseSigma,
-    rho: choices.rho ?? TRAIN_DEFAULTS.rho,
-    atEps: choices.atEps ?? data.paperAttacks.fgsm.eps,
-    temperature: choices.temperature ?? TRAIN_DEFAULTS.temperature,
+    // The method's parameters after the common fields, before dataDir: the order manifests have always had.
+    ...resolveMethodParams(method, data, choices),
     dataDir: choices.dataDir,
   };
   // Keys with undefined values are left out, as the manifest has always recorded them.

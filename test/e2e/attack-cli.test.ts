@@ -152,9 +152,9 @@ test("PGD's default step is Madry et al.'s 2.5·ε/n, at most ε; BIM keeps the 
 test('--table4 scores an ensemble under Grad. 2 and 3 and a single model under its own gradient', () => {
   const attacks = ['fgsm', 'bim'] as const;
   const ensembleJobs = resolveJobs({ loss: 'logits', table2: false, table4: true, batchSize: 200 }, MNIST, 2);
-  assert.deepEqual(ensembleJobs.map((j) => `${j.attack?.attack ?? 'none'} ${j.grad ?? ''}`), ['none ', ...attacks.flatMap((a) => [`${a} 2`, `${a} 3`])]);
+  assert.deepEqual(ensembleJobs.map((j) => `${j.attack?.definition.id ?? 'none'} ${j.grad ?? ''}`), ['none ', ...attacks.flatMap((a) => [`${a} 2`, `${a} 3`])]);
   const singleJobs = resolveJobs({ loss: 'logits', table2: false, table4: true, batchSize: 200 }, MNIST, 1);
-  assert.deepEqual(singleJobs.map((j) => `${j.attack?.attack ?? 'none'} ${j.grad ?? ''}`), ['none ', 'fgsm 1', 'bim 1']);
+  assert.deepEqual(singleJobs.map((j) => `${j.attack?.definition.id ?? 'none'} ${j.grad ?? ''}`), ['none ', 'fgsm 1', 'bim 1']);
 });
 
 test('PGD with Grad. 1 over all members, and its figure', () => {

@@ -36,7 +36,7 @@ describe('cifar10 through the CLI', () => {
   });
 
   it('trains a 2-member ensemble on the Table 3 network and attacks it with the CIFAR-10 ε, α, n', async () => {
-    const train = await ensdef(['--runs-dir', runs, 'train', '--dataset', 'cifar10', '--data-dir', root, '--method', 'random-init', '--members', '2', '--epochs', '1', '--train-limit', '64', '--test-limit', '20', '--workers', '1', '--run', 'c'], { timeoutMs: 300_000 });
+    const train = await ensdef(['--runs-dir', runs, 'train', '--dataset', 'cifar10', '--data-dir', root, '--method', 'gaussian-noise', '--members', '2', '--epochs', '1', '--train-limit', '64', '--test-limit', '20', '--workers', '1', '--run', 'c'], { timeoutMs: 300_000 });
     assert.equal(train.status, 0, train.stderr);
     const manifest = JSON.parse(readFileSync(join(runs, 'c', 'manifest.json'), 'utf8'));
     assert.equal(manifest.status, 'complete');

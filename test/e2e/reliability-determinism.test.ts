@@ -65,3 +65,20 @@ describe('determinism', () => {
     assert.deepEqual(withoutTimings(b), withoutTimings(a));
   });
 });
+
+describe('determinism of PGD adversarial training', () => {
+  // Two members (bootstrap replicates), each batch's PGD random start drawn from the member seed and the step.
+  const pgdTrain = async (label: string, workers: number) => {
+    const runs = join(home, label);
+    const run = await ensdef(['train', '--method', 'bagging+pgd-adversarial-training', '--at-steps', '3', '--members', String(MEMBERS), '--epochs', '1', '--train-limit', '256', '--test-limit', '50', '--seed', '3', '--workers', String(workers), '--run', 'run', '--runs-dir', runs]);
+    assert.equal(run.status, 0, run.stderr);
+    return join(runs, 'run');
+  };
+
+  test('same seed: identical weights, in-process or in workers', async () => {
+    const [a, b] = await Promise.all([pgdTrain('pgd-first', 1), pgdTrain('pgd-second', 2)]);
+    assert.deepEqual(weightHashes(b), weightHashes(a));
+    assert.deepEqual(readManifest(b).evaluation, readManifest(a).evaluation);
+    assert.deepEqual(readManifest(a).members.map((m) => [m.facts.atEps, m.facts.atAlpha, m.facts.atSteps]), [[0.3, 0.01, 3], [0.3, 0.01, 3]]);
+  });
+});

@@ -59,6 +59,7 @@ const CASES: Record<string, Case[]> = {
     [train('--rho', '1.5'), '--rho', '[0, 1]'],
     [train('--at-eps', '2'), '--at-eps', '[0, 1]'],
     [train('--temperature', '0'), '--temperature', '(0, 1000]'],
+    [train('--rho', '0.7'), '--rho: --method random-init has no ρ', 'adversarial-training, bagging+adversarial-training'],
     [train('--workers', '0'), '--workers', '[1, 64]'],
     [train('--bogus'), "unknown option '--bogus'", "'ensdef train --help'"],
     [train('--epoch', '3'), "unknown option '--epoch'", '--epochs'],

@@ -9,7 +9,7 @@ import { fgsm } from '../../src/attacks/catalog/fgsm.ts';
 import type { AttackParams, AttackResult, AttackSpec } from '../../src/attacks/definition.ts';
 import { grad1, grad3, gradientHooks, type GradientHooks, type GradientSource } from '../../src/attacks/gradients.ts';
 import { exactSign } from '../../src/attacks/iterative.ts';
-import { ATTACKS } from '../../src/attacks/registry.ts';
+import { attackDefinition, ATTACKS } from '../../src/attacks/registry.ts';
 import { ensemblePredictor, scorerOf, type Scorer } from '../../src/attacks/scoring.ts';
 import { initBackend } from '../../src/backend/select.ts';
 import { datasetDescriptor } from '../../src/datasets/registry.ts';
@@ -23,7 +23,7 @@ const SHAPE: [number, number, number] = [6, 6, 1];
 
 /** An attack from the registry as a function of (x, y), on batch 0. */
 function attackOf(attack: string, params: AttackParams, source: GradientSource, scorer: Scorer, ensemble: Ensemble): (x: tf.Tensor4D, y: tf.Tensor2D) => AttackResult {
-  return (x, y) => runAttack({ attack, params }, hooksWith(ensemble, source), x, y, { scorer, probabilities: (input) => ensemble.probabilities(input) }, 0);
+  return (x, y) => runAttack({ definition: attackDefinition(attack), params }, hooksWith(ensemble, source), x, y, { scorer, probabilities: (input) => ensemble.probabilities(input) }, 0);
 }
 
 /** Grad. 3's hooks of `ensemble`, with `source` as the job's ∇x J. */
@@ -152,16 +152,16 @@ describe('argument checks (cleverhans style, one-line usage errors)', () => {
   const scorer = scorerOf(ensemblePredictor(ensemble));
   const images = new Float32Array(2 * D).fill(0.5);
   const cases: [string, AttackSpec, string][] = [
-    ['ε < 0', { attack: 'fgsm', params: { eps: -0.1 } }, 'eps'],
-    ['ε not a number', { attack: 'fgsm', params: { eps: NaN } }, 'eps'],
-    ['α = 0', { attack: 'bim', params: { eps: 0.2, alpha: 0, steps: 8 } }, 'alpha'],
-    ['α > ε', { attack: 'bim', params: { eps: 0.2, alpha: 0.3, steps: 8 } }, 'alpha'],
-    ['n = 0', { attack: 'bim', params: { eps: 0.2, alpha: 0.02, steps: 0 } }, 'steps'],
-    ['n not an integer', { attack: 'pgd', params: { eps: 0.2, alpha: 0.02, steps: 1.5, restarts: 1, seed: 0 } }, 'steps'],
-    ['R = 0', { attack: 'pgd', params: { eps: 0.2, alpha: 0.02, steps: 2, restarts: 0, seed: 0 } }, 'restarts'],
+    ['ε < 0', { definition: attackDefinition('fgsm'), params: { eps: -0.1 } }, 'eps'],
+    ['ε not a number', { definition: attackDefinition('fgsm'), params: { eps: NaN } }, 'eps'],
+    ['α = 0', { definition: attackDefinition('bim'), params: { eps: 0.2, alpha: 0, steps: 8 } }, 'alpha'],
+    ['α > ε', { definition: attackDefinition('bim'), params: { eps: 0.2, alpha: 0.3, steps: 8 } }, 'alpha'],
+    ['n = 0', { definition: attackDefinition('bim'), params: { eps: 0.2, alpha: 0.02, steps: 0 } }, 'steps'],
+    ['n not an integer', { definition: attackDefinition('pgd'), params: { eps: 0.2, alpha: 0.02, steps: 1.5, restarts: 1, seed: 0 } }, 'steps'],
+    ['R = 0', { definition: attackDefinition('pgd'), params: { eps: 0.2, alpha: 0.02, steps: 2, restarts: 0, seed: 0 } }, 'restarts'],
   ];
   for (const [what, spec, param] of cases) {
-    test(`${spec.attack} refuses ${what}, naming the parameter`, () => {
+    test(`${spec.definition.id} refuses ${what}, naming the parameter`, () => {
       const x = tf.tensor4d(images, [2, ...SHAPE]);
       const y = oneHot([0, 1]);
       assert.throws(() => runAttack(spec, hooksWith(ensemble, source), x, y, { scorer, probabilities: (input) => ensemble.probabilities(input) }, 0), (e: unknown) => e instanceof ParamError && e.exitCode === 2 && e.param === param && !e.message.includes('\n'));
@@ -216,10 +216,10 @@ describe('exactly zero gradients (the Keras clipped form on a saturated model)',
 
   test('FGSM and BIM leave x in place and flag every example; with logits they move it', () => {
     const scorer = scorerOf(ensemblePredictor(saturated));
-    const fgsmSpec: AttackSpec = { attack: 'fgsm', params: { eps: 0.3 } };
-    const bimSpec: AttackSpec = { attack: 'bim', params: { eps: 0.3, alpha: 0.05, steps: 6 } };
+    const fgsmSpec: AttackSpec = { definition: attackDefinition('fgsm'), params: { eps: 0.3 } };
+    const bimSpec: AttackSpec = { definition: attackDefinition('bim'), params: { eps: 0.3, alpha: 0.05, steps: 6 } };
     for (const spec of [fgsmSpec, bimSpec]) {
-      const attack = (source: GradientSource) => attackOf(spec.attack, spec.params, source, scorer, saturated);
+      const attack = (source: GradientSource) => attackOf(spec.definition.id, spec.params, source, scorer, saturated);
       const clipped = attackValues(attack(grad1(saturated, 0, 'clipped-probs')), images, labels);
       assert.deepEqual(clipped.adversarial, images);
       assert.deepEqual(Array.from(clipped.zeroGradient), [1, 1, 1]);
@@ -241,23 +241,23 @@ describe('no tensor leaks', () => {
     const x = tf.tensor4d(images, [5, ...SHAPE]);
     const y = oneHot(labels);
     const specs: AttackSpec[] = [
-      { attack: 'fgsm', params: { eps: 0.1 } },
-      { attack: 'bim', params: { eps: 0.1, alpha: 0.02, steps: 1 } },
-      { attack: 'bim', params: { eps: 0.1, alpha: 0.02, steps: 9 } },
-      { attack: 'pgd', params: { eps: 0.1, alpha: 0.02, steps: 1, restarts: 1, seed: 0 } },
-      { attack: 'pgd', params: { eps: 0.1, alpha: 0.02, steps: 5, restarts: 3, seed: 0 } },
-      { attack: 'apgd-dlr', params: { eps: 0.1, steps: 4, restarts: 2, seed: 0 } },
-      { attack: 'square', params: { eps: 0.1, queries: 12, seed: 0 } },
-      { attack: 'worst-case', params: { eps: 0.1, steps: 3, restarts: 1, queries: 8, seed: 0, stages: 3 } },
+      { definition: attackDefinition('fgsm'), params: { eps: 0.1 } },
+      { definition: attackDefinition('bim'), params: { eps: 0.1, alpha: 0.02, steps: 1 } },
+      { definition: attackDefinition('bim'), params: { eps: 0.1, alpha: 0.02, steps: 9 } },
+      { definition: attackDefinition('pgd'), params: { eps: 0.1, alpha: 0.02, steps: 1, restarts: 1, seed: 0 } },
+      { definition: attackDefinition('pgd'), params: { eps: 0.1, alpha: 0.02, steps: 5, restarts: 3, seed: 0 } },
+      { definition: attackDefinition('apgd-dlr'), params: { eps: 0.1, steps: 4, restarts: 2, seed: 0 } },
+      { definition: attackDefinition('square'), params: { eps: 0.1, queries: 12, seed: 0 } },
+      { definition: attackDefinition('worst-case'), params: { eps: 0.1, steps: 3, restarts: 1, queries: 8, seed: 0, stages: 3 } },
     ];
     const owned = (result: AttackResult): tf.Tensor[] => [result.adversarial, result.zeroGradient, ...(result.queries ? [result.queries] : []), ...(result.stages ?? []).flatMap(owned)];
     for (const spec of specs) {
       const before = tf.memory().numTensors;
       const result = runAttack(spec, hooksWith(ensemble, source), x, y, { scorer, probabilities: (input) => ensemble.probabilities(input) }, 0);
       const tensors = owned(result);
-      assert.equal(tf.memory().numTensors, before + tensors.length, `${spec.attack}: the result should be the only new tensors`);
+      assert.equal(tf.memory().numTensors, before + tensors.length, `${spec.definition.id}: the result should be the only new tensors`);
       tf.dispose(tensors);
-      assert.equal(tf.memory().numTensors, before, `${spec.attack} leaked`);
+      assert.equal(tf.memory().numTensors, before, `${spec.definition.id} leaked`);
     }
     tf.dispose([x, y]);
   });
@@ -269,7 +269,7 @@ describe('no tensor leaks', () => {
       split: { images, labels: Uint8Array.from(labels), count: 5 },
       imageShape: SHAPE,
       numClasses: CLASSES,
-      attack: { spec: { attack: 'pgd', params: { eps: 0.1, alpha: 0.02, steps: 2, restarts: 2, seed: 0 } }, hooks: hooksWith(ensemble, source) },
+      attack: { spec: { definition: attackDefinition('pgd'), params: { eps: 0.1, alpha: 0.02, steps: 2, restarts: 2, seed: 0 } }, hooks: hooksWith(ensemble, source) },
       targets: [{ scoredOn: 'single', member: 1 }, { scoredOn: 'ensemble' }],
       batchSize: 2,
     });
@@ -297,7 +297,7 @@ describe('measure()', () => {
 
   test('batch by batch it scores the same examples as one batch of the attack', () => {
     const source = grad1(ensemble, 2, 'logits');
-    const [single, whole] = measure({ ensemble, split, imageShape: SHAPE, numClasses: CLASSES, attack: { spec: { attack: 'fgsm', params: { eps: 0.2 } }, hooks: hooksWith(ensemble, source) }, targets, batchSize: 3 });
+    const [single, whole] = measure({ ensemble, split, imageShape: SHAPE, numClasses: CLASSES, attack: { spec: { definition: attackDefinition('fgsm'), params: { eps: 0.2 } }, hooks: hooksWith(ensemble, source) }, targets, batchSize: 3 });
     const { adversarial } = attackValues((x, y) => fgsm(source, x, y, 0.2), images, labels);
     assert.equal(single.accuracy, accuracyOf(argmaxRows(logitsOf(ensemble.members[2], adversarial, SHAPE))));
     assert.equal(whole.accuracy, accuracyOf(ensembleLabels(ensemble, adversarial)));
@@ -314,7 +314,7 @@ describe('score-based attacks and suites in measure()', () => {
   const split = { images, labels: Uint8Array.from(labels), count: n };
   const hooks = gradientHooks(ensemble, { grad: '3', member: 0, loss: 'logits' });
   const run = (attack: string, params: AttackParams) =>
-    measure({ ensemble, split, imageShape: SHAPE, numClasses: CLASSES, attack: { spec: { attack, params }, hooks }, targets: [{ scoredOn: 'ensemble' }], batchSize: 4 });
+    measure({ ensemble, split, imageShape: SHAPE, numClasses: CLASSES, attack: { spec: { definition: attackDefinition(attack), params }, hooks }, targets: [{ scoredOn: 'ensemble' }], batchSize: 4 });
 
   test("Square records its queries per image, within the budget; gradient attacks record none", () => {
     const [square] = run('square', { eps: 0.1, queries: 30, seed: 3 });

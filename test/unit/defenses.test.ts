@@ -11,9 +11,11 @@ import { trainConfig } from '../../src/training/methods.ts';
 import { loadDataset } from '../../src/datasets/registry.ts';
 import { adversarialTrainingLoss, fgsmPerturbation } from '../../src/defenses/adversarial-training.ts';
 import { softLabels, TEACHER_DIR, temperatureLoss } from '../../src/defenses/distillation.ts';
+import { pgdPerturbation, pgdTrainingLoss } from '../../src/defenses/pgd-adversarial-training.ts';
+import { randomStart } from '../../src/attacks/iterative.ts';
 import { bootstrapIndices } from '../../src/ensembles/bagging.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
-import { methodFor } from '../../src/training/methods.ts';
+import { methodDefinition, methodParams } from '../../src/training/methods.ts';
 import { loadCheckpoint, readCheckpointMeta } from '../../src/models/checkpoint.ts';
 import { buildModel } from '../../src/datasets/registry.ts';
 import { readManifest } from '../../src/run/manifest.ts';
@@ -72,6 +74,29 @@ const atWeightGradient = (w: Matrix, b: number[], xs: Matrix, ts: Matrix, rho: n
       }),
     );
   }
+  return { dW, db };
+};
+
+/**
+ * PGD by hand from a given start: n times x ← clip_[0,1](clip_{x0±ε}(x + α·sign(∇x J))), ∇x J of example n
+ * being W·(p − y) (the batch mean's 1/B does not change the sign).
+ */
+const pgdByHand = (w: Matrix, b: number[], x0: Matrix, ts: Matrix, eps: number, alpha: number, steps: number, start: Matrix) => {
+  let xs = start;
+  for (let step = 0; step < steps; step++) {
+    const g = dLogits(w, b, xs, ts);
+    xs = xs.map((x, n) => x.map((xi, i) => {
+      const moved = xi + alpha * Math.sign(g[n].reduce((s, gc, c) => s + gc * w[i][c], 0));
+      return Math.min(1, Math.max(0, Math.min(x0[n][i] + eps, Math.max(x0[n][i] - eps, moved))));
+    }));
+  }
+  return xs;
+};
+/** Gradient of the mean CE at x_adv with respect to (W, b), x_adv held constant. */
+const ceWeightGradient = (w: Matrix, b: number[], xs: Matrix, ts: Matrix) => {
+  const dW = w.map((row) => row.map(() => 0));
+  const db = b.map(() => 0);
+  dLogits(w, b, xs, ts).forEach((g, n) => g.forEach((gc, c) => ((db[c] += gc), xs[n].forEach((xi, i) => (dW[i][c] += xi * gc)))));
   return { dW, db };
 };
 
@@ -137,7 +162,7 @@ describe('defenses', () => {
     const xFgsm = fgsmByHand(W0, B0, X, Y, 0.3);
     for (const rho of [0.5, 0.2, 1]) {
       const expected = rho * meanCE(W0, B0, X, Y) + (1 - rho) * meanCE(W0, B0, xFgsm, Y);
-      const loss = adversarialTrainingLoss(rho, 0.3)(model, x, y);
+      const loss = adversarialTrainingLoss(rho, 0.3)(model, x, y, 0);
       close(loss.dataSync(), [expected], 1e-5, `J_AT at ρ=${rho}`);
       loss.dispose();
     }
@@ -172,6 +197,52 @@ describe('defenses', () => {
     optimizer.dispose();
   });
 
+  it('pgdPerturbation is PGD from the seeded random start, inference-mode gradient, in the ε-ball and [0, 1] (hand-computed)', () => {
+    const model = tinyModel(W0, B0, 0.5);
+    const [x, y] = [batch(X), tf.tensor2d(Y)];
+    const schedule = { eps: 0.3, alpha: 0.1, steps: 4 };
+    const start = randomStart(x, schedule.eps, 11);
+    const startRows = [0, 1].map((n) => Array.from(start.dataSync().slice(4 * n, 4 * n + 4)));
+    const xPgd = pgdPerturbation(model, x, y, schedule, 11);
+    const expected = pgdByHand(W0, B0, X, Y, schedule.eps, schedule.alpha, schedule.steps, startRows);
+    close(xPgd.dataSync(), expected.flat(), 1e-6, 'x_pgd');
+    assert.notDeepEqual(expected, pgdByHand(W0, B0, X, Y, schedule.eps, schedule.alpha, schedule.steps, X), 'the random start matters');
+    assert.ok(expected.flat().some((v) => v === 0 || v === 1), 'the hand case exercises clipping to [0, 1]');
+    tf.dispose([x, y, start, xPgd]);
+    model.dispose();
+  });
+
+  it('PGD training: each optimiser step minimises J at the PGD example of the current weights, its random start drawn from the step', () => {
+    const schedule = { eps: 0.3, alpha: 0.1, steps: 3 };
+    const seed = 21;
+    const lr = 0.5;
+    const model = tinyModel();
+    const optimizer = tf.train.sgd(lr);
+    const [x, y] = [batch(X), tf.tensor2d(Y)];
+    const loss = pgdTrainingLoss(schedule, seed);
+    const before = tf.memory().numTensors;
+    let w = W0;
+    let b = B0;
+    for (const step of [0, 1, 7]) {
+      const value = trainStep(model, optimizer, x, y, loss, step);
+      const start = randomStart(x, schedule.eps, deriveSeed(seed, step));
+      const startRows = [0, 1].map((n) => Array.from(start.dataSync().slice(4 * n, 4 * n + 4)));
+      start.dispose();
+      const xPgd = pgdByHand(w, b, X, Y, schedule.eps, schedule.alpha, schedule.steps, startRows);
+      close([value], [meanCE(w, b, xPgd, Y)], 1e-5, `loss at step ${step}`);
+      const { dW, db } = ceWeightGradient(w, b, xPgd, Y);
+      w = w.map((row, i) => row.map((v, c) => v - lr * dW[i][c]));
+      b = b.map((v, c) => v - lr * db[c]);
+      const [kernel, bias] = model.getWeights();
+      close(kernel.dataSync(), w.flat(), 1e-5, `kernel after step ${step}`);
+      close(bias.dataSync(), b, 1e-5, `bias after step ${step}`);
+    }
+    assert.equal(tf.memory().numTensors, before, 'no tensors leaked by the PGD steps');
+    tf.dispose([x, y]);
+    model.dispose();
+    optimizer.dispose();
+  });
+
   it('temperature loss is CE(targets, softmax(logits / T)) (hand-computed, soft targets)', () => {
     const model = tinyModel();
     const soft: Matrix = [
@@ -180,7 +251,7 @@ describe('defenses', () => {
     ];
     const [x, t] = [batch(X), tf.tensor2d(soft)];
     for (const temperature of [1, 10]) {
-      const loss = temperatureLoss(temperature)(model, x, t);
+      const loss = temperatureLoss(temperature)(model, x, t, 0);
       close(loss.dataSync(), [meanCE(W0, B0, X, soft, temperature)], 1e-6, `loss at T=${temperature}`);
       loss.dispose();
     }
@@ -210,7 +281,7 @@ describe('defenses', () => {
     const dataset = loadDataset(config);
     const seed = deriveSeed(config.seed, 0);
     const phases = new Set<string>();
-    const plan = await methodFor('bagging+distillation').plan({ config, dataset, index: 0, seed, dir, onBatch: (_, phase) => phases.add(phase) });
+    const plan = await methodDefinition('bagging+distillation').plan({ config, params: methodParams(config), dataset, index: 0, seed, dir, onBatch: (_, phase) => phases.add(phase) });
     assert.deepEqual([...phases], ['teacher']);
     assert.deepEqual(plan.indices, bootstrapIndices(seed, dataset.train.count));
     assert.equal(plan.facts.uniqueFraction, new Set(plan.indices).size / dataset.train.count);

@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { initBackend, type BackendInfo } from '../../src/backend/select.ts';
 import type { TrainConfig } from '../../src/config/train-config.ts';
-import { trainConfig, trainedIdentity } from '../../src/training/methods.ts';
+import { methodDefinition, methodParams, trainConfig, trainedIdentity, type TrainChoices } from '../../src/training/methods.ts';
 import { bootstrapIndices, uniqueFraction } from '../../src/ensembles/bagging.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
-import { methodFor } from '../../src/training/methods.ts';
 import { MEMBER_STREAMS } from '../../src/ensembles/method.ts';
 import { trainRun } from '../../src/training/train-run.ts';
 import { loadDataset } from '../../src/datasets/registry.ts';
@@ -24,7 +23,7 @@ import { memberDir } from '../../src/run/run-dir.ts';
 
 const ENSDEF = join(import.meta.dirname, '..', '..', 'bin', 'ensdef.js');
 
-function tinyConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
+function tinyConfig(overrides: Partial<TrainChoices> = {}): TrainConfig {
   return trainConfig({
     dataset: 'mnist',
     method: 'bagging',
@@ -90,7 +89,7 @@ describe('ensembles', () => {
     const dataset = loadDataset({ dataset: 'mnist', trainLimit: 10, testLimit: 10 });
     const names = [];
     for (let index = 0; index < 4; index++) {
-      const plan = await methodFor('mixed-models').plan({ config: tinyConfig(), dataset, index, seed: index, dir: '', onBatch: quiet });
+      const plan = await methodDefinition('mixed-models').plan({ config: tinyConfig(), params: {}, dataset, index, seed: index, dir: '', onBatch: quiet });
       names.push(plan.model);
     }
     assert.deepEqual(names, ['mnist-base', 'mnist-wide', 'mnist-deep', 'mnist-base']);
@@ -98,7 +97,8 @@ describe('ensembles', () => {
 
   it('gaussian-noise adds clipped noise with the configured σ', async () => {
     const dataset = loadDataset({ dataset: 'mnist', trainLimit: 10, testLimit: 10 });
-    const plan = await methodFor('gaussian-noise').plan({ config: tinyConfig({ noiseSigma: 0.2 }), dataset, index: 0, seed: 1, dir: '', onBatch: quiet });
+    const config = tinyConfig({ method: 'gaussian-noise', noiseSigma: 0.2 });
+    const plan = await methodDefinition('gaussian-noise').plan({ config, params: methodParams(config), dataset, index: 0, seed: 1, dir: '', onBatch: quiet });
     const x = tf.fill([64, 28, 28, 1], 0.5) as tf.Tensor4D;
     const noisy = plan.transformBatch!(x, 0);
     const values = Array.from(noisy.dataSync());

@@ -55,12 +55,12 @@ describe('reproduce plan', () => {
     assert.ok(ids.some((id) => id.endsWith(':from-mnist-surrogate')));
     // The worst-case suite with the preset's budgets on every attacked run, none on the surrogate.
     const trained = plan.flatMap((s) => (s.kind === 'train' ? [s.runName] : []));
-    const suites = plan.flatMap((s) => (s.kind === 'attack' && s.job.attack?.attack === 'worst-case' ? [s] : []));
+    const suites = plan.flatMap((s) => (s.kind === 'attack' && s.job.attack?.definition.id === 'worst-case' ? [s] : []));
     assert.deepEqual(suites.map((s) => s.runName), trained.filter((name) => name !== 'mnist-surrogate'));
     assert.ok(suites.every((s) => s.job.grad === '3' && s.job.attack?.params.steps === 10 && s.job.attack?.params.queries === 100 && s.testLimit === 200));
     const figure = plan.find((s) => s.kind === 'figure');
-    assert.ok(figure && figure.kind === 'figure' && figure.path === 'figures/figure1-mnist.png' && figure.job.attack?.attack === 'bim' && figure.job.grad === '1');
-    const sweepEps = new Set(plan.flatMap((s) => (s.kind === 'attack' && s.job.attack?.attack === 'fgsm' && s.runName === 'mnist-bagging' ? [s.job.attack.params.eps] : [])));
+    assert.ok(figure && figure.kind === 'figure' && figure.path === 'figures/figure1-mnist.png' && figure.job.attack?.definition.id === 'bim' && figure.job.grad === '1');
+    const sweepEps = new Set(plan.flatMap((s) => (s.kind === 'attack' && s.job.attack?.definition.id === 'fgsm' && s.runName === 'mnist-bagging' ? [s.job.attack.params.eps] : [])));
     assert.ok(sweepEps.size >= 3);
   });
 
@@ -83,8 +83,8 @@ describe('reproduce plan', () => {
     const speeds = { mnist: { trainSamplesPerSecond: 2000, gradientsPerSecond: 500 } };
     const eta = new Eta(speeds);
     const train = plan.find((s): s is TrainStep => s.kind === 'train')!;
-    const bim = plan.find((s) => s.kind === 'attack' && s.job.attack?.attack === 'bim')!;
-    const fgsm = plan.find((s) => s.kind === 'attack' && s.job.attack?.attack === 'fgsm')!;
+    const bim = plan.find((s) => s.kind === 'attack' && s.job.attack?.definition.id === 'bim')!;
+    const fgsm = plan.find((s) => s.kind === 'attack' && s.job.attack?.definition.id === 'fgsm')!;
     // Cost units are training samples (× work per sample) and input-gradient evaluations.
     assert.equal(eta.seconds(train), train.cost / 2000);
     assert.equal(eta.seconds(bim), bim.cost / 500);
@@ -94,7 +94,7 @@ describe('reproduce plan', () => {
     assert.equal(eta.seconds(fgsm), fgsm.cost / 500, 'another attack keeps the measured speed');
     close(eta.remaining([train, bim]), train.cost / 2000 + (3 * bim.cost) / 500);
     // The suite stops at each image's first success: its share is stated as a bound.
-    const suite = plan.find((s) => s.kind === 'attack' && s.job.attack?.attack === 'worst-case')!;
+    const suite = plan.find((s) => s.kind === 'attack' && s.job.attack?.definition.id === 'worst-case')!;
     assert.match(describeEstimate([train, suite], new Eta(speeds)), /up to .* first success/);
     assert.doesNotMatch(describeEstimate([train, bim], new Eta(speeds)), /up to/);
     // The next sitting, on a machine twice as fast: the measured speed is new, the learned ratio carries.
@@ -120,8 +120,8 @@ describe('reproduce plan', () => {
     close(shares['worst-case'], (20 + 60) / 400);
     assert.equal(shares.bim, undefined);
     const speeds = { mnist: { trainSamplesPerSecond: 2000, gradientsPerSecond: 500 } };
-    const suite = plan.find((s) => s.kind === 'attack' && s.job.attack?.attack === 'worst-case')!;
-    const bim = plan.find((s) => s.kind === 'attack' && s.job.attack?.attack === 'bim')!;
+    const suite = plan.find((s) => s.kind === 'attack' && s.job.attack?.definition.id === 'worst-case')!;
+    const bim = plan.find((s) => s.kind === 'attack' && s.job.attack?.definition.id === 'bim')!;
     const eta = new Eta(speeds, {}, shares);
     close(eta.seconds(suite), 0.1 * (suite.cost / 500));
     close(eta.bound(suite), suite.cost / 500);
