@@ -6,7 +6,7 @@ import type { TrainConfig } from '../config/train-config.ts';
 import { UserError } from '../errors.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import { withFileLock } from './lock.ts';
-import { ensdefVersion, installedVersion } from '../versions.ts';
+import { ensdefCommit, ensdefVersion, installedVersion } from '../versions.ts';
 
 export interface MemberRecord {
   index: number;
@@ -72,6 +72,7 @@ export const MEMBER_RECORD = 'record.json';
 export function packageVersions(): Record<string, string> {
   return {
     ensdef: ensdefVersion(),
+    'ensdef-commit': ensdefCommit(),
     node: process.versions.node,
     '@tensorflow/tfjs': installedVersion('@tensorflow/tfjs'),
     '@tensorflow/tfjs-backend-wasm': installedVersion('@tensorflow/tfjs-backend-wasm'),
