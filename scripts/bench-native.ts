@@ -74,7 +74,7 @@ function torchEnv(threads = 1): NodeJS.ProcessEnv {
 }
 
 /** PyTorch's samples/s (wall) and, in `cpu`, per CPU-second of its process. */
-function torchRunFull(python: string, threads: number, quick: boolean, only: string[]): Promise<{ wall: Figures; cpu: Figures }> {
+function torchRunFull(python: string, threads: number, quick: boolean, only: string[]): Promise<{ wall: Figures; cpu: Figures; matmulGflops: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(python, [TORCH, '--threads', String(threads), '--only', only.join(','), ...(quick ? ['--quick'] : [])], { env: torchEnv(threads) });
     let stdout = '';
@@ -83,8 +83,8 @@ function torchRunFull(python: string, threads: number, quick: boolean, only: str
     child.stderr.on('data', (d) => (stderr += d));
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`torch_reference.py failed: ${stderr.trim().split('\n').at(-1)}`));
-      const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as { results: Figures; perCpuSecond: Figures };
-      resolve({ wall: report.results, cpu: report.perCpuSecond });
+      const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as { results: Figures; perCpuSecond: Figures; matmulGflopsPerCpuSecond: number };
+      resolve({ wall: report.results, cpu: report.perCpuSecond, matmulGflops: report.matmulGflopsPerCpuSecond });
     });
   });
 }
@@ -179,9 +179,13 @@ export function flopsPerSample(dataset: string): { train: number; inputGrad: num
   const forward = model.layers.map((layer) => {
     const kernel = layer.getWeights()[0];
     if (!kernel) return 0;
-    const outputs = (layer.outputShape as number[]).slice(1).reduce((a, b) => a * b, 1);
     const fanIn = kernel.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-    return 2 * outputs * fanIn;
+    const units = kernel.shape[kernel.shape.length - 1];
+    if (kernel.rank === 2) return 2 * fanIn * units;
+    // A convolution's outputs before any pooling the layer does: 'valid' shrinks each side by the kernel less one.
+    const [, height, width] = (layer.input as tf.SymbolicTensor).shape as number[];
+    const shrink = layer.getConfig().padding === 'valid' ? kernel.shape[0] - 1 : 0;
+    return 2 * (height - shrink) * (width - shrink) * units * fanIn;
   });
   model.dispose();
   const total = forward.reduce((a, b) => a + b, 0);
@@ -233,6 +237,8 @@ export async function compareBackends(options: { quick: boolean; workers?: numbe
     const procs = await torchProcesses(python, n, quick, ['mnist-train', 'cifar10-train']);
     machine.torch = Object.fromEntries(['mnist-train', 'cifar10-train'].map((m) => [m, Math.max(threads[m], procs[m])]));
     details.torch = { single: single.torch, threads, processes: procs };
+    details.torchMatmulGflopsPerCpuSecond = torchOne.matmulGflops;
+    if (torchOne.matmulGflops < 20) say(`pytorch's BLAS does ${fmt(torchOne.matmulGflops)} GFLOP/s on the MNIST dense layer: the reference BLAS, not a comparison (apt-get install libopenblas0-pthread)`);
     say(`pytorch 1 thread: ${KERNEL_MEASURES.map((m) => `${m} ${fmt(single.torch[m])}`).join(', ')}; ${n} threads: ${fmt(threads['mnist-train'])}, ${fmt(threads['cifar10-train'])}; ${n} processes: ${fmt(procs['mnist-train'])}, ${fmt(procs['cifar10-train'])}`);
   } else {
     say('pytorch skipped: `python3 -c "import torch"` fails (Debian: apt-get install python3-torch)');

@@ -91,6 +91,15 @@ def measure(name: str, quick: bool):
     return BATCH / wall, BATCH / cpu
 
 
+def matmul_gflops() -> float:
+    """GFLOP/s of the MNIST dense layer's product (128×5408 · 5408×128) per CPU-second: whether torch's BLAS
+    is a real one. Debian's python3-torch installed without recommends links the reference BLAS (about
+    3 GFLOP/s here, 20x slower than OpenBLAS: apt-get install libopenblas0-pthread)."""
+    a, b = torch.randn(128, 5408), torch.randn(5408, 128)
+    _, cpu = timed(lambda: a @ b, 3, 10)
+    return 2 * 128 * 5408 * 128 / cpu / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--threads', type=int, default=1)
@@ -99,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     measured = {name: measure(name, args.quick) for name in args.only.split(',')}
-    print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(),
+    print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'matmulGflopsPerCpuSecond': matmul_gflops(),
                       'results': {name: r[0] for name, r in measured.items()},
                       'perCpuSecond': {name: r[1] for name, r in measured.items()}}))
 
