@@ -1,6 +1,7 @@
 /** `ensdef attack`: parses and validates options into attack jobs, runs them on a run's test set, appends results. */
 import { Command, Option } from 'commander';
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { AttackSpec, ParamDef } from '../attacks/definition.ts';
 import { GRAD_NAMES, LOSS_FORMS, type GradName, type LossForm } from '../attacks/gradients.ts';
 import { ATTACK_IDS, ATTACK_PARAMS, ATTACKS, attackDefinition, resolveAttack } from '../attacks/registry.ts';
@@ -11,7 +12,7 @@ import { ATTACK_BATCH_SIZE, attackRun, checkMember, openRun, openSurrogate } fro
 import { drawFigure1 } from '../eval/figure1.ts';
 import { formatRow, table2Jobs, table4Jobs, type AttackJob } from '../eval/jobs.ts';
 import { resultsPath } from '../eval/results.ts';
-import { resolveRunName } from '../run/run-dir.ts';
+import { checkDirectoryFlag, resolveRunName } from '../run/run-dir.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
 import { enumOption, integerListOption, integerOption, numberListOption, numberOption } from './parse.ts';
 
@@ -101,6 +102,7 @@ export function resolveJobs(flags: AttackFlags, dataset: DatasetDescriptor, memb
   if (flags.sweepSteps && given.steps !== undefined) throw usageError('--steps: --sweep-steps already sets n; drop one of them');
   if (flags.sweepSteps && !definition.params.some((p) => p.key === 'steps')) throw usageError(`--sweep-steps: ${definition.title} has no step count; use it with an iterative attack`);
   if (flags.figure && (flags.sweepEps || flags.sweepSteps)) throw usageError('--figure: draw a figure from one attack, not a sweep; drop --figure or the sweep');
+  if (flags.figure) checkFigurePath(flags.figure);
   const epsValues: (number | undefined)[] = flags.sweepEps ?? [given.eps];
   const stepValues: (number | undefined)[] = flags.sweepSteps ?? [given.steps];
   return epsValues.flatMap((eps) =>
@@ -168,4 +170,10 @@ export function attackCommand(): Command {
       }
       log(appended > 0 ? `results appended to ${resultsPath(run.dir)}` : `nothing new measured; ${resultsPath(run.dir)} unchanged`);
     });
+}
+
+/** --figure names a PNG file to write: not a directory, and not under a file (checked before the attack runs). */
+function checkFigurePath(path: string): void {
+  if (existsSync(path) && statSync(path).isDirectory()) throw usageError(`--figure ${path} is a directory; name the PNG file to write, e.g. ${join(path, 'figure1.png')}`);
+  checkDirectoryFlag('--figure', path, 'name a PNG file in a directory', dirname(path));
 }

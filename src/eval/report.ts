@@ -6,12 +6,13 @@
  * byte-identical files.
  */
 import { stringify } from 'csv-stringify/sync';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { attackDefinition } from '../attacks/registry.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
+import { checkDirectoryFlag } from '../run/run-dir.ts';
 import { dataLabels, dataMarkdown } from './data-labels.ts';
 import { decimalsFor, wilsonInterval } from './intervals.ts';
 import { maskingFlags, sweeps, sweptValue, type MaskingFlag } from './masking.ts';
@@ -349,9 +350,8 @@ function holdsEnsdefReport(outDir: string): boolean {
 
 /** Refuses to write into a non-empty directory that is not an earlier ensdef report, unless forced. */
 function checkOutDir(outDir: string, force: boolean): void {
-  if (!existsSync(outDir)) return;
-  if (!statSync(outDir).isDirectory()) throw new UserError(`--out ${outDir} is a file, not a directory; choose a directory for the report`);
-  if (force) return;
+  checkDirectoryFlag('--out', outDir, 'choose a directory for the report');
+  if (!existsSync(outDir) || force) return;
   if (readdirSync(outDir).length > 0 && !holdsEnsdefReport(outDir)) {
     throw new UserError(`--out ${outDir} already holds files that are not an ensdef report; choose an empty directory or pass --force to write there anyway`);
   }
