@@ -173,8 +173,8 @@ export interface LineSeries {
 }
 
 /**
- * Tick values for an axis from 0 to `max`: the finest step of 1, 2 or 5 × 10^k whose labels, `minGap` px
- * apart at least, fit the axis — so ticks never overlap whatever values the points sit at.
+ * Tick values for an axis from 0 to `max`: the finest step of 1, 2 or 5 × 10^k at which every label, with
+ * 8 px to spare, fits between its neighbours — so ticks never overlap whatever values the points sit at.
  */
 export function niceTicks(max: number, axisWidth: number, labelWidth: (value: number) => number): number[] {
   for (let exponent = Math.floor(Math.log10(max)) - 2; ; exponent++) {
