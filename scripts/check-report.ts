@@ -41,9 +41,9 @@ const svgs = figureFiles.filter((f) => f.endsWith('.svg'));
 if (!svgs.some((f) => f.startsWith('figure2-'))) problems.push('no Figure 2 SVG');
 if (!svgs.some((f) => f.startsWith('table4-'))) problems.push('no Table 4 SVG');
 if (!svgs.some((f) => f.startsWith('eps-sweep-'))) problems.push('no ε-sweep SVG');
-const pngs = figureFiles.filter((f) => /^figure1-.*\.png$/.test(f));
-if (pngs.length === 0) problems.push('no Figure 1 PNG');
-for (const f of pngs) {
+const figure1 = figureFiles.filter((f) => /^figure1-.*\.(svg|png)$/.test(f));
+if (figure1.length === 0) problems.push('no Figure 1');
+for (const f of figure1.filter((f) => f.endsWith('.png'))) {
   if (readFileSync(join(dir, 'figures', f)).subarray(0, 8).toString('hex') !== '89504e470d0a1a0a') problems.push(`${f}: not a PNG file`);
 }
 for (const f of svgs) {
@@ -135,4 +135,4 @@ if (problems.length > 0) {
   for (const p of problems) console.error(`check-report: ${p}`);
   process.exit(1);
 }
-console.log(`check-report: ${dir} OK (tables parse, ${svgs.length} SVG figures, ${pngs.length} Figure 1 PNG; report.html renders in Chromium, every figure and table there, no text overflows)`);
+console.log(`check-report: ${dir} OK (tables parse, ${svgs.length} SVG figures, ${figure1.length} Figure 1; report.html renders in Chromium, every figure and table there, no text overflows)`);

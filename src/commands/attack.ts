@@ -141,7 +141,7 @@ export function attackCommand(): Command {
     .option('--table4', "the run's Table 4 row: no attack, the paper's attacks with Grad. 2 and 3 (ensembles) or the model's own gradient (single models)", false)
     .option('--sweep-eps <list>', 'ε sweep: run the attack at each ε of a comma-separated list (α follows ε unless --alpha)', numberListOption('--sweep-eps', 0, 1))
     .option('--sweep-steps <list>', 'iteration sweep (iterative attacks): run the attack at each step count of a comma-separated list', integerListOption('--sweep-steps', 1, 100000))
-    .option('--figure <path.png>', 'also write Figure 1: the first test images, clean and adversarial, with predicted labels')
+    .option('--figure <path.svg|path.png>', 'also write Figure 1: the first test images, clean and adversarial, with predicted labels (SVG: titled, CIFAR-10 classes by name)')
     .option('--force', 'measure again what results.csv already holds (by default a rerun skips those jobs and prints their saved rows)', false)
     .option('--batch-size <n>', 'images attacked together', integerOption('--batch-size', 1, 100000), ATTACK_BATCH_SIZE)
     .action(async (flags: AttackFlags, cmd: Command) => {
@@ -172,8 +172,8 @@ export function attackCommand(): Command {
     });
 }
 
-/** --figure names a PNG file to write: not a directory, and not under a file (checked before the attack runs). */
+/** --figure names a file to write: not a directory, and not under a file (checked before the attack runs). */
 function checkFigurePath(path: string): void {
-  if (existsSync(path) && statSync(path).isDirectory()) throw usageError(`--figure ${path} is a directory; name the PNG file to write, e.g. ${join(path, 'figure1.png')}`);
-  checkDirectoryFlag('--figure', path, 'name a PNG file in a directory', dirname(path));
+  if (existsSync(path) && statSync(path).isDirectory()) throw usageError(`--figure ${path} is a directory; name the file to write, e.g. ${join(path, 'figure1.svg')}`);
+  checkDirectoryFlag('--figure', path, 'name an .svg or .png file in a directory', dirname(path));
 }

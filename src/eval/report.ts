@@ -9,7 +9,6 @@ import { stringify } from 'csv-stringify/sync';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { attackDefinition } from '../attacks/registry.ts';
-import { datasetDescriptor } from '../datasets/registry.ts';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
 import { checkDirectoryFlag } from '../run/run-dir.ts';
@@ -298,25 +297,26 @@ function sweepBlocks(runs: RunResults[], paper: PaperResults, write: Writer): Bl
   return blocks.length > 0 ? blocks : [{ kind: 'text', text: '_No ε or iteration sweeps yet (`ensdef attack --sweep-eps ...`, `--sweep-steps ...`)._' }];
 }
 
+/** Figure 1 as `reproduce` draws it (SVG), or as an earlier ensdef drew it (PNG). */
+const FIGURE1 = /^figure1-(.*)\.(svg|png)$/;
+
 /**
- * Figure 1 blocks for the PNGs `reproduce` drew (figures/figure1-DATASET.png): BIM at the paper's setting,
- * Grad. 1 on the random-init run's member 0 (reproduce/plan.ts), captioned with that setting and, where the
- * data set names its classes, the name of each predicted label.
+ * Figure 1 blocks for what `reproduce` drew (figures/figure1-DATASET.svg: its title names the attack, ε and
+ * model; a PNG from an earlier ensdef has no title, so its caption is all there is).
  */
-function figure1Blocks(outDir: string, dataName: DataName): Block[] {
+function figure1Blocks(outDir: string, dataName: DataName, paper: PaperResults): Block[] {
   const dir = join(outDir, 'figures');
-  const pngs = existsSync(dir) ? readdirSync(dir).filter((f) => /^figure1-.*\.png$/.test(f)).sort() : [];
-  return pngs.map((file) => {
-    const dataset = /^figure1-(.*)\.png$/.exec(file)![1];
-    const descriptor = datasetDescriptor(dataset);
-    const bim = descriptor.paperAttacks.bim;
-    const classes = descriptor.classNames ? ` Labels: ${descriptor.classNames.map((name, i) => `${i} ${name}`).join(', ')}.` : '';
-    return {
-      kind: 'figure' as const,
-      path: `figures/${file}`,
-      caption: `Figure 1 (${dataName(dataset)}): the first 10 test images, clean (top row) and after ${describeAttack('bim', bim)} with Grad. 1 on the Rand. Ini. single model (bottom row), each with the class that model predicts (green: right, red: wrong).${classes}`,
-    };
-  });
+  const datasets = distinct(paper.table2.map((r) => r.dataset));
+  const rank = (file: string) => {
+    const index = datasets.indexOf(FIGURE1.exec(file)![1]);
+    return index < 0 ? datasets.length : index;
+  };
+  const files = (existsSync(dir) ? readdirSync(dir).filter((f) => FIGURE1.test(f)) : []).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  return files.map((file) => ({
+    kind: 'figure' as const,
+    path: `figures/${file}`,
+    caption: `Figure 1 (${dataName(FIGURE1.exec(file)![1])}): the first test images, clean (top row) and attacked (bottom row), each labelled with the class the attacked model predicts (green: right, red: wrong).`,
+  }));
 }
 
 function runsTable(runs: RunResults[]): Block {
@@ -386,7 +386,7 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
   const table4Section = table4Blocks(table4, dataName, table4Figures(table4, dataName, write));
   write('table4.md', toMarkdown([{ kind: 'heading', level: 1, text: 'Table 4' }, { kind: 'text', text: CELL_KEY }, ...table4Section]));
   // Figure 1 needs the models, so `reproduce` draws it; the report shows what is there.
-  const figures = [...figure1Blocks(outDir, dataName), ...figure2(table2, dataName, write)];
+  const figures = [...figure1Blocks(outDir, dataName, paper), ...figure2(table2, dataName, write)];
   const sweepSection = sweepBlocks(runs, paper, write);
   const blocks: Block[] = [
     { kind: 'heading', level: 1, text: REPORT_TITLE },
