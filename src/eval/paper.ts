@@ -26,6 +26,9 @@ export interface PaperResults {
   table4: PaperTable4Row[];
 }
 
+/** The paper prints four decimals; its values are quoted as printed, wherever ours carry fewer. */
+export const PAPER_DECIMALS = 4;
+
 export function loadPaperResults(): PaperResults {
   return JSON.parse(readFileSync(new URL('../../configs/paper-results.json', import.meta.url), 'utf8')) as PaperResults;
 }

@@ -15,7 +15,7 @@ import { checkDirectoryFlag } from '../run/run-dir.ts';
 import { dataLabels, dataMarkdown } from './data-labels.ts';
 import { decimalsFor, wilsonInterval } from './intervals.ts';
 import { maskingFlags, sweeps, sweptValue, type MaskingFlag } from './masking.ts';
-import { loadPaperResults, paperName, paperRank, type PaperResults } from './paper.ts';
+import { loadPaperResults, PAPER_DECIMALS, paperName, paperRank, type PaperResults } from './paper.ts';
 import { toHtml, toMarkdown, type Block } from './report-doc.ts';
 import { epsOf, type ResultRow } from './results.ts';
 import { collectRunResults, type RunResults } from './run-results.ts';
@@ -43,9 +43,6 @@ const CSV_COLUMNS: (keyof TableCell)[] = ['dataset', 'attack', 'params', 'method
 function toCsv(cells: TableCell[]): string {
   return stringify(cells, { header: true, columns: CSV_COLUMNS, cast: { number: (n) => String(Number(n.toFixed(6))), object: (params) => JSON.stringify(params) } });
 }
-
-/** The paper prints four decimals; its values are quoted as printed. */
-const PAPER_DECIMALS = 4;
 
 const signed = (v: number, decimals: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(decimals)}`;
 const thousands = (n: number) => n.toLocaleString('en-US');

@@ -5,6 +5,8 @@
  * its width (`textWidth`), so labels, ticks and legends never overlap: test/unit/svg.test.ts checks the
  * estimate's boxes, scripts/check-report.ts the boxes a browser draws.
  */
+import { PAPER_DECIMALS } from './paper.ts';
+
 const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7'];
 const FONT_SIZE = 11;
 const TITLE_SIZE = 13;
@@ -103,8 +105,6 @@ export interface PairedBarSeries {
 }
 
 const PAPER_LABEL = 'paper (2017)';
-/** The paper prints four decimals; its bars' labels keep them. */
-const PAPER_DECIMALS = 4;
 
 /** A hatch per series, in its hue, for the paper's bars; ids are fixed by the series' index. */
 function hatches(count: number): string[] {
