@@ -157,7 +157,7 @@ function beyondBlocks(cells: TableCell[], dataName: DataName): Block[] {
       {
         kind: 'table' as const,
         header: ['Method (run)', 'Attack and budget', 'Gradient', 'Loss', 'Accuracy [95 %]', 'n'],
-        rows: group.map((c) => [`${label(c)} (${c.run})`, c.column, c.gradient, c.loss === '' ? '–' : c.loss, c.ours === null || c.n === null ? '–' : `${accuracyText(c.ours, c.n)}${zeroGradText(c.zero_grad_fraction)}`, c.n === null ? '–' : thousands(c.n)]),
+        rows: group.map((c) => [`${label(c)} (${c.run})`, c.label ?? c.column, c.gradient, c.loss === '' ? '–' : c.loss, c.ours === null || c.n === null ? '–' : `${accuracyText(c.ours, c.n)}${zeroGradText(c.zero_grad_fraction)}`, c.n === null ? '–' : thousands(c.n)]),
       },
     ];
   });

@@ -25,7 +25,10 @@ export interface TableCell {
   /** The paper's row key (random_init, defensive_distillation, ...). */
   method: string;
   loss: string;
+  /** The column's key (grad1_single, fgsm_grad3; beyond the paper: the attack's `column`, e.g. pgd_r5_n8). */
   column: string;
+  /** Beyond the paper: the row's name as the report prints it, the attack with its budget. */
+  label?: string;
   gradient: string;
   ours: number | null;
   /** The 95 % Wilson interval of `ours` on its n images. */
@@ -250,9 +253,9 @@ export function buildBeyondTable(runs: RunResults[], paper: PaperResults): Table
     const method = paperMethodName(run.manifest.config.method);
     for (const row of run.rows.filter((r) => r.table === 'beyond')) {
       const isTransfer = row.surrogate !== '';
-      const column = beyondLabel(row);
+      const column = isTransfer ? `transfer_${row.attack}_from_${row.surrogate}` : attackDefinition(row.attack).column(row.params);
       const gradient = row.grad === '' ? 'none (queries the model)' : `${GRADIENT_LABEL[row.grad]}${isTransfer ? ` of run ${row.surrogate}` : ''}`;
-      cells.push({ cell: cell({ dataset, attack: row.attack, method, loss: row.loss, column, gradient, run: run.name }, row, null), row });
+      cells.push({ cell: { ...cell({ dataset, attack: row.attack, method, loss: row.loss, column, gradient, run: run.name }, row, null), label: beyondLabel(row) }, row });
     }
   }
   // Rows are appended in the order their steps finished, which concurrent jobs (Slurm) make arbitrary.
