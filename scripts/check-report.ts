@@ -93,7 +93,7 @@ if (existsSync(markdownPath) && existsSync(htmlPath)) {
           const r = t.getBoundingClientRect();
           return { text: t.textContent ?? '', left: r.left - box.left, top: r.top - box.top, right: r.right - box.left, bottom: r.bottom - box.top };
         });
-        return { path, drawn: box.width > 0 && box.height > 0 && svg.querySelectorAll('rect, polyline, circle').length > 1, width: box.width, height: box.height, texts };
+        return { path, drawn: box.width > 0 && box.height > 0 && svg.querySelectorAll('rect, polyline, circle, image').length > 1, width: box.width, height: box.height, texts };
       });
       return { figures, tables: document.querySelectorAll('table').length };
     });
