@@ -107,6 +107,8 @@ export interface AttackDefinition {
   column(params: AttackParams): string;
   /** An attack of stages: the parameters of the measurement after each earlier stage (its run's `stages`). */
   stages?(params: AttackParams): AttackParams[];
+  /** An attack of stages: the attacks it runs, in order (the report names each stage with its budget). */
+  suite?: readonly AttackDefinition[];
   /**
    * Where `reproduce` runs it beyond the paper: `beyond` at the paper's ε on the bagging ensemble (Grad. 2
    * and 3), `sweep` in the ε sweeps there, `everyRun` on every trained run at the paper's ε. Absent: only

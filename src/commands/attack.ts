@@ -1,6 +1,7 @@
 /** `ensdef attack`: parses and validates options into attack jobs, runs them on a run's test set, appends results. */
 import { Command, Option } from 'commander';
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { resolveSpec, type AttackDefinition, type ParamDef } from '../attacks/definition.ts';
 import { GRAD_NAMES, LOSS_FORMS, type GradName, type LossForm } from '../attacks/gradients.ts';
 import { ATTACK_IDS, ATTACK_PARAMS, ATTACKS, attackDefinition } from '../attacks/registry.ts';
@@ -11,7 +12,7 @@ import { ATTACK_BATCH_SIZE, attackRun, checkMember, openRun, openSurrogate } fro
 import { drawFigure1 } from '../eval/figure1.ts';
 import { formatRow, table2Jobs, table4Jobs, type AttackJob } from '../eval/jobs.ts';
 import { resultsPath } from '../eval/results.ts';
-import { resolveRunName } from '../run/run-dir.ts';
+import { checkDirectoryFlag, resolveRunName } from '../run/run-dir.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
 import { enumOption, integerListOption, integerOption, numberListOption, numberOption } from './parse.ts';
 
@@ -100,6 +101,7 @@ export function resolveJobs(flags: AttackFlags, dataset: DatasetDescriptor, memb
   if (flags.sweepSteps && given.steps !== undefined) throw usageError('--steps: --sweep-steps already sets n; drop one of them');
   if (flags.sweepSteps && !definition.params.some((p) => p.key === 'steps')) throw usageError(`--sweep-steps: ${definition.title} has no step count; use it with an iterative attack`);
   if (flags.figure && (flags.sweepEps || flags.sweepSteps)) throw usageError('--figure: draw a figure from one attack, not a sweep; drop --figure or the sweep');
+  if (flags.figure) checkFigurePath(flags.figure);
   const epsValues: (number | undefined)[] = flags.sweepEps ?? [given.eps];
   const stepValues: (number | undefined)[] = flags.sweepSteps ?? [given.steps];
   return epsValues.flatMap((eps) =>
@@ -137,7 +139,7 @@ export function attackCommand(): Command {
     .option('--table4', "the run's Table 4 row: no attack, the paper's attacks with Grad. 2 and 3 (ensembles) or the model's own gradient (single models)", false)
     .option('--sweep-eps <list>', 'ε sweep: run the attack at each ε of a comma-separated list (α follows ε unless --alpha)', numberListOption('--sweep-eps', 0, 1))
     .option('--sweep-steps <list>', 'iteration sweep (iterative attacks): run the attack at each step count of a comma-separated list', integerListOption('--sweep-steps', 1, 100000))
-    .option('--figure <path.png>', 'also write Figure 1: the first test images, clean and adversarial, with predicted labels')
+    .option('--figure <path.svg|path.png>', 'also write Figure 1: the first test images, clean and adversarial, with predicted labels (SVG: titled, CIFAR-10 classes by name)')
     .option('--force', 'measure again what results.csv already holds (by default a rerun skips those jobs and prints their saved rows)', false)
     .option('--batch-size <n>', 'images attacked together', integerOption('--batch-size', 1, 100000), ATTACK_BATCH_SIZE)
     .action(async (flags: AttackFlags, cmd: Command) => {
@@ -166,4 +168,10 @@ export function attackCommand(): Command {
       }
       log(appended > 0 ? `results appended to ${resultsPath(run.dir)}` : `nothing new measured; ${resultsPath(run.dir)} unchanged`);
     });
+}
+
+/** --figure names a file to write: not a directory, and not under a file (checked before the attack runs). */
+function checkFigurePath(path: string): void {
+  if (existsSync(path) && statSync(path).isDirectory()) throw usageError(`--figure ${path} is a directory; name the file to write, e.g. ${join(path, 'figure1.svg')}`);
+  checkDirectoryFlag('--figure', path, 'name an .svg or .png file in a directory', dirname(path));
 }

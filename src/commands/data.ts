@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { fetchDataset } from '../data/download.ts';
 import { provenanceNote } from '../data/provenance.ts';
 import { DATA_CACHE_ROOT, DATASET_NAMES, datasetDescriptor, loadDataset } from '../datasets/registry.ts';
+import { checkDirectoryFlag } from '../run/run-dir.ts';
 import { log } from './global.ts';
 import { enumOption } from './parse.ts';
 
@@ -14,6 +15,7 @@ export function dataCommand(): Command {
     .argument('<dataset>', `one of ${DATASET_NAMES.join(', ')}`, enumOption('dataset', DATASET_NAMES))
     .option('--cache-dir <dir>', 'cache root', DATA_CACHE_ROOT)
     .action(async (dataset: string, flags: { cacheDir: string }) => {
+      checkDirectoryFlag('--cache-dir', flags.cacheDir, 'name a directory for the downloaded files');
       const dir = await fetchDataset(dataset, datasetDescriptor(dataset).remoteFiles, flags.cacheDir, log);
       console.log(`${dataset} ready in ${dir}`);
     });

@@ -6,6 +6,7 @@ import { PRESET_NAMES, PRESETS, type PresetName } from '../reproduce/presets.ts'
 import { describeSitting, recordedReproduction, reproduce, reproduceStep } from '../reproduce/run.ts';
 import { slurmStatus, splitArgs, submitToSlurm } from '../cluster/executor.ts';
 import { usageError } from '../errors.ts';
+import { checkDirectoryFlag } from '../run/run-dir.ts';
 import { log, startBackend, type GlobalOptions } from './global.ts';
 import { enumOption, integerOption } from './parse.ts';
 import { DEFAULT_WORKERS, WORKERS_HELP, workersFor } from './train.ts';
@@ -62,6 +63,7 @@ export function reproduceCommand(): Command {
       if (flags.dataDir !== undefined && datasets.length > 1) throw usageError('--data-dir names one data set\'s files: give one --dataset, and run each data set with its own --data-dir');
       const dataDirs: Record<string, string> = flags.dataDir !== undefined ? { [datasets[0]]: flags.dataDir } : {};
       const outDir = flags.out ?? join('results', `reproduce-${preset.name}`);
+      checkDirectoryFlag('--out', outDir, 'choose a directory for the reproduction (runs/, report/, its state)');
       if (flags.status) {
         // Without --preset / --dataset, the ones the reproduction in --out was started with.
         const recorded = recordedReproduction(outDir);

@@ -40,6 +40,7 @@ export const cifar10: DatasetDescriptor = {
   name: 'cifar10',
   imageShape: [32, 32, 3],
   numClasses: 10,
+  classNames: ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'],
   sizes: { train: 50000, test: 10000 },
   remoteFiles: [
     { name: 'cifar-10-binary.tar.gz', urls: ['https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'], algorithm: 'md5', digest: 'c32a1d4ab5d03f1284b67883e8d87530' },

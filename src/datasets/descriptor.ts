@@ -32,6 +32,8 @@ export interface DatasetDescriptor {
   /** [height, width, channels] */
   imageShape: [number, number, number];
   numClasses: number;
+  /** The classes' names by label, where the labels are not their own names (CIFAR-10; MNIST's digits are). */
+  classNames?: readonly string[];
   sizes: { train: number; test: number };
   /** The official files and their checksums (`ensdef data fetch`). */
   remoteFiles: RemoteFile[];

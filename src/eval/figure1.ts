@@ -1,6 +1,8 @@
 /**
- * Figure 1: a PNG grid of test images — clean on the top row, adversarial below — each with the label
- * the scored model predicts for it, drawn in a built-in 3×5 pixel font (green when right, red when wrong).
+ * Figure 1: test images — clean on the top row, adversarial below — each with the label the scored model
+ * predicts for it (green when right, red when wrong). As SVG (what `reproduce` draws): a title naming the
+ * attack with ε and the model, the images embedded as PNG, the labels as text (CIFAR-10's by class name). As
+ * PNG (`attack --figure x.png`): the grid alone, labels in a built-in 3×5 pixel font.
  */
 import * as tf from '@tensorflow/tfjs';
 import { PNG } from 'pngjs';
@@ -8,10 +10,13 @@ import type { AttackSpec } from '../attacks/definition.ts';
 import { gradientHooks, NO_GRADIENT, type GradientHooks } from '../attacks/gradients.ts';
 import { scorerOf } from '../attacks/scoring.ts';
 import type { Split } from '../data/dataset.ts';
-import { loadRunDataset } from '../datasets/registry.ts';
+import { datasetDescriptor, loadRunDataset } from '../datasets/registry.ts';
 import { Ensemble } from '../ensembles/ensemble.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
 import { openRun } from './attack-run.ts';
+import { paperName } from './paper.ts';
+import { textWidth } from './svg.ts';
+import { describeAttack, paperMethodName } from './tables.ts';
 import { jobTargets, type AttackJob } from './jobs.ts';
 import { batchOf, predictorFor, probabilitiesFor, runAttack, type ScoreTarget } from './measure.ts';
 
@@ -127,8 +132,70 @@ export function attackFigure(options: AttackFigureOptions): FigureCell[][] {
   return [row(clean, cleanPredictions), row(adversarial, adversarialPredictions)];
 }
 
-export function writeFigure(path: string, rows: FigureCell[][], imageShape: [number, number, number]): void {
-  writeFileAtomic(path, renderFigure(rows, imageShape));
+/** One image as a PNG of its own pixels, unscaled (the SVG scales it). */
+function imagePng(image: Float32Array, [h, w, c]: [number, number, number]): Buffer {
+  const png = new PNG({ width: w, height: h });
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const base = (y * w + x) * c;
+      setPixel(png, x, y, (c === 1 ? [0, 0, 0].map(() => image[base]) : [image[base], image[base + 1], image[base + 2]]).map((v) => Math.round(255 * v)));
+    }
+  }
+  return PNG.sync.write(png);
+}
+
+export interface FigureText {
+  /** The title: the data, the attack with ε, the model whose predictions label the images. */
+  title: string;
+  /** Each row's name, e.g. 'clean', 'BIM'. */
+  rowNames: string[];
+  /** Class names by label (CIFAR-10); undefined: the label itself (MNIST's digits). */
+  classNames?: readonly string[];
+}
+
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Figure 1 as SVG: title, row names, each image 3× and pixelated, its predicted label below it in green or red. */
+export function figureSvg(rows: FigureCell[][], imageShape: [number, number, number], text: FigureText): string {
+  const scale = 3;
+  const [h, w] = imageShape;
+  const name = (label: number) => text.classNames?.[label] ?? String(label);
+  const labels = rows.flat().map((cell) => name(cell.predicted));
+  const cellWidth = Math.ceil(Math.max(w * scale, ...labels.map((l) => textWidth(l, 11))) + 8);
+  const cellHeight = h * scale + 20;
+  const left = Math.ceil(10 + Math.max(...text.rowNames.map((r) => textWidth(r, 11))) + 10);
+  const columns = Math.max(0, ...rows.map((r) => r.length));
+  const width = Math.ceil(Math.max(left + columns * cellWidth + 10, textWidth(text.title, 13) + 20));
+  const top = 36;
+  const height = top + rows.length * cellHeight + 10;
+  const body = rows.flatMap((row, r) => {
+    const y = top + r * cellHeight;
+    return [
+      `<text x="${left - 10}" y="${y + (h * scale) / 2 + 4}" text-anchor="end" font-family="sans-serif" font-size="11">${escapeXml(text.rowNames[r] ?? '')}</text>`,
+      ...row.flatMap((cell, col) => {
+        const x = left + col * cellWidth + (cellWidth - w * scale) / 2;
+        const png = imagePng(cell.image, imageShape).toString('base64');
+        const colour = `rgb(${(cell.correct ? CORRECT_RGB : WRONG_RGB).join(',')})`;
+        return [
+          `<image x="${x}" y="${y}" width="${w * scale}" height="${h * scale}" style="image-rendering: pixelated" href="data:image/png;base64,${png}"/>`,
+          `<text class="label" x="${x + (w * scale) / 2}" y="${y + h * scale + 14}" text-anchor="middle" font-family="sans-serif" font-size="11" fill="${colour}">${escapeXml(name(cell.predicted))}</text>`,
+        ];
+      }),
+    ];
+  });
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
+    '<rect width="100%" height="100%" fill="white"/>',
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-family="sans-serif" font-size="13" font-weight="bold">${escapeXml(text.title)}</text>`,
+    ...body,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+/** Writes Figure 1 as SVG when `path` ends in .svg, else as PNG. */
+export function writeFigure(path: string, rows: FigureCell[][], imageShape: [number, number, number], text: FigureText): void {
+  writeFileAtomic(path, path.endsWith('.svg') ? figureSvg(rows, imageShape, text) : renderFigure(rows, imageShape));
 }
 
 /** Test images shown in the Figure 1 grid. */
@@ -156,7 +223,15 @@ export async function drawFigure1(runsRoot: string, runName: string, job: Attack
       numClasses: dataset.numClasses,
       count: FIGURE_IMAGES,
     });
-    writeFigure(path, cells, dataset.imageShape);
+    const target = jobTargets(job, member)[0];
+    const method = paperName(paperMethodName(run.manifest.config.method));
+    const model = target.scoredOn === 'single' ? `the ${method} single model (member ${target.member})` : `the ${method} ensemble`;
+    const gradient = job.grad ? `, Grad. ${job.grad}${surrogate ? ` of run ${surrogate}` : ''}` : '';
+    writeFigure(path, cells, dataset.imageShape, {
+      title: `Figure 1 (${run.manifest.config.dataset}): ${describeAttack(job.attack.definition.id, job.attack.params)}${gradient}, on ${model}`,
+      rowNames: ['clean', job.attack.definition.title],
+      classNames: datasetDescriptor(run.manifest.config.dataset).classNames,
+    });
   } finally {
     ensemble.dispose();
     if (gradientEnsemble !== ensemble) gradientEnsemble.dispose();

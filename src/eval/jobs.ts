@@ -64,12 +64,7 @@ export interface JobContext {
 
 export function jobLabel(job: AttackJob, member: number | string): string {
   if (!job.attack) return 'no attack';
-  return job.grad ? `${describeAttack(job.attack)} ${describeGradient(job.grad, member, job.loss)}` : `${describeAttack(job.attack)} [gradient-free]`;
-}
-
-/** e.g. "BIM(ε=0.2, α=0.025, n=8)". */
-export function describeAttack(spec: AttackSpec): string {
-  return describeSpec(spec);
+  return job.grad ? `${describeSpec(job.attack)} ${describeGradient(job.grad, member, job.loss)}` : `${describeSpec(job.attack)} [gradient-free]`;
 }
 
 /** Runs one job with a progress bar; one row per scored model. */

@@ -1,25 +1,39 @@
 /**
- * Table 2 and Table 4 from saved result rows, with the paper's numbers beside ours. Every number keeps
- * the gradient source and loss form that produced it. Pure functions: the same rows give the same tables.
+ * Table 2, Table 4 and the beyond-the-paper table from saved result rows, with the paper's numbers beside
+ * ours, in the paper's order: data sets, then loss forms (logits first), then FGSM before BIM, then methods as
+ * the paper lists them. Every number keeps the attack parameters, gradient source, loss form and test-image
+ * count that produced it, and its 95 % Wilson interval. Pure functions: the same rows give the same tables.
  */
+import type { AttackParams } from '../attacks/definition.ts';
+import { LOSS_FORMS } from '../attacks/gradients.ts';
 import { ATTACKS, attackDefinition } from '../attacks/registry.ts';
 import { METHODS } from '../training/methods.ts';
-import type { PaperResults } from './paper.ts';
+import { wilsonInterval } from './intervals.ts';
+import { paperRank, type PaperResults } from './paper.ts';
 import type { ResultRow } from './results.ts';
 import type { RunResults } from './run-results.ts';
 
-/** The paper's attacks (FGSM, BIM), in the registry's order. */
+/** The paper's attacks (FGSM, BIM), in the registry's order: the paper's FGSM block, then its BIM block. */
 export const PAPER_ATTACKS: readonly string[] = ATTACKS.filter((a) => a.paper).map((a) => a.id);
 
 /** One number of a table, long format (one CSV row each). */
 export interface TableCell {
   dataset: string;
   attack: string;
+  /** The attack's parameters (null: no attack). */
+  params: AttackParams | null;
+  /** The paper's row key (random_init, defensive_distillation, ...). */
   method: string;
   loss: string;
+  /** The column's key (grad1_single, fgsm_grad3; beyond the paper: the attack's `column`, e.g. pgd_r5_n8). */
   column: string;
+  /** Beyond the paper: the row's name as the report prints it, the attack with its budget. */
+  label?: string;
   gradient: string;
   ours: number | null;
+  /** The 95 % Wilson interval of `ours` on its n images. */
+  ci_low: number | null;
+  ci_high: number | null;
   paper: number | null;
   difference: number | null;
   n: number | null;
@@ -27,7 +41,7 @@ export interface TableCell {
   run: string;
 }
 
-/** The paper's naming of a method (random_init, defensive_distillation, ...). */
+/** The paper's row key of a method (random_init, defensive_distillation, ...). */
 export function paperMethodName(method: string): string {
   const rows = METHODS.find((m) => m.name === method)?.paperRows;
   return rows?.table2 ?? rows?.table4 ?? method.replace(/-/g, '_');
@@ -47,17 +61,25 @@ function pickMember(rows: ResultRow[], predicate: (row: ResultRow) => boolean): 
   return pick(rows, (r) => predicate(r) && r.member === '0') ?? pick(rows, (r) => predicate(r) && r.member === 'all');
 }
 
+/** The loss forms a run was attacked with, logits first as the paper's Keras models computed theirs. */
 function lossFormsOf(rows: ResultRow[]): string[] {
   // A gradient-free attack has no loss form: it makes no table section of its own.
-  const forms = [...new Set(rows.filter((r) => r.attack !== 'none' && r.loss !== '').map((r) => r.loss))].sort();
-  return forms.length > 0 ? forms : ['logits'];
+  const forms = new Set(rows.filter((r) => r.attack !== 'none' && r.loss !== '').map((r) => r.loss));
+  const ordered = LOSS_FORMS.filter((form) => forms.has(form));
+  return ordered.length > 0 ? ordered : ['logits'];
 }
 
-function cell(base: Omit<TableCell, 'ours' | 'paper' | 'difference' | 'n' | 'zero_grad_fraction'>, row: ResultRow | undefined, paper: number | null): TableCell {
+type CellBase = Omit<TableCell, 'ours' | 'ci_low' | 'ci_high' | 'paper' | 'difference' | 'n' | 'zero_grad_fraction' | 'params'>;
+
+function cell(base: CellBase, row: ResultRow | undefined, paper: number | null): TableCell {
   const ours = row?.accuracy ?? null;
+  const [low, high] = row && row.n > 0 ? wilsonInterval(row.accuracy, row.n) : [null, null];
   return {
     ...base,
+    params: row && row.attack !== 'none' ? row.params : null,
     ours,
+    ci_low: low,
+    ci_high: high,
     paper,
     difference: ours !== null && paper !== null ? ours - paper : null,
     n: row?.n ?? null,
@@ -73,7 +95,49 @@ const GRADIENT_LABEL: Record<string, string> = {
   own: "model's own gradient",
 };
 
+/** Table 2's columns as the paper heads them, then ours (Grad. 3, which the paper does not have). */
 export const TABLE2_COLUMNS = ['no_attack_single', 'no_attack_ensemble', 'grad1_single', 'grad1_ensemble', 'grad2_ensemble', 'grad3_ensemble'] as const;
+/** Table 4's columns as the paper heads them (ensembles attacked with Grad. 2), then ours with Grad. 3. */
+export const TABLE4_COLUMNS = ['no_attack', 'fgsm', 'bim', 'fgsm_grad3', 'bim_grad3'] as const;
+
+const COLUMN_LABELS: Record<string, string> = {
+  no_attack_single: 'No Attack Single',
+  no_attack_ensemble: 'No Attack Ensemble',
+  grad1_single: 'Grad. 1 Single',
+  grad1_ensemble: 'Grad. 1 Ensemble',
+  grad2_ensemble: 'Grad. 2 Ensemble',
+  grad3_ensemble: 'Grad. 3 Ensemble (ours)',
+  no_attack: 'No Attack',
+};
+
+/** A Table 2 or Table 4 column as the paper heads it ("Grad. 1 Ensemble", "BIM"), ours marked, for heads and legends. */
+export function columnLabel(column: string): string {
+  if (column in COLUMN_LABELS) return COLUMN_LABELS[column];
+  const [attack, grad3] = column.split('_grad3');
+  if (PAPER_ATTACKS.includes(attack)) return grad3 === undefined ? attackDefinition(attack).title : `${attackDefinition(attack).title} Grad. 3 (ours)`;
+  return column;
+}
+
+/**
+ * Cells in the paper's order: data set, loss form (logits first), attack block (Table 2: FGSM, then BIM),
+ * method, run, column.
+ */
+function paperOrder(cells: TableCell[], paper: PaperResults, columns: readonly string[], attackBlocks: boolean): TableCell[] {
+  const datasets = [...new Set(paper.table2.map((r) => r.dataset))];
+  const datasetRank = (d: string) => (datasets.includes(d) ? datasets.indexOf(d) : datasets.length);
+  const blockRank = (a: string) => (attackBlocks ? PAPER_ATTACKS.indexOf(a) : 0);
+  const lossRank = (l: string) => (LOSS_FORMS as readonly string[]).indexOf(l);
+  return [...cells].sort(
+    (a, b) =>
+      datasetRank(a.dataset) - datasetRank(b.dataset) ||
+      a.dataset.localeCompare(b.dataset) ||
+      lossRank(a.loss) - lossRank(b.loss) ||
+      blockRank(a.attack) - blockRank(b.attack) ||
+      paperRank(paper, a.dataset)(a.method) - paperRank(paper, b.dataset)(b.method) ||
+      a.run.localeCompare(b.run) ||
+      columns.indexOf(a.column) - columns.indexOf(b.column),
+  );
+}
 
 export function buildTable2(runs: RunResults[], paper: PaperResults): TableCell[] {
   const cells: TableCell[] = [];
@@ -102,27 +166,7 @@ export function buildTable2(runs: RunResults[], paper: PaperResults): TableCell[
       }
     }
   }
-  return cells;
-}
-
-export const TABLE4_COLUMNS = ['no_attack', 'fgsm', 'bim', 'fgsm_grad3', 'bim_grad3'] as const;
-
-const TABLE2_LABELS: Record<(typeof TABLE2_COLUMNS)[number], string> = {
-  no_attack_single: 'No attack, single',
-  no_attack_ensemble: 'No attack, ensemble',
-  grad1_single: 'Grad. 1 single',
-  grad1_ensemble: 'Grad. 1 ensemble',
-  grad2_ensemble: 'Grad. 2 ensemble',
-  grad3_ensemble: 'Grad. 3 ensemble',
-};
-
-/** A Table 2 or Table 4 column as a reader names it ("Grad. 1 ensemble", "BIM, Grad. 3"), for figure legends. */
-export function columnLabel(column: string): string {
-  if (column in TABLE2_LABELS) return TABLE2_LABELS[column as keyof typeof TABLE2_LABELS];
-  if (column === 'no_attack') return 'No attack';
-  const [attack, grad3] = column.split('_grad3');
-  if (PAPER_ATTACKS.includes(attack)) return grad3 === undefined ? attack.toUpperCase() : `${attack.toUpperCase()}, Grad. 3`;
-  return column;
+  return paperOrder(cells, paper, TABLE2_COLUMNS, true);
 }
 
 export function buildTable4(runs: RunResults[], paper: PaperResults): TableCell[] {
@@ -144,36 +188,97 @@ export function buildTable4(runs: RunResults[], paper: PaperResults): TableCell[
       for (const attack of PAPER_ATTACKS) {
         cells.push(cell({ ...base, attack, column: attack, gradient: ensemble ? GRADIENT_LABEL['2'] : GRADIENT_LABEL.own }, attacked(attack, paperGrad), (paperRow as unknown as Record<string, number> | undefined)?.[attack] ?? null));
       }
-      for (const attack of PAPER_ATTACKS) {
-        const grad3 = ensemble ? attacked(attack, '3') : attacked(attack, '1');
-        cells.push(cell({ ...base, attack, column: `${attack}_grad3`, gradient: ensemble ? GRADIENT_LABEL['3'] : GRADIENT_LABEL.own }, grad3, null));
-      }
+      // A single model has one gradient, its own: no Grad. 3 cell to repeat it in.
+      if (ensemble) for (const attack of PAPER_ATTACKS) cells.push(cell({ ...base, attack, column: `${attack}_grad3`, gradient: GRADIENT_LABEL['3'] }, attacked(attack, '3'), null));
     }
   }
-  return cells;
+  return paperOrder(cells, paper, TABLE4_COLUMNS, false);
 }
 
-/** Beyond the paper: the other attacks at their default ε, and transfer from a surrogate, for every attacked run. */
-export function buildBeyondTable(runs: RunResults[]): TableCell[] {
-  const cells: TableCell[] = [];
+/** A parameter as a reader reads a budget: "ε = 0.02", "8 steps", "5 restarts", "1,000 queries". */
+function paramText(key: string, value: number): string | null {
+  const count = (one: string, many: string) => `${value.toLocaleString('en-US')} ${value === 1 ? one : many}`;
+  switch (key) {
+    case 'eps':
+      return `ε = ${value}`;
+    case 'alpha':
+      return `α = ${value}`;
+    case 'steps':
+      return count('step', 'steps');
+    case 'restarts':
+      return count('restart', 'restarts');
+    case 'queries':
+      return count('query', 'queries');
+    case 'seed':
+    case 'stages':
+      return null; // a seed is not a budget; the stages are named one by one
+    default:
+      return `${key} = ${value}`;
+  }
+}
+
+/** An attack by name with its whole budget, e.g. "BIM (ε = 0.02, α = 0.0025, 8 steps)"; FGSM is one step. */
+export function describeAttack(attack: string, params: AttackParams): string {
+  const definition = attackDefinition(attack);
+  const parts = definition.params.filter((p) => params[p.key] !== undefined).map((p) => paramText(p.key, params[p.key])).filter((t) => t !== null);
+  if (!definition.params.some((p) => p.key === 'steps') && definition.usesGradient && !definition.suite) parts.push('1 step');
+  return `${definition.title} (${parts.join(', ')})`;
+}
+
+/**
+ * The name of a beyond-the-paper row: an attack with its budget; a suite's stage by what it adds to the
+ * stages before it, its last stage as the suite's result.
+ */
+function beyondLabel(row: ResultRow): string {
+  const definition = attackDefinition(row.attack);
+  if (!definition.suite) return row.surrogate ? `${describeAttack(row.attack, row.params)}, transferred from ${row.surrogate}` : describeAttack(row.attack, row.params);
+  const k = row.params.stages;
+  const stage = definition.suite[k - 1];
+  // The stage's own budget: the suite's parameters that the stage takes, but ε, which the suite states once.
+  const budget = Object.fromEntries(stage.params.filter((p) => p.key !== 'eps').map((p) => [p.key, row.params[p.key]]));
+  const added = `${k > 1 ? '+ ' : ''}${describeAttack(stage.id, budget)}`;
+  const prefix = `${definition.title} (ε = ${row.params.eps})`;
+  return k === definition.suite.length ? `${prefix}, result (stage ${k}: ${added})` : `${prefix}, stage ${k}: ${added}`;
+}
+
+/**
+ * Beyond the paper: the other attacks at their default ε, and transfer from a surrogate, for every attacked
+ * run, in the paper's method order; per run in the registry's attack order, a suite's stages in order then
+ * its result; transfer attacks after the white-box ones.
+ */
+export function buildBeyondTable(runs: RunResults[], paper: PaperResults): TableCell[] {
+  const cells: { cell: TableCell; row: ResultRow }[] = [];
   for (const run of runs) {
     const { dataset } = run.manifest.config;
     const method = paperMethodName(run.manifest.config.method);
-    const runCells: TableCell[] = [];
     for (const row of run.rows.filter((r) => r.table === 'beyond')) {
       const isTransfer = row.surrogate !== '';
       const column = isTransfer ? `transfer_${row.attack}_from_${row.surrogate}` : attackDefinition(row.attack).column(row.params);
       const gradient = row.grad === '' ? 'none (queries the model)' : `${GRADIENT_LABEL[row.grad]}${isTransfer ? ` of run ${row.surrogate}` : ''}`;
-      runCells.push(cell({ dataset, attack: row.attack, method, loss: row.loss, column, gradient, run: run.name }, row, null));
+      cells.push({ cell: { ...cell({ dataset, attack: row.attack, method, loss: row.loss, column, gradient, run: run.name }, row, null), label: beyondLabel(row) }, row });
     }
-    // Rows are appended in the order their steps finished, which concurrent jobs (Slurm) make arbitrary.
-    cells.push(...runCells.sort(byBeyondKey));
   }
-  return cells;
+  // Rows are appended in the order their steps finished, which concurrent jobs (Slurm) make arbitrary.
+  const key = ({ cell: c, row }: { cell: TableCell; row: ResultRow }): (number | string)[] => [
+    c.dataset,
+    paperRank(paper, c.dataset)(c.method),
+    c.run,
+    row.surrogate === '' ? 0 : 1,
+    attackRank(row.attack),
+    row.params.stages ?? 0,
+    c.column,
+    c.loss,
+    c.gradient,
+    c.n ?? 0,
+  ];
+  const compare = (a: number | string, b: number | string) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b)));
+  return cells
+    .sort((a, b) => {
+      const [ka, kb] = [key(a), key(b)];
+      return ka.map((v, i) => compare(v, kb[i])).find((d) => d !== 0) ?? 0;
+    })
+    .map((c) => c.cell);
 }
 
+/** The registry's attack order (its `order` field): the paper's attacks first. */
 const attackRank = (attack: string) => ATTACKS.findIndex((a) => a.id === attack);
-
-function byBeyondKey(a: TableCell, b: TableCell): number {
-  return attackRank(a.attack) - attackRank(b.attack) || a.column.localeCompare(b.column) || a.loss.localeCompare(b.loss) || a.gradient.localeCompare(b.gradient) || (a.n ?? 0) - (b.n ?? 0);
-}

@@ -53,7 +53,7 @@ export function datasetOf(step: Step): string {
 }
 
 export function figurePath(dataset: string): string {
-  return `figures/figure1-${dataset}.png`;
+  return `figures/figure1-${dataset}.svg`;
 }
 
 /** Seed offset of the surrogate ensemble used for transfer attacks: independent of every attacked run. */

@@ -1,6 +1,6 @@
 /** Run directories: runs/NAME/{manifest.json, members/member-NN/, results.csv, log}. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { UserError, usageError } from '../errors.ts';
 import { writeFileAtomic } from './atomic.ts';
 
@@ -15,9 +15,24 @@ export function validateRunName(name: string): string {
   return name;
 }
 
+/**
+ * Refuses a flag whose directory (`dir`: the flag's `value` itself, or the folder a file is written to) is
+ * a file or lies under one, before anything is written: mkdir would fail there with EEXIST or ENOTDIR,
+ * which says nothing about the flag. `fix` tells the user what to give instead.
+ */
+export function checkDirectoryFlag(flag: string, value: string, fix: string, dir = value): void {
+  for (let p = resolve(dir); ; p = dirname(p)) {
+    if (existsSync(p)) {
+      if (statSync(p).isDirectory()) return;
+      throw usageError(p === resolve(value) ? `${flag} ${value} is a file, not a directory; ${fix}` : `${flag} ${value}: ${p} is a file, not a directory; ${fix}`);
+    }
+    if (dirname(p) === p) return;
+  }
+}
+
 export function runDir(root: string, name: string): string {
   validateRunName(name);
-  if (existsSync(root) && !statSync(root).isDirectory()) throw usageError(`--runs-dir ${root} is a file, not a directory; name a directory for the runs`);
+  checkDirectoryFlag('--runs-dir', root, 'name a directory for the runs');
   return resolve(root, name);
 }
 

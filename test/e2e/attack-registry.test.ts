@@ -71,5 +71,5 @@ test('a new attack file alone reaches --help, results.csv and the report', () =>
   ensdef('report', '--runs', runs, '--out', join(project, 'report'));
   const beyond = parse(readFileSync(join(project, 'report', 'beyond.csv'), 'utf8'), { columns: true }) as Record<string, string>[];
   assert.deepEqual(beyond.map((c) => [c.attack, c.column, c.run, Number(c.ours)]), [['noise', 'noise_e0.2', 'r', Number(rows[0].accuracy)]]);
-  assert.match(readFileSync(join(project, 'report', 'report.md'), 'utf8'), /\| r \| bagging \|  \| noise_e0\.2 \| none \(queries the model\) \|/);
+  assert.match(readFileSync(join(project, 'report', 'report.md'), 'utf8'), /\| Bagging \(r\) \| NOISE \(ε = 0\.2\) \| none \(queries the model\) \| – \| 0\.\d{2} \[0\.\d{2}, 0\.\d{2}\] \| 40 \|/);
 });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
@@ -83,5 +83,40 @@ describe('ensdef command line', () => {
     assert.equal(manifest.status, 'complete');
     assert.equal(manifest.members.length, 1);
     assert.equal(manifest.evaluation?.testCount, 200);
+  });
+
+  describe('a flag naming a file where a directory goes is a one-line usage error, nothing written', () => {
+    const home = tempDir('cli-files');
+    const file = join(home, 'a-file');
+    writeFileSync(file, 'mine');
+    const untouched = () => assert.equal(readFileSync(file, 'utf8'), 'mine');
+
+    test('reproduce --out FILE (was "internal error: EEXIST")', () => {
+      assertOneLineError(ensdef('reproduce', '--preset', 'smoke', '--out', file), 2, `--out ${file} is a file, not a directory`);
+      untouched();
+    });
+
+    test('reproduce --out FILE/sub and report --out FILE/sub (were "internal error: ENOTDIR")', () => {
+      assertOneLineError(ensdef('reproduce', '--preset', 'smoke', '--out', join(file, 'sub')), 2, `--out ${join(file, 'sub')}: ${file} is a file`);
+      const saved = join(ROOT, 'docs', 'reproductions', 'cifar10-standin-cpu', 'runs');
+      assertOneLineError(ensdef('report', '--runs', saved, '--out', join(file, 'sub')), 2, `--out ${join(file, 'sub')}: ${file} is a file`);
+      untouched();
+    });
+
+    test('data fetch --cache-dir FILE (was "internal error: ENOTDIR")', () => {
+      assertOneLineError(ensdef('data', 'fetch', 'mnist', '--cache-dir', file), 2, `--cache-dir ${file} is a file`);
+      untouched();
+    });
+
+    test('attack --figure under a file, or naming a directory, is refused before the attack runs', () => {
+      // A run's manifest without its checkpoints: the flags are refused before the run is opened.
+      const runs = join(home, 'runs');
+      cpSync(join(ROOT, 'docs', 'reproductions', 'cifar10-standin-cpu', 'runs', 'cifar10-bagging', 'manifest.json'), join(runs, 'b', 'manifest.json'));
+      const attack = (figure: string) => ensdef('attack', '--runs-dir', runs, '--run', 'b', '--attack', 'fgsm', '--grad', '1', '--figure', figure);
+      assertOneLineError(attack(join(file, 'x.png')), 2, `--figure ${join(file, 'x.png')}: ${file} is a file`);
+      assertOneLineError(attack(home), 2, `--figure ${home} is a directory`);
+      assert.ok(!existsSync(join(runs, 'b', 'results.csv')), 'the attack ran');
+      untouched();
+    });
   });
 });

@@ -103,7 +103,7 @@ describe('report --out', () => {
   test('onto a file: refused, the file untouched', async () => {
     const file = join(home, 'summary.txt');
     writeFileSync(file, 'mine');
-    assertOneLineFailure(await report(file, '--force'), 1, `--out ${file} is a file`);
+    assertOneLineFailure(await report(file, '--force'), 2, `--out ${file} is a file`);
     assert.equal(readFileSync(file, 'utf8'), 'mine');
   });
 });

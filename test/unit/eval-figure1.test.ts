@@ -1,8 +1,9 @@
-/** Figure 1's PNG: the grid's size, the images' pixels as given, the predicted labels drawn green (right) or red (wrong). */
+/** Figure 1: as PNG, the grid's size, the images' pixels as given, the labels in green (right) or red (wrong); as SVG, its title and class names. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PNG } from 'pngjs';
-import { FIGURE_LAYOUT, renderFigure, type FigureCell } from '../../src/eval/figure1.ts';
+import { FIGURE_LAYOUT, figureSvg, renderFigure, type FigureCell } from '../../src/eval/figure1.ts';
+import { assertNoOverlap } from '../helpers/svg-layout.ts';
 
 test('a 2 × 3 grid of 4×4 grey images with their labels', () => {
   const { imageScale, glyphScale, margin, labelPad } = FIGURE_LAYOUT;
@@ -38,4 +39,23 @@ test('different labels draw different glyphs', () => {
   const s2 = FIGURE_LAYOUT.glyphScale ** 2;
   assert.equal(inked(one), 8 * s2);
   assert.equal(inked(eight), 13 * s2);
+});
+
+test('as SVG: a title, each row named, the images embedded, CIFAR-10 labels by class name in green or red, no text over another', () => {
+  const classNames = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+  const image = new Float32Array(32 * 32 * 3).fill(0.5);
+  const row = (offset: number, correct: boolean): FigureCell[] => Array.from({ length: 10 }, (_, i) => ({ image, predicted: (i + offset) % 10, correct }));
+  const title = 'Figure 1 (cifar10): BIM (ε = 0.02, α = 0.0025, 8 steps), Grad. 1, on the Rand. Ini. single model (member 0)';
+  const svg = figureSvg([row(0, true), row(1, false)], [32, 32, 3], { title, rowNames: ['clean', 'BIM'], classNames });
+  assert.ok(svg.includes(`font-weight="bold">${title}</text>`));
+  assert.equal(svg.match(/<image [^>]*href="data:image\/png;base64,/g)?.length, 20);
+  const labels = [...svg.matchAll(/<text class="label"[^>]*fill="([^"]*)">([^<]*)</g)].map((m) => [m[1], m[2]]);
+  assert.deepEqual(labels.slice(0, 10), classNames.map((name) => ['rgb(0,140,0)', name]));
+  assert.deepEqual(labels.slice(10).map(([colour]) => colour), Array(10).fill('rgb(210,0,0)'));
+  assert.match(svg, />clean<\/text>/);
+  assert.match(svg, />BIM<\/text>/);
+  assertNoOverlap(svg);
+  // MNIST names no classes: the label is the digit.
+  const digits = figureSvg([row(0, true)], [32, 32, 3], { title: 't', rowNames: ['clean'] });
+  assert.deepEqual([...digits.matchAll(/<text class="label"[^>]*>([^<]*)</g)].map((m) => m[1]), Array.from({ length: 10 }, (_, i) => String(i)));
 });

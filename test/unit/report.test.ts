@@ -12,7 +12,7 @@ import { appendResults, resultsPath, type ResultRow } from '../../src/eval/resul
 import { maskingFlags, sweeps } from '../../src/eval/masking.ts';
 import { buildBeyondTable, buildTable2, buildTable4 } from '../../src/eval/tables.ts';
 import { resultRow, type RowFields } from '../helpers/results.ts';
-import { loadPaperResults } from '../../src/eval/paper.ts';
+import { loadPaperResults, paperName } from '../../src/eval/paper.ts';
 import type { RunResults } from '../../src/eval/run-results.ts';
 import { writeManifest, type Manifest } from '../../src/run/manifest.ts';
 
@@ -28,6 +28,9 @@ const fgsm = (grad: '1' | '2' | '3', scored_on: 'single' | 'ensemble', accuracy:
   row({ attack: 'fgsm', grad, loss: 'logits', eps: 0.3, scored_on, member: grad === '1' ? '0' : '', accuracy, zero_grad_fraction: 0, ...extra });
 
 const paper = loadPaperResults();
+
+/** A chart's title: its bold lines (wrapped to the chart's width) joined again. */
+const boldTitle = (svg: string) => [...svg.matchAll(/font-weight="bold">([^<]*)</g)].map((m) => m[1]).join(' ');
 
 describe('report tables', () => {
   it('Table 2 puts the paper value and the difference beside ours, and keeps the paper setting only', () => {
@@ -81,7 +84,7 @@ describe('report tables', () => {
     const transfer = (grad: '2' | '3', accuracy: number) => row({ attack: 'bim', grad, loss: 'logits', eps: 0.2, alpha: 0.025, steps: 8, surrogate: 'mnist-surrogate', accuracy, zero_grad_fraction: 0 });
     const pgd = row({ attack: 'pgd', grad: '3', loss: 'logits', accuracy: 0.1, zero_grad_fraction: 0 });
     const rows = [transfer('2', 0.18), transfer('3', 0.2), pgd];
-    const table = (order: ResultRow[]) => buildBeyondTable([{ name: 'b', manifest: manifest('bagging', 2), rows: order }]);
+    const table = (order: ResultRow[]) => buildBeyondTable([{ name: 'b', manifest: manifest('bagging', 2), rows: order }], paper);
     const forward = table(rows);
     assert.equal(forward.length, 3);
     assert.deepEqual(table([...rows].reverse()), forward);
@@ -191,26 +194,26 @@ describe('ensdef report files', () => {
     const { files } = buildReport(join(root, 'runs'), out);
     const barTitles = (svg: string, kind: 'ours' | 'paper') => [...svg.matchAll(new RegExp(`<rect class="bar ${kind}"[^>]*><title>([^<]*)</title>`, 'g'))].map((m) => m[1]);
     const figures: [string, string, (r: Record<string, string>) => boolean, RegExp][] = [
-      ['table2.csv', 'figures/figure2-mnist-fgsm-logits.svg', (r) => r.attack === 'fgsm', /Figure 2: mnist, FGSM, loss form logits/],
-      ['table4.csv', 'figures/table4-mnist-logits.svg', () => true, /Table 4: mnist, loss form logits/],
+      ['table2.csv', 'figures/figure2-mnist-fgsm-logits.svg', (r) => r.attack === 'fgsm', /Figure 2 \(mnist\): FGSM \(ε = 0\.3, 1 step\), loss from logits, n = 1,000 test images/],
+      ['table4.csv', 'figures/table4-mnist-logits.svg', () => true, /Table 4 as bars \(mnist\): FGSM \(ε = 0\.3, 1 step\), loss from logits/],
     ];
     for (const [csv, figure, select, title] of figures) {
       assert.ok(files.includes(figure), figure);
       const cells = (parse(readFileSync(join(out, csv), 'utf8'), { columns: true }) as Record<string, string>[]).filter((r) => r.dataset === 'mnist' && r.loss === 'logits' && select(r));
       const svg = readFileSync(join(out, figure), 'utf8');
-      assert.match(svg, title);
+      assert.match(boldTitle(svg), title);
       const ours = barTitles(svg, 'ours');
       const paperBars = barTitles(svg, 'paper');
       assert.equal(ours.length, cells.filter((r) => r.ours !== '').length, `${figure}: one bar of ours per measured cell`);
       assert.equal(paperBars.length, cells.filter((r) => r.paper !== '').length, `${figure}: one paper bar per paper value`);
       assert.ok(paperBars.length > 0 && ours.length > 0);
       for (const r of cells.filter((r) => r.paper !== '')) {
-        assert.ok(paperBars.some((t) => t.startsWith(`${r.method}, `) && t.endsWith(`, paper (2017): ${Number(r.paper).toFixed(4)}`)), `${figure}: ${r.column} paper ${r.paper}`);
+        assert.ok(paperBars.some((t) => t.startsWith(`${paperName(r.method)}, `) && t.endsWith(`, paper (2017): ${Number(r.paper).toFixed(4)}`)), `${figure}: ${r.column} paper ${r.paper}`);
       }
       assert.match(svg, /<rect class="bar paper"[^>]*fill="url\(#hatch-\d+\)"/);
     }
-    assert.ok(barTitles(readFileSync(join(out, 'figures/figure2-mnist-fgsm-logits.svg'), 'utf8'), 'ours').includes('bagging, Grad. 2 ensemble, ours: 0.3000'));
-    const link = '![figures/table4-mnist-logits.svg](figures/table4-mnist-logits.svg)';
+    assert.ok(barTitles(readFileSync(join(out, 'figures/figure2-mnist-fgsm-logits.svg'), 'utf8'), 'ours').includes('Bagging, Grad. 2 Ensemble, ours: 0.300'));
+    const link = '](figures/table4-mnist-logits.svg)';
     assert.ok(readFileSync(join(out, 'table4.md'), 'utf8').includes(link));
     const report = readFileSync(join(out, 'report.md'), 'utf8');
     const table4Section = report.slice(report.indexOf('## Table 4'), report.indexOf('## Beyond the paper'));
@@ -227,8 +230,8 @@ describe('ensdef report files', () => {
     const out = join(root, 'report');
     buildReport(join(root, 'runs'), out);
     const table2 = readFileSync(join(out, 'table2.md'), 'utf8');
-    assert.match(table2, /\| FGSM \| gaussian_noise \(sigma-a\) \|[^\n]*0\.1230/);
-    assert.match(table2, /\| FGSM \| gaussian_noise \(sigma-b\) \|[^\n]*0\.4560/);
+    assert.match(table2, /\| FGSM \| Gauss Noise \(sigma-a\) \|[^\n]*0\.123 /);
+    assert.match(table2, /\| FGSM \| Gauss Noise \(sigma-b\) \|[^\n]*0\.456 /);
   });
 
   it('names the data of every run: its label, verified or not, a fingerprint of its files; tables say what they ran on', () => {
@@ -253,8 +256,8 @@ describe('ensdef report files', () => {
     assert.match(report, /- \*\*MNIST\*\* — verified \(sha256 of the official \.gz files\)[^\n]*: m\n/);
     assert.match(report, /- data not recorded [^\n]*: old/);
     const table2 = readFileSync(join(root, 'report', 'table2.md'), 'utf8');
-    assert.match(table2, /### cifar10: CIFAR-10 stand-in \(test\), unverified; loss form/);
-    assert.match(table2, /### mnist: MNIST, verified \+ data not recorded/);
+    assert.match(table2, /### Table 2: cifar10: CIFAR-10 stand-in \(test\), unverified · /);
+    assert.match(table2, /### Table 2: mnist: MNIST, verified \+ data not recorded \(run trained before ensdef recorded it\) · FGSM/);
     const figure = readFileSync(join(root, 'report', 'figures', 'figure2-cifar10-fgsm-logits.svg'), 'utf8');
     assert.match(figure, />cifar10: CIFAR-10 stand-in \(test\), unverified</);
   });

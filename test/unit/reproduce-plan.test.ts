@@ -59,7 +59,7 @@ describe('reproduce plan', () => {
     assert.deepEqual(suites.map((s) => s.runName), trained.filter((name) => name !== 'mnist-surrogate'));
     assert.ok(suites.every((s) => s.job.grad === '3' && s.job.attack?.params.steps === 10 && s.job.attack?.params.queries === 100 && s.testLimit === 200));
     const figure = plan.find((s) => s.kind === 'figure');
-    assert.ok(figure && figure.kind === 'figure' && figure.path === 'figures/figure1-mnist.png' && figure.job.attack?.definition.id === 'bim' && figure.job.grad === '1');
+    assert.ok(figure && figure.kind === 'figure' && figure.path === 'figures/figure1-mnist.svg' && figure.job.attack?.definition.id === 'bim' && figure.job.grad === '1');
     const sweepEps = new Set(plan.flatMap((s) => (s.kind === 'attack' && s.job.attack?.definition.id === 'fgsm' && s.runName === 'mnist-bagging' ? [s.job.attack.params.eps] : [])));
     assert.ok(sweepEps.size >= 3);
   });

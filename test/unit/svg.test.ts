@@ -6,6 +6,7 @@ interface Bar {
   kind: 'ours' | 'paper';
   x: number;
   y: number;
+  width: number;
   height: number;
   fill: string;
   stroke: string | undefined;
@@ -16,7 +17,7 @@ interface Bar {
 function bars(svg: string): Bar[] {
   return [...svg.matchAll(/<rect class="bar (ours|paper)"([^>]*)><title>([^<]*)<\/title><\/rect>/g)].map(([, kind, attrs, title]) => {
     const attr = (name: string) => attrs.match(new RegExp(` ${name}="([^"]*)"`))?.[1];
-    return { kind: kind as Bar['kind'], x: Number(attr('x')), y: Number(attr('y')), height: Number(attr('height')), fill: attr('fill')!, stroke: attr('stroke'), title };
+    return { kind: kind as Bar['kind'], x: Number(attr('x')), y: Number(attr('y')), width: Number(attr('width')), height: Number(attr('height')), fill: attr('fill')!, stroke: attr('stroke'), title };
   });
 }
 
@@ -35,7 +36,7 @@ const series: PairedBarSeries[] = [
 ];
 
 describe('pairedBarChart', () => {
-  const svg = pairedBarChart('Figure 2: mnist, FGSM, loss form logits', groups, series);
+  const svg = pairedBarChart('Figure 2: mnist, FGSM, loss form logits', groups, series, { decimals: 4 });
   const drawn = bars(svg);
 
   it('draws one bar of ours per measured value and one of the paper per non-null paper value', () => {
@@ -77,7 +78,7 @@ describe('pairedBarChart', () => {
   it('puts the paper bar beside ours within a column and a group', () => {
     const ours = drawn.find((b) => b.kind === 'ours' && b.title.startsWith('random_init, No attack, single'))!;
     const paper = drawn.find((b) => b.kind === 'paper' && b.title.startsWith('random_init, No attack, single'))!;
-    assert.ok(paper.x > ours.x && paper.x - ours.x < 30, `ours at ${ours.x}, paper at ${paper.x}`);
+    assert.ok(Math.abs(paper.x - (ours.x + ours.width + 0.5)) <= 0.11, `ours at ${ours.x} (width ${ours.width}), paper at ${paper.x}`);
   });
 
   it('tooltips say whose value it is, and the legend names the columns and the key', () => {
@@ -89,8 +90,8 @@ describe('pairedBarChart', () => {
   });
 
   it('clamps to the [0, 1] axis and is byte-identical across calls', () => {
-    assert.equal(pairedBarChart('Figure 2: mnist, FGSM, loss form logits', groups, series), svg);
-    const clamped = pairedBarChart('t', ['a'], [{ name: 'x', ours: [1.5], paper: [-0.2] }]);
+    assert.equal(pairedBarChart('Figure 2: mnist, FGSM, loss form logits', groups, series, { decimals: 4 }), svg);
+    const clamped = pairedBarChart('t', ['a'], [{ name: 'x', ours: [1.5], paper: [-0.2] }], { decimals: 4 });
     const over = bars(clamped);
     const { plotHeight } = axis(clamped);
     assert.equal(over.find((b) => b.kind === 'ours')!.height, Number(plotHeight.toFixed(1)));
@@ -99,7 +100,7 @@ describe('pairedBarChart', () => {
 
   it('a subtitle (the data) is wrapped at spaces to the chart width, above an unchanged plot', () => {
     const long = 'cifar10: ' + Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ');
-    const withData = pairedBarChart(`Figure 2: cifar10\n${long}`, groups, series);
+    const withData = pairedBarChart(`Figure 2: cifar10\n${long}`, groups, series, { decimals: 4 });
     const width = Number(/<svg [^>]*width="([^"]*)"/.exec(withData)![1]);
     const lines = [...withData.matchAll(/<text x="[^"]*" y="[^"]*" text-anchor="middle" font-family="sans-serif" font-size="11">([^<]*)<\/text>/g)].map((m) => m[1]);
     const subtitle = lines.filter((line) => /word|cifar10:/.test(line));

@@ -41,7 +41,7 @@ function placeRows<T extends tf.Tensor>(full: T, sub: tf.Tensor, active: number[
 
 export const attack: AttackDefinition = {
   id: 'worst-case',
-  title: 'WORST-CASE',
+  title: 'Worst-case suite',
   summary: 'APGD-CE, then APGD-DLR, then Square, each on the images still classified correctly; every stage recorded',
   order: 100,
   params: SUITE_PARAMS,
@@ -90,6 +90,7 @@ export const attack: AttackDefinition = {
   costIsBound: true,
   cost: ({ steps, restarts, queries, stages }) => STAGES.slice(0, stages).reduce((sum, stage) => sum + stage.cost({ steps, restarts, queries }), 0),
   column: ({ stages }) => (stages === STAGES.length ? 'worst_case' : `worst_case_after_${STAGES.slice(0, stages).map((s) => s.id).join('+')}`),
+  suite: STAGES,
   stages: (params) => Array.from({ length: params.stages - 1 }, (_, k) => ({ ...params, stages: k + 1 })),
   reproduce: { everyRun: true },
 };
