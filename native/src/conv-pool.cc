@@ -125,30 +125,32 @@ ENSDEF_VECTOR_CLONES void filterGradientImage(const ConvPoolShape &s, const floa
   }
 }
 
-// The input gradient of one image: each window adds, at each of its positions' 3×3 patches, the sum over
-// filters whose maximum is there of d·weight.
-ENSDEF_VECTOR_CLONES void inputGradientImage(const ConvPoolShape &s, const float *image, const float *filter, const float *bias, const float *dy, float *dx) {
-  Floats partial[4 * kTaps];
+// The input gradient of one image. Per window, each position's gradient per filter (d where the filter's
+// maximum is at that position, else 0) is gathered first; then the nine taps of each position take
+// Σ_filters gradient·weight as broadcast products against the filters' taps laid out as rows (`taps`,
+// [o][16]), so that no sum runs across vector lanes.
+ENSDEF_VECTOR_CLONES void inputGradientImage(const ConvPoolShape &s, const float *image, const float *filter, const float *bias, const float *taps,
+                                             const float *dy, float *dx, float *selected) {
   for (int64_t r = 0; r < s.ph; r++) {
     for (int64_t q = 0; q < s.pw; q++) {
-      for (int i = 0; i < 4 * kTaps; i++) partial[i] = Floats{};
       for (int64_t c = 0; c < s.o; c += kLanes) {
         const Block k(filter, bias, s.o, c);
         const Window win = window(k, image, s.w, r, q);
         const Floats d = maximumGradient(win, dy + (r * s.pw + q) * s.o + c);
-        for (int position = 0; position < 4; position++) {
-          const Floats selected = win.first == position ? d : Floats{};
-          for (int t = 0; t < kTaps; t++) partial[position * kTaps + t] += selected * k.weights[t];
-        }
+        for (int position = 0; position < 4; position++) store(selected + position * s.o + c, win.first == position ? d : Floats{});
       }
       for (int position = 0; position < 4; position++) {
-        float *corner = dx + (2 * r + position / 2) * s.w + 2 * q + position % 2;
-        for (int t = 0; t < kTaps; t++) {
-          const Floats v = partial[position * kTaps + t];
-          float sum = 0.f;
-          for (int lane = 0; lane < kLanes; lane++) sum += v[lane];
-          corner[(t / 3) * s.w + t % 3] += sum;
+        Floats low = Floats{}, high = Floats{};
+        const float *g = selected + position * s.o;
+        for (int64_t c = 0; c < s.o; c++) {
+          low += g[c] * load(taps + c * 2 * kLanes);
+          high += g[c] * load(taps + c * 2 * kLanes + kLanes);
         }
+        float sums[2 * kLanes];
+        store(sums, low);
+        store(sums + kLanes, high);
+        float *corner = dx + (2 * r + position / 2) * s.w + 2 * q + position % 2;
+        for (int t = 0; t < kTaps; t++) corner[(t / 3) * s.w + t % 3] += sums[t];
       }
     }
   }
@@ -184,8 +186,17 @@ napi_value ConvReluPoolGrad(napi_env env, napi_callback_info info) {
     if ((dfilter == nullptr) == (dx == nullptr)) throw std::runtime_error("convReluPoolGrad: give exactly one of dfilter and dx");
     if (dx) {
       std::memset(dx, 0, sizeof(float) * s.inputs());
-#pragma omp parallel for schedule(static)
-      for (int64_t b = 0; b < s.n; b++) inputGradientImage(s, x + b * s.h * s.w, filter, bias, dy + b * s.ph * s.pw * s.o, dx + b * s.h * s.w);
+      // The filter transposed to rows of taps, padded to two vectors: taps[c][t] = filter[t][c].
+      std::vector<float> taps(s.o * 2 * kLanes, 0.f);
+      for (int64_t c = 0; c < s.o; c++)
+        for (int t = 0; t < kTaps; t++) taps[c * 2 * kLanes + t] = filter[t * s.o + c];
+#pragma omp parallel
+      {
+        std::vector<float> selected(4 * s.o);
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < s.n; b++)
+          inputGradientImage(s, x + b * s.h * s.w, filter, bias, taps.data(), dy + b * s.ph * s.pw * s.o, dx + b * s.h * s.w, selected.data());
+      }
       return;
     }
     // Per image, then over images in order in double: the same sums for any thread count.
