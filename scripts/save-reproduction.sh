@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Saves what a finished reproduction measured into the repository, where it outlives the machine:
-# each run's manifest.json and results.csv (no weights), the reproduction's state (its sittings) where there
+# each run's manifest.json and results.csv (no weights), what `ensdef choices` measured on it if it ran, the reproduction's state (its sittings) where there
 # is one, and the report rebuilt from exactly those files. test/unit/saved-reproductions.test.ts rebuilds it
 # byte for byte.
 # Usage: scripts/save-reproduction.sh OUT NAME   (OUT: a reproduce --out, or the parent of a --runs-dir
@@ -20,7 +20,9 @@ for run in "$out"/runs/*/; do
   name=$(basename "$run")
   mkdir -p "$dest/runs/$name"
   cp "$run/manifest.json" "$dest/runs/$name/"
-  if [ -f "$run/results.csv" ]; then cp "$run/results.csv" "$dest/runs/$name/"; fi
+  for measured in results.csv open-choices.csv open-choices.md alignment.json; do
+    if [ -f "$run/$measured" ]; then cp "$run/$measured" "$dest/runs/$name/"; fi
+  done
 done
 node "$(dirname "$0")/../bin/ensdef.js" report --runs "$dest/runs" --out "$dest/report"
 echo "saved $out as $dest"
