@@ -1,7 +1,7 @@
 /**
  * `ensdef attack` end to end on a tiny run: the design's own example (`train --method bagging`, then
  * `attack --grad 2 --attack bim` on the most recent run), Table 2, Grad. 1 over all members, a transfer
- * attack, the figure, and one-line usage errors (exit 2) that leave results.csv alone.
+ * attack, the figure, one-line usage errors (exit 2) that leave results.csv alone, and `choices` on the same run.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,8 @@ import { resolveJobs } from '../../src/commands/attack.ts';
 import { datasetDescriptor } from '../../src/datasets/registry.ts';
 import { UserError, userMessage } from '../../src/errors.ts';
 import { readResults, type ResultRow } from '../../src/eval/results.ts';
+import { CHOICES_CSV, readChoiceMeasurements } from '../../src/eval/open-choices-run.ts';
+import { CELLS, ENSDEF_READING, attackKey } from '../../src/eval/open-choices.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/ensdef.js', import.meta.url));
 const runsDir = mkdtempSync(join(tmpdir(), 'ensdef-attack-cli-'));
@@ -194,4 +196,22 @@ test('Square and the worst-case suite write their rows: queries per image, a row
   assert.deepEqual(stages.map((r) => [r.attack, r.params.stages, r.table]), [['worst-case', 1, 'beyond'], ['worst-case', 2, 'beyond'], ['worst-case', 3, 'beyond']]);
   assert.ok(stages[1].accuracy <= stages[0].accuracy && stages[2].accuracy <= stages[1].accuracy, stages.map((r) => r.accuracy).join(' '));
   assert.equal(suite.stdout.trim().split('\n').length, 3, 'one line per stage');
+});
+
+test("choices: the paper's open choices on the run, resumable, ensdef's reading equal to attack's BIM Grad. 2", () => {
+  const first = ensdef('choices', '--run', 'tiny', '--test-limit', '100');
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /\| paper \(random-init\) \| 0\.8875 \| 0\.6518 \| 0\.4517 \| 0\.0906 \| yes \|/);
+  assert.match(first.stdout, /gradient alignment \(2 members, 100 images\): pairwise cosine -?\d\.\d{3}/);
+  const csv = join(runsDir, 'tiny', CHOICES_CSV);
+  const rows = readChoiceMeasurements(csv);
+  const bim = results().find((r) => r.attack === 'bim' && r.grad === '2' && r.loss === 'logits' && r.n === 100)!;
+  const ours = rows.find((r) => r.attackKey === attackKey(CELLS[0], ENSDEF_READING) && r.scoreKey === 'ensemble decision=mean-probabilities')!;
+  assert.equal(ours.correct / ours.n, bim.accuracy);
+  const table = readFileSync(join(runsDir, 'tiny', 'open-choices.md'), 'utf8');
+  const again = ensdef('choices', '--run', 'tiny', '--test-limit', '100');
+  assert.equal(again.status, 0, again.stderr);
+  assert.doesNotMatch(again.stderr, /accuracy/, 'a rerun measures nothing already saved');
+  assert.equal(readFileSync(join(runsDir, 'tiny', 'open-choices.md'), 'utf8'), table);
+  assert.equal(readFileSync(csv, 'utf8').split('\n').length, rows.length + 2);
 });
