@@ -79,6 +79,11 @@ export function setNativeThreads(threads: number): number {
 
 let active: BackendInfo | undefined;
 
+/** The backend initBackend started in this process (undefined before it ran). */
+export function activeBackend(): BackendInfo | undefined {
+  return active;
+}
+
 /** Initialises the requested backend (or the best available for 'auto'); idempotent. */
 export async function initBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
   if (active) return active;

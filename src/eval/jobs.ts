@@ -2,6 +2,7 @@
  * Measurements as data: which attack, which gradient, scored on which models, and the result rows they
  * produce. Table 2 is a list of such jobs.
  */
+import { activeBackend } from '../backend/select.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import type { Ensemble } from '../ensembles/ensemble.ts';
@@ -113,6 +114,7 @@ function jobRows(job: AttackJob, member: number, context: JobContext, measuremen
     zero_grad_fraction: m.zeroGradFraction,
     queries: m.queries,
     seconds: roundSeconds(m.seconds),
+    backend: activeBackend()?.name ?? '',
     };
   });
 }

@@ -3,8 +3,8 @@
  * attack and carries all of its parameters (a JSON `params` column), and the table it belongs to; the
  * file starts with a format line. Rows are appended by rewriting the whole file atomically; the reader
  * refuses malformed content with a message that names the file and the line, and reads the earlier
- * 17-column format (ensdef 0.1) as the current one, so an old run loses no row: the next append rewrites
- * it in the current format.
+ * formats (ensdef 0.1's 17 columns; format 2, without the backend column) as the current one, so an old run
+ * loses no row: the next append rewrites it in the current format.
  */
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -20,8 +20,10 @@ import { writeFileAtomic } from '../run/atomic.ts';
 import { withFileLock } from '../run/lock.ts';
 
 export const RESULTS_FILE = 'results.csv';
-export const RESULTS_FORMAT = 2;
+export const RESULTS_FORMAT = 3;
 const FORMAT_LINE = `#ensdef-results-format=${RESULTS_FORMAT}`;
+/** Format 2: format 3 without the backend column (ensdef before 2026-12-07). */
+const FORMAT_2_LINE = '#ensdef-results-format=2';
 
 /**
  * Which table a row is a cell of: `paper` — Tables 2 and 4 (clean accuracy, and the paper's attacks at its
@@ -54,6 +56,8 @@ export interface ResultRow {
   /** Mean model queries per image of a score-based attack (Square); null otherwise. */
   queries: number | null;
   seconds: number;
+  /** The backend that computed the row ('tensorflow', 'native', 'wasm', 'cpu'); '' in rows written before it was recorded (format 2). */
+  backend: string;
 }
 
 /** The table a measurement belongs to, from what was measured (never from how it was asked for). */
@@ -117,6 +121,7 @@ const COLUMNS: { [K in keyof ResultRow]: Parser<ResultRow[K]> } = {
   zero_grad_fraction: optionalNumber,
   queries: optionalNumber,
   seconds: number,
+  backend: oneOf(['', 'tensorflow', 'native', 'wasm', 'cpu']),
 };
 
 export const RESULT_COLUMNS = Object.keys(COLUMNS) as (keyof ResultRow)[];
@@ -149,7 +154,7 @@ function parseRows(path: string, header: string[], rows: string[][], firstLine: 
 }
 
 /**
- * Format 1 rows in format 2's columns: the attack's parameters gathered from their columns into `params`
+ * Format 1 rows in the current columns: the attack's parameters gathered from their columns into `params`
  * (FGSM's recorded n = 1 was implied, not a parameter), the table derived as it is for new rows.
  */
 function migrateFormat1(path: string, header: string[], rows: string[][]): ResultRow[] {
@@ -159,7 +164,7 @@ function migrateFormat1(path: string, header: string[], rows: string[][]): Resul
     if (attack !== 'none' && !ATTACK_IDS.includes(attack)) throw malformed(path, `line ${r + 2}: column attack: invalid value '${attack}'`);
     const keys = attack === 'none' ? [] : attackDefinition(attack).params.map((p) => p.key);
     const params = Object.fromEntries(keys.map((k) => [k, Number(old[k])]));
-    const formatted = [old.dataset, old.method, 'other', attack, JSON.stringify(params), old.grad, old.loss, old.scored_on, old.member, old.surrogate, old.n, old.accuracy, old.zero_grad_fraction, '', old.seconds];
+    const formatted = [old.dataset, old.method, 'other', attack, JSON.stringify(params), old.grad, old.loss, old.scored_on, old.member, old.surrogate, old.n, old.accuracy, old.zero_grad_fraction, '', old.seconds, ''];
     if (!DATASET_NAMES.includes(old.dataset)) throw malformed(path, `line ${r + 2}: column dataset: unknown data set '${old.dataset}'`);
     const [row] = parseRows(path, RESULT_COLUMNS, [formatted], r + 2);
     return { ...row, table: tableOf(datasetDescriptor(row.dataset), specOf(row), row.surrogate) };
@@ -172,7 +177,8 @@ export function readResults(path: string): ResultRow[] {
   const content = readFileSync(path, 'utf8');
   const formatted = content.startsWith('#');
   const firstLine = content.slice(0, content.indexOf('\n') + 1 || content.length);
-  if (formatted && firstLine.trim() !== FORMAT_LINE) {
+  const format2 = firstLine.trim() === FORMAT_2_LINE;
+  if (formatted && !format2 && firstLine.trim() !== FORMAT_LINE) {
     throw malformed(path, `format line '${firstLine.trim()}' is not '${FORMAT_LINE}' (a newer ensdef wrote it, or it is damaged)`);
   }
   let records: string[][];
@@ -185,11 +191,13 @@ export function readResults(path: string): ResultRow[] {
   const [header, ...rows] = records;
   if (!formatted && header.join(',') === FORMAT_1_COLUMNS) return migrateFormat1(path, header, rows);
   if (!formatted) throw malformed(path, `no '${FORMAT_LINE}' line and an unknown header '${header.join(',')}'`);
+  // A format 2 row did not record its backend: read as '' and written back so on the next append.
+  if (format2) return parseRows(path, [...header, 'backend'], rows.map((values) => [...values, '']), 3);
   return parseRows(path, header, rows, 3);
 }
 
 /** The columns that are a measurement's outcome, or derived from what was measured; the others say what was measured. */
-const NOT_IN_KEY: readonly (keyof ResultRow)[] = ['table', 'accuracy', 'zero_grad_fraction', 'queries', 'seconds'];
+const NOT_IN_KEY: readonly (keyof ResultRow)[] = ['table', 'accuracy', 'zero_grad_fraction', 'queries', 'seconds', 'backend'];
 
 /** What a row measured, without its outcome: rows with equal keys are the same measurement. */
 export function measurementKey(row: ResultRow): string {

@@ -24,6 +24,7 @@ export function resultRow(fields: RowFields = {}): ResultRow {
     zero_grad_fraction: null,
     queries: null,
     seconds: 1,
+    backend: '',
     ...rest,
   };
   const dataset = datasetDescriptor(row.dataset);

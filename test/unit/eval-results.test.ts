@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { UserError } from '../../src/errors.ts';
-import { appendResults, readResults, RESULT_COLUMNS, RESULTS_FORMAT, type ResultRow } from '../../src/eval/results.ts';
+import { appendResults, measurementKey, readResults, RESULT_COLUMNS, RESULTS_FORMAT, type ResultRow } from '../../src/eval/results.ts';
 import { resultRow } from '../helpers/results.ts';
 
-const clean: ResultRow = resultRow({ method: 'bagging', accuracy: 0.9912, n: 10000, seconds: 3.5 });
+const clean: ResultRow = resultRow({ method: 'bagging', accuracy: 0.9912, n: 10000, seconds: 3.5, backend: 'native' });
 const pgdRow: ResultRow = resultRow({
   attack: 'pgd', grad: '1', loss: 'clipped-probs', eps: 0.2, alpha: 0.025, steps: 8, restarts: 5, seed: 7,
   scored_on: 'single', member: '3', accuracy: 0.0123, zero_grad_fraction: 0.25, n: 10000, seconds: 120.25, surrogate: 'other-run',
@@ -25,8 +25,8 @@ test('rows round-trip; the header is written once; blanks stay null', () => {
   assert.equal(lines.length, 5);
   assert.equal(lines[0], `#ensdef-results-format=${RESULTS_FORMAT}`);
   assert.equal(lines[1], RESULT_COLUMNS.join(','));
-  assert.equal(lines[2], 'mnist,bagging,paper,none,{},,,ensemble,,,10000,0.9912,,,3.5');
-  assert.equal(lines[3], 'mnist,bagging,beyond,pgd,"{""eps"":0.2,""alpha"":0.025,""steps"":8,""restarts"":5,""seed"":7}",1,clipped-probs,single,3,other-run,10000,0.0123,0.25,,120.25');
+  assert.equal(lines[2], 'mnist,bagging,paper,none,{},,,ensemble,,,10000,0.9912,,,3.5,native');
+  assert.equal(lines[3], 'mnist,bagging,beyond,pgd,"{""eps"":0.2,""alpha"":0.025,""steps"":8,""restarts"":5,""seed"":7}",1,clipped-probs,single,3,other-run,10000,0.0123,0.25,,120.25,');
   assert.deepEqual(readResults(path), [clean, pgdRow, { ...pgdRow, member: 'all' }]);
 });
 
@@ -53,11 +53,11 @@ test('a wrong header is refused, naming the file', () => {
   refuses(`#ensdef-results-format=99\n${RESULT_COLUMNS.join(',')}\n`, /format line/);
 });
 test('a value of the wrong kind is refused with its line and column', () => {
-  refuses(`${header}\nmnist,bagging,paper,none,{},,,ensemble,,,10000,high,,,3.5\n`, /line 3: column accuracy/);
-  refuses(`${header}\nmnist,bagging,paper,cw,{},,,ensemble,,,10000,0.5,,,3.5\n`, /line 3: column attack/);
-  refuses(`${header}\nmnist,bagging,paper,fgsm,"{""eps"":0.3,""steps"":1}",2,logits,ensemble,,,10000,0.5,0,,3.5\n`, /line 3: column params/);
-  refuses(`${header}\nmnist,bagging,paper,fgsm,"{""eps"":""x""}",2,logits,ensemble,,,10000,0.5,0,,3.5\n`, /line 3: column params/);
-  refuses(`${header}\nmnist,bagging,best,none,{},,,ensemble,,,10000,0.5,,,3.5\n`, /line 3: column table/);
+  refuses(`${header}\nmnist,bagging,paper,none,{},,,ensemble,,,10000,high,,,3.5,\n`, /line 3: column accuracy/);
+  refuses(`${header}\nmnist,bagging,paper,cw,{},,,ensemble,,,10000,0.5,,,3.5,\n`, /line 3: column attack/);
+  refuses(`${header}\nmnist,bagging,paper,fgsm,"{""eps"":0.3,""steps"":1}",2,logits,ensemble,,,10000,0.5,0,,3.5,\n`, /line 3: column params/);
+  refuses(`${header}\nmnist,bagging,paper,fgsm,"{""eps"":""x""}",2,logits,ensemble,,,10000,0.5,0,,3.5,\n`, /line 3: column params/);
+  refuses(`${header}\nmnist,bagging,best,none,{},,,ensemble,,,10000,0.5,,,3.5,\n`, /line 3: column table/);
 });
 test('broken CSV (ragged rows, open quotes) is refused', () => {
   refuses(`${header}\nmnist,bagging\n`, /not valid CSV/);
@@ -94,4 +94,17 @@ test('a results.csv in the 17-column format 1 is read as format 2 and migrated o
   appendResults(path, [clean]);
   assert.ok(readFileSync(path, 'utf8').startsWith(`#ensdef-results-format=${RESULTS_FORMAT}\n`));
   assert.deepEqual(readResults(path), [...rows, clean]);
+});
+
+test('a format 2 results.csv (no backend column) is read with backend unrecorded and rewritten as the current format on the next append', () => {
+  const path = freshPath();
+  const format2 = `#ensdef-results-format=2\n${RESULT_COLUMNS.filter((c) => c !== 'backend').join(',')}\nmnist,bagging,paper,none,{},,,ensemble,,,10000,0.9912,,,3.5\n`;
+  writeFileSync(path, format2);
+  const [old] = readResults(path);
+  assert.deepEqual(old, { ...clean, backend: '' });
+  appendResults(path, [clean]);
+  const lines = readFileSync(path, 'utf8').trim().split('\n');
+  assert.deepEqual(lines, [`#ensdef-results-format=${RESULTS_FORMAT}`, RESULT_COLUMNS.join(','), 'mnist,bagging,paper,none,{},,,ensemble,,,10000,0.9912,,,3.5,', 'mnist,bagging,paper,none,{},,,ensemble,,,10000,0.9912,,,3.5,native']);
+  // the same measurement on another backend is the same measurement: a rerun finds it
+  assert.equal(measurementKey(old), measurementKey(clean));
 });
