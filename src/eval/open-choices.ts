@@ -38,7 +38,7 @@ export type Reading = { readonly [K in Choice]: (typeof OPEN_CHOICES)[K][number]
 /** What `ensdef attack --table2` measures. */
 export const ENSDEF_READING: Reading = { loss: 'logits', label: 'true', grad2: 'sign-of-mean', step: 'project-and-clip', scale: 'unit', decision: 'mean-probabilities' };
 
-/** ensdef's reading, then each other value of each choice alone, then combinations a Keras + cleverhans 2017 setup would give. */
+/** ensdef's reading, then each other value of each choice alone, then combinations: those a Keras + cleverhans 2017 setup would give, and those the single changes point to. */
 export function readings(): { name: string; reading: Reading }[] {
   const single = (Object.keys(OPEN_CHOICES) as Choice[]).flatMap((choice) =>
     OPEN_CHOICES[choice].filter((value) => value !== ENSDEF_READING[choice]).map((value) => ({ name: `${choice}: ${value}`, reading: { ...ENSDEF_READING, [choice]: value } as Reading })),
@@ -55,6 +55,11 @@ export function readings(): { name: string; reading: Reading }[] {
     combined({ loss: 'clipped-probs', label: 'predicted' }),
     combined({ loss: 'clipped-probs', grad2: 'mean-of-signs' }),
     combined({ loss: 'clipped-probs', label: 'predicted', decision: 'majority-vote' }),
+    // Of the single changes, the mean of signs weakens Grad. 2 the most and a smaller scale of ε raises every
+    // cell: together, and the mean of signs with Keras' loss.
+    combined({ grad2: 'mean-of-signs', scale: 'symmetric' }),
+    combined({ grad2: 'mean-of-signs', scale: 'standardized' }),
+    combined({ grad2: 'mean-of-signs', loss: 'clipped-probs', label: 'predicted' }),
   ];
 }
 
