@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { join, resolve } from 'node:path';
 import { DATASET_NAMES, datasetDescriptor, loadDataset } from '../datasets/registry.ts';
+import { buildPlan, selectRuns } from '../reproduce/plan.ts';
 import { PRESET_NAMES, PRESETS, type PresetName } from '../reproduce/presets.ts';
 import { describeSitting, recordedReproduction, reproduce, reproduceStep } from '../reproduce/run.ts';
 import { slurmStatus, splitArgs, submitToSlurm } from '../cluster/executor.ts';
@@ -24,6 +25,7 @@ interface ReproduceFlags {
   status?: boolean;
   step?: string;
   dataDir?: string;
+  runs?: string[];
 }
 
 const EXECUTORS = ['local', 'slurm'] as const;
@@ -50,6 +52,7 @@ export function reproduceCommand(): Command {
     .option('--sbatch <args>', 'with --executor slurm: extra sbatch arguments for every job, e.g. "--partition gpu --gres=gpu:1 --time 4:00:00"')
     .option('--dry-run', 'with --executor slurm: print the job scripts instead of submitting them')
     .option('--status', "show each step of the reproduction in --out: done, queued, running, failed (Slurm job id and its log's tail)")
+    .option('--runs <names>', "only these runs of the plan (comma-separated, e.g. mnist-random-init,mnist-bagging) and the surrogate their transfer attacks need: one part of a reproduction too long for one sitting; rerun with the next part into the same --out", (value: string) => value.split(',').map((s) => s.trim()).filter((s) => s !== ''))
     .option('--step <id>', "run one step of the plan and mark it done (what each Slurm job runs; 'report' builds the report)")
     .action(async (flags: ReproduceFlags, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
@@ -60,6 +63,9 @@ export function reproduceCommand(): Command {
       }
       if ((flags.status || flags.step !== undefined) && flags.executor === 'slurm') throw usageError(`${flags.status ? '--status' : '--step'} reads or runs a reproduction; leave out --executor slurm`);
       if (flags.status && flags.step !== undefined) throw usageError('--status and --step: give one of them');
+      if (flags.runs !== undefined && (flags.executor === 'slurm' || flags.status || flags.step !== undefined)) {
+        throw usageError('--runs selects a part of the plan to run here; leave out --executor slurm, --status and --step (a Slurm submission already runs every run as its own jobs)');
+      }
       if (flags.dataDir !== undefined && datasets.length > 1) throw usageError('--data-dir names one data set\'s files: give one --dataset, and run each data set with its own --data-dir');
       const dataDirs: Record<string, string> = flags.dataDir !== undefined ? { [datasets[0]]: flags.dataDir } : {};
       const outDir = flags.out ?? join('results', `reproduce-${preset.name}`);
@@ -82,11 +88,12 @@ export function reproduceCommand(): Command {
         await submitToSlurm({ preset, datasets, dataDirs, outDir, sbatchArgs: splitArgs(flags.sbatch ?? ''), backend: backendGiven, dryRun: Boolean(flags.dryRun), log, print: (line) => console.log(line) });
         return;
       }
-      // Fail before any training if a data set is missing.
+      // Fail before any work if a run name is not in the plan or a data set is missing.
+      if (flags.runs !== undefined) selectRuns(buildPlan(preset, datasets, dataDirs), flags.runs);
       for (const dataset of datasets) loadDataset({ dataset, dataDir: dataDirs[dataset] });
       const backend = await startBackend(global, log);
       const out = outDir;
-      const options = { preset, datasets, dataDirs, outDir: out, workers: workersFor(cmd, backend), backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log };
+      const options = { preset, datasets, dataDirs, outDir: out, workers: workersFor(cmd, backend), backend, command: ['ensdef', ...process.argv.slice(2)].join(' '), log, runs: flags.runs };
       if (flags.step !== undefined) {
         const stepStarted = performance.now();
         const built = await reproduceStep(options, flags.step);

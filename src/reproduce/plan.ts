@@ -12,6 +12,7 @@ import { table2Jobs, table4Jobs, type AttackJob } from '../eval/jobs.ts';
 import type { MethodParams } from '../ensembles/method.ts';
 import { methodDefinition, methodParams, METHODS, trainConfig } from '../training/methods.ts';
 import type { Preset } from './presets.ts';
+import { usageError } from '../errors.ts';
 
 export interface TrainStep {
   kind: 'train';
@@ -190,3 +191,23 @@ export function buildPlan(preset: Preset, datasets: string[], dataDirs: Readonly
   const seen = new Set<string>();
   return steps.filter((s) => (seen.has(s.id) ? false : (seen.add(s.id), true)));
 }
+
+/** The run names a plan trains, in plan order. */
+export function planRuns(plan: Step[]): string[] {
+  return plan.filter((s): s is TrainStep => s.kind === 'train').map((s) => s.runName);
+}
+
+/**
+ * A part of the plan: the named runs' steps (training, their attacks, their figure), with the training of any
+ * surrogate their transfer attacks need. A reproduction too long for one sitting on one machine runs part by
+ * part, each part saved when it finishes. Unknown names are refused with the plan's run names.
+ */
+export function selectRuns(plan: Step[], runs: readonly string[]): Step[] {
+  const known = planRuns(plan);
+  const unknown = runs.filter((r) => !known.includes(r));
+  if (unknown.length > 0) throw usageError(`--runs: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not in this plan (its runs: ${known.join(', ')})`);
+  const surrogates = plan.filter((s): s is AttackStep => s.kind === 'attack' && runs.includes(s.runName) && s.surrogate !== undefined).map((s) => s.surrogate!);
+  const selected = new Set([...runs, ...surrogates]);
+  return plan.filter((s) => (s.kind === 'train' ? selected.has(s.runName) : runs.includes(s.runName)));
+}
+

@@ -19,7 +19,7 @@ import { memberDir, runDir } from '../run/run-dir.ts';
 import { formatDuration } from '../run/progress.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { budgetShares, describeEstimate, describeSpeeds, Eta, savedLearnedTimes, type LearnedTimes } from './estimate.ts';
-import { buildPlan, datasetOf, type Step, type TrainStep } from './plan.ts';
+import { buildPlan, datasetOf, selectRuns, type Step, type TrainStep } from './plan.ts';
 import { describeScale, type Preset } from './presets.ts';
 import { measureSpeed, type MachineSpeed } from './speed.ts';
 
@@ -35,6 +35,8 @@ export interface ReproduceOptions {
   log: (line: string) => void;
   /** This machine's speed on a data set (default: measured, a few seconds each); tests pass a fixed one. */
   measureSpeed?: (dataset: string) => MachineSpeed;
+  /** Only these runs' steps (`--runs`): one part of a reproduction too long for one sitting. */
+  runs?: string[];
 }
 
 interface ReproduceState {
@@ -180,11 +182,12 @@ export async function reproduce(options: ReproduceOptions): Promise<ReportFiles>
 async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> {
   const { outDir, preset, datasets, log } = options;
   const dirs = reproduceDirs(outDir);
-  const plan = buildPlan(preset, datasets, options.dataDirs);
+  const whole = buildPlan(preset, datasets, options.dataDirs);
+  const plan = options.runs ? selectRuns(whole, options.runs) : whole;
   const state = loadState(outDir, preset.name, datasets);
   const done = new Set(state.done);
   const pending = plan.filter((s) => !done.has(s.id));
-  log(`reproduce --preset ${preset.name} on ${datasets.join(', ')}: ${plan.length} steps, ${pending.length} to do`);
+  log(`reproduce --preset ${preset.name} on ${datasets.join(', ')}: ${plan.length} steps${options.runs ? ` (runs ${options.runs.join(', ')}: ${plan.length} of the plan's ${whole.length})` : ''}, ${pending.length} to do`);
   for (const dataset of datasets) log(`  ${describeScale(preset, datasetDescriptor(dataset))}`);
   const measure = options.measureSpeed ?? ((dataset: string) => measureSpeed(datasetDescriptor(dataset)));
   const speeds = Object.fromEntries([...new Set(pending.map(datasetOf))].map((dataset) => [dataset, measure(dataset)]));
@@ -200,7 +203,7 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
     eta.record(step, (performance.now() - stepStarted) / 1000);
     done.add(step.id);
     Object.assign(sitting, { lastStep: new Date().toISOString(), seconds: Math.round((performance.now() - started) / 1000), steps: k + 1 });
-    writeJsonAtomic(join(outDir, STATE_FILE), { ...state, done: plan.filter((s) => done.has(s.id)).map((s) => s.id), learned: eta.learned(), sittings });
+    writeJsonAtomic(join(outDir, STATE_FILE), { ...state, done: whole.filter((s) => done.has(s.id)).map((s) => s.id), learned: eta.learned(), sittings });
     log(`    elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${formatDuration(eta.remaining(pending.slice(k + 1)))}`);
   }
   return reportStep(outDir, preset.name, datasets);

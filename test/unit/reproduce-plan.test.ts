@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { datasetDescriptor } from '../../src/datasets/registry.ts';
-import { buildPlan, type Step, type TrainStep } from '../../src/reproduce/plan.ts';
+import { buildPlan, planRuns, selectRuns, type Step, type TrainStep } from '../../src/reproduce/plan.ts';
 import { PRESETS } from '../../src/reproduce/presets.ts';
 import { budgetShares, describeEstimate, Eta } from '../../src/reproduce/estimate.ts';
 import { reproduce, REPORT_STEP } from '../../src/reproduce/run.ts';
@@ -17,6 +17,24 @@ import { resultRow } from '../helpers/results.ts';
 
 describe('reproduce plan', () => {
   const plan = buildPlan(PRESETS.smoke, ['mnist']);
+
+  it('--runs: a part of the plan is its runs\' steps, plus the surrogate their transfer attacks need', () => {
+    const part = selectRuns(plan, ['mnist-random-init', 'mnist-bagging']);
+    assert.deepEqual(planRuns(part), ['mnist-random-init', 'mnist-bagging', 'mnist-surrogate']);
+    assert.deepEqual(
+      part.filter((s) => s.kind !== 'train').map((s) => s.id),
+      plan.filter((s) => s.kind !== 'train' && ['mnist-random-init', 'mnist-bagging'].includes(s.runName)).map((s) => s.id),
+    );
+    assert.ok(part.some((s) => s.kind === 'attack' && s.surrogate === 'mnist-surrogate'));
+    assert.ok(part.some((s) => s.kind === 'figure'));
+    // Parts together are the whole plan.
+    const rest = selectRuns(plan, planRuns(plan).filter((r) => !['mnist-random-init', 'mnist-bagging', 'mnist-surrogate'].includes(r)));
+    assert.deepEqual(new Set([...part, ...rest].map((s) => s.id)), new Set(plan.map((s) => s.id)));
+    assert.throws(
+      () => selectRuns(plan, ['mnist-bagging', 'mnist-nope']),
+      (e: unknown) => e instanceof UserError && /^--runs: mnist-nope is not in this plan \(its runs: mnist-random-init, /.test(e.message),
+    );
+  });
 
   it('trains every run of Tables 2 and 4 plus a surrogate, each before its attacks', () => {
     const trained = plan.filter((s) => s.kind === 'train').map((s) => s.runName);
