@@ -4,9 +4,15 @@
  * sees. Measured on ∇x of each member's cross-entropy from logits at the true label.
  */
 import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import { loadRunDataset } from '../datasets/registry.ts';
+import { usageError } from '../errors.ts';
+import { writeJsonAtomic } from '../run/atomic.ts';
+import { Progress } from '../run/progress.ts';
+import { openRun } from './attack-run.ts';
 import { exactSign } from '../attacks/iterative.ts';
 import { batches, type Dataset } from '../data/dataset.ts';
-import type { Ensemble } from '../ensembles/ensemble.ts';
+import { Ensemble } from '../ensembles/ensemble.ts';
 import { memberLoss } from '../attacks/gradients.ts';
 import { batchOf } from './measure.ts';
 
@@ -58,4 +64,25 @@ export function gradientAlignment(ensemble: Ensemble, data: Pick<Dataset, 'test'
   }
   const n = data.test.count;
   return { pairwiseCosine: totals[0] / n, cosineToGrad2: totals[1] / n, signAgreementWithGrad2: totals[2] / n, members: ensemble.size, n };
+}
+
+export const ALIGNMENT_FILE = 'alignment.json';
+
+/** A run's alignment on its test images (all, or the first testLimit), saved to RUN/alignment.json. */
+export async function runAlignment(options: { runsRoot: string; runName: string; testLimit?: number; batchSize: number }): Promise<GradientAlignment & { run: string; method: string }> {
+  const run = openRun(options.runsRoot, options.runName);
+  const { manifest } = run;
+  if (manifest.config.members < 2) throw usageError(`--run ${run.name}: it has one model; alignment compares an ensemble's members (train one with --members 2 or more)`);
+  const data = loadRunDataset(manifest, options.testLimit ?? manifest.config.testLimit);
+  const ensemble = await Ensemble.load(run.dir, manifest);
+  try {
+    const progress = new Progress(`gradient alignment of ${run.name}`, 'images');
+    const alignment = gradientAlignment(ensemble, data, options.batchSize, (done, total) => progress.update({ done, total }));
+    progress.finish();
+    const saved = { run: run.name, method: manifest.config.method, ...alignment };
+    writeJsonAtomic(join(run.dir, ALIGNMENT_FILE), saved);
+    return saved;
+  } finally {
+    ensemble.dispose();
+  }
 }

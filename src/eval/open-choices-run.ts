@@ -2,7 +2,7 @@
  * The open-choices study on a saved run: every distinct measurement the readings need (open-choices.ts),
  * each saved to RUN/open-choices.csv as soon as it is measured (a rerun measures only what is missing), and
  * the table — each reading's four cells beside the paper's, with 95 % intervals — written to
- * RUN/open-choices.md. The members' gradient alignment goes to RUN/alignment.json.
+ * RUN/open-choices.md.
  */
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
@@ -11,10 +11,9 @@ import { join } from 'node:path';
 import { datasetDescriptor, loadRunDataset } from '../datasets/registry.ts';
 import { Ensemble } from '../ensembles/ensemble.ts';
 import { usageError, UserError } from '../errors.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../run/atomic.ts';
+import { writeFileAtomic } from '../run/atomic.ts';
 import { withLock } from '../run/lock.ts';
 import { Progress } from '../run/progress.ts';
-import { gradientAlignment, type GradientAlignment } from './alignment.ts';
 import { openRun } from './attack-run.ts';
 import { decimalsFor, wilsonInterval } from './intervals.ts';
 import {
@@ -35,7 +34,6 @@ import { loadPaperResults } from './paper.ts';
 
 export const CHOICES_CSV = 'open-choices.csv';
 export const CHOICES_TABLE = 'open-choices.md';
-export const ALIGNMENT_FILE = 'alignment.json';
 
 const COLUMNS = ['attack_key', 'score_key', 'correct', 'zero_direction', 'n', 'seconds'] as const;
 
@@ -67,7 +65,6 @@ export interface OpenChoicesOptions {
 
 export interface OpenChoicesResult {
   table: string;
-  alignment: GradientAlignment;
   /** Measurements this call made (the rest were read from open-choices.csv). */
   measured: number;
 }
@@ -103,13 +100,9 @@ export async function runOpenChoices(options: OpenChoicesOptions): Promise<OpenC
       }
     });
     const clean = cleanAccuracy(ensemble, data, options.batchSize);
-    const alignmentProgress = new Progress('gradient alignment', 'images');
-    const alignment = gradientAlignment(ensemble, data, options.batchSize, (done, total) => alignmentProgress.update({ done, total }));
-    alignmentProgress.finish();
-    writeJsonAtomic(join(run.dir, ALIGNMENT_FILE), { run: run.name, method: manifest.config.method, ...alignment });
     const table = choicesTable(list, readChoiceMeasurements(csvPath), clean, { dataset: manifest.config.dataset, n: data.test.count, std, runName: run.name, members: ensemble.size });
     writeFileAtomic(join(run.dir, CHOICES_TABLE), table);
-    return { table, alignment, measured };
+    return { table, measured };
   } finally {
     ensemble.dispose();
   }

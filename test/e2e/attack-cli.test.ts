@@ -202,7 +202,6 @@ test("choices: the paper's open choices on the run, resumable, ensdef's reading 
   const first = ensdef('choices', '--run', 'tiny', '--test-limit', '100');
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stdout, /\| paper \(random-init\) \| 0\.8875 \| 0\.6518 \| 0\.4517 \| 0\.0906 \| yes \|/);
-  assert.match(first.stdout, /gradient alignment \(2 members, 100 images\): pairwise cosine -?\d\.\d{3}/);
   const csv = join(runsDir, 'tiny', CHOICES_CSV);
   const rows = readChoiceMeasurements(csv);
   const bim = results().find((r) => r.attack === 'bim' && r.grad === '2' && r.loss === 'logits' && r.n === 100)!;
@@ -214,4 +213,14 @@ test("choices: the paper's open choices on the run, resumable, ensdef's reading 
   assert.doesNotMatch(again.stderr, /accuracy/, 'a rerun measures nothing already saved');
   assert.equal(readFileSync(join(runsDir, 'tiny', 'open-choices.md'), 'utf8'), table);
   assert.equal(readFileSync(csv, 'utf8').split('\n').length, rows.length + 2);
+});
+
+test('alignment: the members\' gradient cosines, saved in the run', () => {
+  const out = ensdef('alignment', '--run', 'tiny', '--test-limit', '50');
+  assert.equal(out.status, 0, out.stderr);
+  assert.match(out.stdout, /^run tiny \(bagging, 2 members, 50 test images\): pairwise cosine -?\d\.\d{3}, cosine to Grad\. 2 -?\d\.\d{3}, sign agreement with Grad\. 2 \d\.\d{3}$/m);
+  const saved = JSON.parse(readFileSync(join(runsDir, 'tiny', 'alignment.json'), 'utf8'));
+  assert.equal(saved.n, 50);
+  // two members: each one's cosine to their mean is the same, and at least the pairwise cosine
+  assert.ok(saved.cosineToGrad2 >= saved.pairwiseCosine - 1e-6 && saved.cosineToGrad2 <= 1 + 1e-6);
 });
