@@ -5,6 +5,7 @@
  * Submission returns at once. Jobs are named `ensdef-OUTHASH-STEPHASH`, so a rerun finds, with squeue, what
  * is still queued or running, reads from disk what is finished, and submits only the rest.
  * Every job is requeueable: a requeued or resubmitted training task resumes from its member's last epoch.
+ * A jointly trained run (MethodDefinition.joint) is one job, not an array: its members are one training.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import type { Preset } from '../reproduce/presets.ts';
 import { loadState, REPORT_STEP, reproduceDirs, unfinishedMembers } from '../reproduce/run.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../run/atomic.ts';
 import { withDirLock, withFileLock } from '../run/lock.ts';
-import { methodFlags } from '../training/methods.ts';
+import { methodDefinition, methodFlags } from '../training/methods.ts';
 import { activeJobs, onPath, sbatch, scancel, type QueuedJob } from './slurm.ts';
 
 const ENSDEF_BIN = fileURLToPath(new URL('../../bin/ensdef.js', import.meta.url));
@@ -127,6 +128,19 @@ function script(name: string, stepId: string, log: string, array: number[] | und
   ].join('\n');
 }
 
+/** A training run's job: an array (task i trains member i, for the members still missing), or one job for a joint method. */
+export function trainJob(step: TrainStep, name: string, runs: string, logs: string, node: string[]): ClusterJob {
+  const command = [...node, 'train', ...trainFlags(step.config), '--run', step.runName, '--runs-dir', runs, '--workers', '1'];
+  if (methodDefinition(step.config.method).joint) {
+    const log = join(logs, `${name}-%j.log`);
+    return { stepId: step.id, name, after: [], script: script(name, step.id, log, undefined, command), log };
+  }
+  const array = unfinishedMembers(runs, step);
+  const log = join(logs, `${name}-%A_%a.log`);
+  command.push('--member', '$SLURM_ARRAY_TASK_ID');
+  return { stepId: step.id, name, array, after: [], script: script(name, step.id, log, array, command), log };
+}
+
 /** The job graph of every step not finished yet (array jobs train only the members still missing). */
 export function clusterJobs(options: Pick<SlurmOptions, 'preset' | 'datasets' | 'dataDirs' | 'outDir' | 'backend'>, isDone: (step: Step) => boolean): ClusterJob[] {
   const out = resolve(options.outDir);
@@ -142,10 +156,7 @@ export function clusterJobs(options: Pick<SlurmOptions, 'preset' | 'datasets' | 
     if (isDone(step)) continue;
     const name = jobName(out, step.id);
     if (step.kind === 'train') {
-      const array = unfinishedMembers(runs, step);
-      const log = join(logs, `${name}-%A_%a.log`);
-      const command = [...node, 'train', ...trainFlags(step.config), '--run', step.runName, '--runs-dir', runs, '--workers', '1', '--member', '$SLURM_ARRAY_TASK_ID'];
-      jobs.push({ stepId: step.id, name, array, after: [], script: script(name, step.id, log, array, command), log });
+      jobs.push(trainJob(step, name, runs, logs, node));
     } else {
       const after = [trainOf(step.runName), ...(step.kind === 'attack' && step.surrogate ? [trainOf(step.surrogate)] : [])];
       const log = join(logs, `${name}-%j.log`);

@@ -6,7 +6,7 @@ import { TRAIN_DEFAULTS, type TrainConfig } from '../config/train-config.ts';
 import { DATASET_NAMES, DEFAULT_DATASET, datasetDescriptor } from '../datasets/registry.ts';
 import type { MethodParam } from '../ensembles/method.ts';
 import { DEFAULT_METHOD, METHOD_NAMES, METHOD_PARAMS, METHODS, methodsTaking, trainConfig } from '../training/methods.ts';
-import { trainRun } from '../training/train-run.ts';
+import { refuseMemberOfJointRun, trainRun } from '../training/train-run.ts';
 import { trainMemberInWorker } from '../training/worker-pool.ts';
 import { readManifest } from '../run/manifest.ts';
 import { defaultRunName, runDir, validateRunName } from '../run/run-dir.ts';
@@ -38,7 +38,7 @@ interface TrainFlags {
  */
 export const DEFAULT_WORKERS = Math.min(availableParallelism(), 8);
 
-export const WORKERS_HELP = "members trained in parallel processes (one per core, at most 8; 1 on the tensorflow backend unless given)";
+export const WORKERS_HELP = `members trained in parallel processes (one per core, at most 8; 1 on the tensorflow backend unless given; ignored by ${METHODS.filter((m) => m.joint).map((m) => m.name).join(', ')}, whose members train together in one process)`;
 
 /** --workers as given, or its default for the backend that started. */
 export function workersFor(cmd: Command, backend: BackendInfo): number {
@@ -99,6 +99,7 @@ export function trainCommand(): Command {
       if (flags.member !== undefined && flags.member >= config.members) {
         throw usageError(`--member ${flags.member}: the run has ${config.members} member${config.members === 1 ? '' : 's'} (0..${config.members - 1})`);
       }
+      refuseMemberOfJointRun(config, flags.member);
       const backend = await startBackend(global, log);
       const manifest = await trainRun({
         config,

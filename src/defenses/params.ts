@@ -11,3 +11,26 @@ export const AT_EPS: MethodParam = {
   default: (dataset) => dataset.paperAttacks.fgsm.eps,
   defaultHelp: "the paper's FGSM ε",
 };
+
+export const AT_ALPHA: MethodParam = {
+  key: 'atAlpha',
+  symbol: 'α',
+  help: 'PGD adversarial training step size, 0 < α ≤ ε',
+  integer: false,
+  min: 0,
+  max: 1,
+  exclusiveMin: true,
+  default: (dataset) => dataset.training.pgdTraining.alpha,
+  defaultHelp: 'Madry et al.’s, scaled to the paper’s ε',
+};
+
+export const AT_STEPS: MethodParam = {
+  key: 'atSteps',
+  symbol: 'n',
+  help: 'PGD adversarial training steps per batch',
+  integer: true,
+  min: 1,
+  max: 1000,
+  default: (dataset) => dataset.training.pgdTraining.steps,
+  defaultHelp: 'Madry et al.’s',
+};

@@ -13,36 +13,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { gradientDescent, LINF_RANDOM_START, type DescentSchedule } from '../attacks/iterative.ts';
 import { baseModelFor } from '../datasets/registry.ts';
-import { MEMBER_STREAMS, type MemberContext, type MethodDefinition, type MethodParam, type MethodParams } from '../ensembles/method.ts';
+import { MEMBER_STREAMS, type MemberContext, type MethodDefinition, type MethodParams } from '../ensembles/method.ts';
 import { ParamError } from '../errors.ts';
 import { crossEntropyFromLogits, type BatchLoss } from '../models/loss.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { asConstant, inferenceGradient } from './adversarial-training.ts';
-import { AT_EPS } from './params.ts';
+import { AT_ALPHA, AT_EPS, AT_STEPS } from './params.ts';
 import { memberTrainingSet } from './training-set.ts';
 
-export const AT_ALPHA: MethodParam = {
-  key: 'atAlpha',
-  symbol: 'α',
-  help: 'PGD adversarial training step size, 0 < α ≤ ε',
-  integer: false,
-  min: 0,
-  max: 1,
-  exclusiveMin: true,
-  default: (dataset) => dataset.training.pgdTraining.alpha,
-  defaultHelp: 'Madry et al.’s, scaled to the paper’s ε',
-};
-
-export const AT_STEPS: MethodParam = {
-  key: 'atSteps',
-  symbol: 'n',
-  help: 'PGD adversarial training steps per batch',
-  integer: true,
-  min: 1,
-  max: 1000,
-  default: (dataset) => dataset.training.pgdTraining.steps,
-  defaultHelp: 'Madry et al.’s',
-};
+/** α ≤ ε, so that a step cannot overshoot the ball it is projected back onto. */
+export function checkStepSize({ atEps, atAlpha }: MethodParams): void {
+  if (atEps > 0 && atAlpha > atEps) throw new ParamError('atAlpha', `the step size must satisfy 0 < α ≤ ε (got α = ${atAlpha}, ε = ${atEps}); pass a smaller --at-alpha or a larger --at-eps`);
+}
 
 /** The PGD schedule of a method's parameters. */
 export function pgdSchedule(params: MethodParams): DescentSchedule {
@@ -69,9 +51,7 @@ function pgdTrainingMethod(bootstrap: boolean): Omit<MethodDefinition, 'name' | 
   return {
     paperRows: {},
     params: [AT_EPS, AT_ALPHA, AT_STEPS],
-    check: ({ atEps, atAlpha }) => {
-      if (atEps > 0 && atAlpha > atEps) throw new ParamError('atAlpha', `the step size must satisfy 0 < α ≤ ε (got α = ${atAlpha}, ε = ${atEps}); pass a smaller --at-alpha or a larger --at-eps`);
-    },
+    check: checkStepSize,
     // n input gradients (inference-mode forward and backward each), then the training step on x_PGD.
     workPerSample: ({ atSteps }) => atSteps + 1,
     plan: (ctx: MemberContext) => {

@@ -8,7 +8,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { TrainConfig } from '../config/train-config.ts';
 import type { Dataset } from '../data/dataset.ts';
 import type { DatasetDescriptor } from '../datasets/descriptor.ts';
-import type { BatchLoss } from '../models/loss.ts';
+import type { BatchLoss, EnsembleBatchLoss } from '../models/loss.ts';
 import type { BatchInfo } from '../models/train-member.ts';
 
 /** A method's resolved parameters by key (noiseSigma, rho, atEps, ...), all numbers. */
@@ -67,6 +67,18 @@ export interface MemberPlan {
 /** Seed streams within a member, so each random choice is independent of the others. */
 export const MEMBER_STREAMS = { init: 0, shuffle: 1, bootstrap: 2, noise: 3, teacher: 4, attack: 5 } as const;
 
+/**
+ * Seed streams of the run itself, for what jointly trained members share (their batch order, the attacks
+ * on the ensemble); negative, so apart from the members' deriveSeed(run seed, i ≥ 0).
+ */
+export const RUN_STREAMS = { shuffle: -1, attack: -2 } as const;
+
+/** How a jointly trained method trains its members as a whole. */
+export interface JointTraining {
+  /** The objective of all members on a batch; `seed` is the run's RUN_STREAMS.attack stream. */
+  loss(params: MethodParams, seed: number): EnsembleBatchLoss;
+}
+
 export interface MethodDefinition {
   /** `--method` value and manifest name, e.g. 'bagging+adversarial-training'. */
   name: string;
@@ -85,8 +97,17 @@ export interface MethodDefinition {
    * setting's parameter values over the defaults. Absent: only Tables 2 and 4, or on request (`ensdef train`).
    */
   reproduce?: { beyond: readonly MethodParams[] };
-  /** Plans the member. Multi-phase methods (distillation) do their earlier phases here. */
+  /**
+   * Plans the member. Multi-phase methods (distillation) do their earlier phases here. A joint method's
+   * plan gives the member's network and facts, and the examples every member sees (the same for all).
+   */
   plan(ctx: MemberContext): MemberPlan | Promise<MemberPlan>;
+  /**
+   * Present: the members train together, as one ensemble — in one process and one loop, on the same batches
+   * (in the run seed's order), one optimiser step of every member per batch on `joint.loss`. Such a run is
+   * never trained member by member (no --member, no worker processes, one Slurm job rather than an array).
+   */
+  joint?: JointTraining;
 }
 
 export function allIndices(count: number): Int32Array {

@@ -16,3 +16,9 @@ export type BatchLoss = (model: tf.LayersModel, x: tf.Tensor4D, targets: tf.Tens
 
 export const standardLoss: BatchLoss = (model, x, targets) =>
   crossEntropyFromLogits(targets, model.apply(x, { training: true }) as tf.Tensor2D);
+
+/**
+ * A batch loss of several models trained together (an ensemble trained as a whole): one objective whose
+ * gradient reaches every model, minimised by one optimiser step of all of them. `step` as for BatchLoss.
+ */
+export type EnsembleBatchLoss = (models: readonly tf.LayersModel[], x: tf.Tensor4D, targets: tf.Tensor2D, step: number) => tf.Scalar;

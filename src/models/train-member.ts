@@ -1,14 +1,16 @@
 /**
  * Trains one model with a seeded, hand-written loop: our PRNG shuffles (tfjs' fit cannot be seeded),
- * an optional per-batch transform adds noise, and an optional loss supports the defenses.
+ * an optional per-batch transform adds noise, and an optional loss supports the defenses. The same loop
+ * trains several models together on one objective of all of them (trainJointly: an ensemble trained as a
+ * whole), with the same batches, one optimiser and one checkpoint.
  */
 import * as tf from '@tensorflow/tfjs';
 import { adam } from '../backend/fused-adam.ts';
 import { batchData, batches, type Split } from '../data/dataset.ts';
 import { UserError } from '../errors.ts';
 import { Rng } from '../run/rng.ts';
-import { standardLoss, type BatchLoss } from './loss.ts';
-import { loadTrainState, saveTrainState, type TrainStateTarget } from './train-state.ts';
+import { standardLoss, type BatchLoss, type EnsembleBatchLoss } from './loss.ts';
+import { loadTrainState, saveTrainState, type Trained, type TrainStateTarget } from './train-state.ts';
 
 export interface BatchInfo {
   epoch: number;
@@ -69,13 +71,34 @@ export function trainStep(
   loss: BatchLoss = standardLoss,
   step = 0,
 ): number {
-  const cost = optimizer.minimize(() => loss(model, x, targets, step), true)!;
+  return minimizeStep(optimizer, () => loss(model, x, targets, step));
+}
+
+function minimizeStep(optimizer: tf.Optimizer, objective: () => tf.Scalar): number {
+  const cost = optimizer.minimize(objective, true)!;
   const value = cost.dataSync()[0];
   cost.dispose();
   return value;
 }
 
+/** The batch's objective: what one optimiser step minimises. */
+type Objective = (x: tf.Tensor4D, targets: tf.Tensor2D, step: number) => tf.Scalar;
+
 export function trainMember(model: tf.LayersModel, options: MemberTrainingOptions): MemberTrainingResult {
+  const loss = options.loss ?? standardLoss;
+  return trainLoop(model, (x, targets, step) => loss(model, x, targets, step), options);
+}
+
+/**
+ * Trains `models` together: every batch, one optimiser step of all of them on `loss`, an objective whose
+ * gradient reaches each model (one Adam over all their weights is each model's own Adam: its update is
+ * per weight). They see the same batches, and their checkpoint is one file.
+ */
+export function trainJointly(models: readonly tf.LayersModel[], loss: EnsembleBatchLoss, options: Omit<MemberTrainingOptions, 'loss'>): MemberTrainingResult {
+  return trainLoop(models, (x, targets, step) => loss(models, x, targets, step), options);
+}
+
+function trainLoop(trained: Trained, objective: Objective, options: MemberTrainingOptions): MemberTrainingResult {
   const optimizer = adam(options.learningRate);
   let rng = new Rng(options.shuffleSeed);
   const pixels = options.imageShape[0] * options.imageShape[1] * options.imageShape[2];
@@ -87,7 +110,7 @@ export function trainMember(model: tf.LayersModel, options: MemberTrainingOption
   let firstEpoch = 0;
   let earlierSeconds = 0;
   try {
-    const saved = options.checkpoint ? loadTrainState(options.checkpoint, model, optimizer) : undefined;
+    const saved = options.checkpoint ? loadTrainState(options.checkpoint, trained, optimizer) : undefined;
     if (saved && 'ignored' in saved) options.onResume?.(`${saved.ignored}; training from the first epoch`);
     else if (saved) {
       ({ finalLoss, samplesDone, epochsDone: firstEpoch, seconds: earlierSeconds } = saved.progress);
@@ -105,7 +128,7 @@ export function trainMember(model: tf.LayersModel, options: MemberTrainingOption
           const raw = tf.tensor4d(data.images, [batch.count, ...options.imageShape]);
           return [options.transformBatch ? options.transformBatch(raw, globalStep) : raw, batchTargets(options, picked, data.labels)];
         });
-        finalLoss = trainStep(model, optimizer, x, targets, options.loss, globalStep);
+        finalLoss = minimizeStep(optimizer, () => objective(x, targets, globalStep));
         tf.dispose([x, targets]);
         if (!Number.isFinite(finalLoss)) {
           throw new NonFiniteLossError(
@@ -117,7 +140,7 @@ export function trainMember(model: tf.LayersModel, options: MemberTrainingOption
       }
       if (options.checkpoint) {
         const seconds = earlierSeconds + (performance.now() - started) / 1000;
-        saveTrainState(options.checkpoint, model, optimizer, rng, { epochsDone: epoch + 1, finalLoss, samplesDone, seconds });
+        saveTrainState(options.checkpoint, trained, optimizer, rng, { epochsDone: epoch + 1, finalLoss, samplesDone, seconds });
       }
     }
   } finally {

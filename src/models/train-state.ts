@@ -11,7 +11,8 @@
  *   - the epoch reached, the last loss and the samples seen (for the record and the progress line).
  * Per-batch transforms (Gaussian noise) and the bootstrap replicate are functions of the seed and the step,
  * so they need no state. The whole checkpoint is one file written atomically: a reader sees the previous
- * epoch's or this epoch's, never a mix.
+ * epoch's or this epoch's, never a mix. Models trained together under one optimiser (an ensemble trained
+ * as a whole) share one checkpoint, their weights in the order given, so they resume at the same epoch.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
@@ -68,8 +69,15 @@ function adamInternals(optimizer: tf.Optimizer): AdamInternals {
   return adam;
 }
 
-function dropoutLayers(model: tf.LayersModel): SeededDropout[] {
-  return model.layers.filter((l): l is SeededDropout => l instanceof SeededDropout);
+/** One model, or several trained together under one optimiser. */
+export type Trained = tf.LayersModel | readonly tf.LayersModel[];
+
+function modelsOf(trained: Trained): readonly tf.LayersModel[] {
+  return Array.isArray(trained) ? trained : [trained as tf.LayersModel];
+}
+
+function dropoutLayers(trained: Trained): SeededDropout[] {
+  return modelsOf(trained).flatMap((model) => model.layers.filter((l): l is SeededDropout => l instanceof SeededDropout));
 }
 
 function float32Bits(value: number): number {
@@ -80,10 +88,10 @@ function fromFloat32Bits(bits: number): number {
   return new Float32Array(new Uint32Array([bits]).buffer)[0];
 }
 
-export function saveTrainState(target: TrainStateTarget, model: tf.LayersModel, optimizer: tf.Optimizer, rng: Rng, progress: TrainProgress): void {
+export function saveTrainState(target: TrainStateTarget, trained: Trained, optimizer: tf.Optimizer, rng: Rng, progress: TrainProgress): void {
   const adam = adamInternals(optimizer);
   const groups: [Header['tensors'][number]['group'], tf.Tensor[]][] = [
-    ['weight', model.getWeights()],
+    ['weight', modelsOf(trained).flatMap((model) => model.getWeights())],
     ['m', adam.accumulatedFirstMoment.map((v) => v.variable)],
     ['v', adam.accumulatedSecondMoment.map((v) => v.variable)],
   ];
@@ -101,7 +109,7 @@ export function saveTrainState(target: TrainStateTarget, model: tf.LayersModel, 
     identity: target.identity,
     ...progress,
     rng: rng.state(),
-    dropoutCalls: dropoutLayers(model).map((l) => l.calls),
+    dropoutCalls: dropoutLayers(trained).map((l) => l.calls),
     iterations: adam.iterations_ ?? 0,
     accBeta: [float32Bits(adam.accBeta1.dataSync()[0]), float32Bits(adam.accBeta2.dataSync()[0])],
     tensors,
@@ -116,11 +124,11 @@ export function saveTrainState(target: TrainStateTarget, model: tf.LayersModel, 
 export type LoadedTrainState = { progress: TrainProgress; rng: Rng } | { ignored: string } | undefined;
 
 /**
- * Puts a saved state into `model` and `optimizer` (fresh ones, built as for the first attempt) and returns
+ * Puts a saved state into `trained` and `optimizer` (fresh ones, built as for the first attempt) and returns
  * the progress and the PRNG to continue with; undefined when there is no state; `ignored` with the reason
  * when the file is damaged or belongs to other training — the caller then starts over.
  */
-export function loadTrainState(target: TrainStateTarget, model: tf.LayersModel, optimizer: tf.Optimizer): LoadedTrainState {
+export function loadTrainState(target: TrainStateTarget, trained: Trained, optimizer: tf.Optimizer): LoadedTrainState {
   if (!existsSync(target.path)) return undefined;
   const bytes = readFileSync(target.path);
   let header: Header;
@@ -135,8 +143,9 @@ export function loadTrainState(target: TrainStateTarget, model: tf.LayersModel, 
   if (header.format !== FORMAT) return { ignored: `${target.path} is not an ensdef training state` };
   if (header.identity !== target.identity) return { ignored: `${target.path} belongs to other training settings` };
   if (createHash('sha256').update(payload).digest('hex') !== header.payloadSha256) return { ignored: `${target.path} is damaged (sha256)` };
-  const weights = model.getWeights();
-  const dropouts = dropoutLayers(model);
+  const models = modelsOf(trained);
+  const weights = models.flatMap((model) => model.getWeights());
+  const dropouts = dropoutLayers(trained);
   const group = (name: string) => header.tensors.filter((t) => t.group === name);
   const sameShapes = group('weight').every((t, i) => JSON.stringify(t.shape) === JSON.stringify(weights[i]?.shape));
   if (group('weight').length !== weights.length || !sameShapes || header.dropoutCalls.length !== dropouts.length) {
@@ -152,7 +161,13 @@ export function loadTrainState(target: TrainStateTarget, model: tf.LayersModel, 
     return { name, t };
   });
   const of = (name: string) => restored.filter((r) => r.name === name).map((r) => r.t);
-  model.setWeights(of('weight'));
+  const saved = of('weight');
+  let first = 0;
+  for (const model of models) {
+    const count = model.getWeights().length;
+    model.setWeights(saved.slice(first, first + count));
+    first += count;
+  }
   const adam = adamInternals(optimizer);
   tf.dispose([...adam.accumulatedFirstMoment.map((v) => v.variable), ...adam.accumulatedSecondMoment.map((v) => v.variable)]);
   const slots = (name: string) => of(name).map((t, i) => ({ originalName: `slot-${i}/${name}`, variable: tf.variable(t, false) }));

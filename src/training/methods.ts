@@ -10,6 +10,7 @@ import type { DatasetDescriptor } from '../datasets/descriptor.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
 import { adversarialTraining, baggingAdversarialTraining } from '../defenses/adversarial-training.ts';
 import { baggingDistillation, distillation } from '../defenses/distillation.ts';
+import { ensemblePgdAdversarialTraining } from '../defenses/ensemble-pgd-adversarial-training.ts';
 import { baggingPgdAdversarialTraining, pgdAdversarialTraining, randomInitPgdAdversarialTraining } from '../defenses/pgd-adversarial-training.ts';
 import { bagging } from '../ensembles/bagging.ts';
 import { gaussianNoise } from '../ensembles/gaussian-noise.ts';
@@ -32,6 +33,7 @@ export const METHODS: readonly MethodDefinition[] = [
   pgdAdversarialTraining,
   randomInitPgdAdversarialTraining,
   baggingPgdAdversarialTraining,
+  ensemblePgdAdversarialTraining,
 ];
 
 export const METHOD_NAMES: readonly string[] = METHODS.map((m) => m.name);

@@ -7,12 +7,15 @@
  * array): each member has its own lock, the manifest is only ever changed under its file lock and its
  * member list is rebuilt from the members' own records, and whichever process finds every member
  * finished evaluates the run.
+ *
+ * A joint method's members (MethodDefinition.joint) are one training: they are trained together in this
+ * process, all of them whenever one is unfinished, under every member's lock; --member is refused.
  */
 import type { BackendInfo } from '../backend/select.ts';
 import type { TrainConfig } from '../config/train-config.ts';
-import { trainedIdentity } from './methods.ts';
+import { methodDefinition, trainedIdentity } from './methods.ts';
 import { loadDataset } from '../datasets/registry.ts';
-import { UserError } from '../errors.ts';
+import { ParamError, UserError } from '../errors.ts';
 import { join } from 'node:path';
 import { changedFiles, packageVersions, readManifest, readMemberRecord, updateManifest, type Manifest, type ManifestData, type MemberRecord } from '../run/manifest.ts';
 import { LOCK_FILE, withLock } from '../run/lock.ts';
@@ -20,7 +23,7 @@ import { formatDuration } from '../run/progress.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { markLatest, memberDir, runDir } from '../run/run-dir.ts';
 import { evaluateRun } from './evaluate-run.ts';
-import { trainAndSaveMember } from './member.ts';
+import { trainAndSaveJointly, trainAndSaveMember } from './member.ts';
 import { inParallel, runWorker } from './worker-pool.ts';
 
 export interface TrainRunOptions {
@@ -33,6 +36,12 @@ export interface TrainRunOptions {
   log: (line: string) => void;
   /** Train only this member (an array task); the run is evaluated by whichever process finishes the last one. */
   member?: number;
+}
+
+/** A joint method's member cannot be trained alone: refused, before anything starts. */
+export function refuseMemberOfJointRun(config: TrainConfig, member: number | undefined): void {
+  if (member === undefined || !methodDefinition(config.method).joint) return;
+  throw new ParamError('member', `--method ${config.method} trains all its members together on one objective of the ensemble, so member ${member} cannot be trained alone; drop --member`);
 }
 
 export function memberSeeds(config: TrainConfig): number[] {
@@ -100,6 +109,13 @@ function finishedMembers(dir: string, count: number): MemberRecord[] {
 
 async function trainPending(options: TrainRunOptions, dir: string, pending: number[]): Promise<void> {
   const { config, log } = options;
+  if (methodDefinition(config.method).joint) {
+    const started = performance.now();
+    const records = await trainAndSaveJointly(dir, config, options.backend);
+    for (const record of records) log(`member ${record.index + 1}/${config.members} done: test accuracy ${record.testAccuracy.toFixed(4)}`);
+    log(`run: ${config.members} members trained jointly, ensemble loss ${records[0].finalLoss.toFixed(4)}, ${records[0].samplesPerSecond.toFixed(0)} samples/s, ${formatDuration((performance.now() - started) / 1000)}`);
+    return;
+  }
   const workers = Math.min(options.workers, pending.length);
   const started = performance.now();
   let finished = 0;
@@ -126,6 +142,7 @@ async function trainPending(options: TrainRunOptions, dir: string, pending: numb
 }
 
 export async function trainRun(options: TrainRunOptions): Promise<Manifest> {
+  refuseMemberOfJointRun(options.config, options.member);
   const dir = runDir(options.runsRoot, options.runName);
   // Missing or corrupt data fails here, before a run directory is created or LATEST moved.
   const dataset = loadDataset(options.config);
@@ -133,7 +150,12 @@ export async function trainRun(options: TrainRunOptions): Promise<Manifest> {
   openRun(options, dir, { source: dataset.source, ...dataset.provenance });
   markLatest(options.runsRoot, options.runName);
   const wanted = options.member !== undefined ? [options.member] : Array.from({ length: config.members }, (_, i) => i);
-  const unfinished = () => wanted.filter((i) => !readMemberRecord(memberDir(dir, i)));
+  const joint = methodDefinition(config.method).joint !== undefined;
+  // One unfinished member of a joint run means training all of them: they are one training.
+  const unfinished = () => {
+    const missing = wanted.filter((i) => !readMemberRecord(memberDir(dir, i)));
+    return joint && missing.length > 0 ? wanted : missing;
+  };
   const pending = unfinished();
   const done = wanted.length - pending.length;
   if (options.member !== undefined && pending.length === 0) log(`run ${options.runName}: member ${options.member} already trained`);
