@@ -4,12 +4,14 @@
  * the graph has one array per run, attack jobs after their run's array, the report after everything.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { clusterJobs, jobName, jobPrefix, shellQuote, splitArgs, trainFlags } from '../../src/cluster/executor.ts';
+import { clusterJobs, jobName, jobPrefix, shellQuote, splitArgs, trainFlags, trainJob } from '../../src/cluster/executor.ts';
 import { resolveTrainConfig, trainCommand } from '../../src/commands/train.ts';
 import { buildPlan, type TrainStep } from '../../src/reproduce/plan.ts';
 import { PRESETS } from '../../src/reproduce/presets.ts';
 import { REPORT_STEP } from '../../src/reproduce/run.ts';
+import { trainConfig } from '../../src/training/methods.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 test("each training run's sbatch flags parse back into exactly its config", () => {
@@ -62,4 +64,20 @@ test('the graph: one array per run (task i = member i), attacks after their arra
   const trainDone = clusterJobs({ preset, datasets: ['mnist'], outDir: out }, (s) => s.kind === 'train');
   assert.ok(trainDone.every((j) => j.array === undefined));
   assert.deepEqual(clusterJobs({ preset, datasets: ['mnist'], outDir: out }, () => true), []);
+});
+
+test('a jointly trained run is one job, not an array: no --member, its log named by the job id', () => {
+  const out = tempDir('cluster-joint');
+  const step = (method: string): TrainStep => {
+    const config = trainConfig({ dataset: 'mnist', method, members: 3, epochs: 1 });
+    return { kind: 'train', id: `train:${method}`, runName: method, config, cost: 1 };
+  };
+  const joint = trainJob(step('ensemble-pgd-adversarial-training'), 'j', join(out, 'runs'), join(out, 'logs'), ['node', 'ensdef.js']);
+  assert.equal(joint.array, undefined);
+  assert.doesNotMatch(joint.script, /--array|--member\b|SLURM_ARRAY_TASK_ID/);
+  assert.match(joint.script, /--method ensemble-pgd-adversarial-training --members 3 /);
+  assert.match(joint.log, /j-%j\.log$/);
+  const perMember = trainJob(step('random-init+pgd-adversarial-training'), 'm', join(out, 'runs'), join(out, 'logs'), ['node', 'ensdef.js']);
+  assert.deepEqual(perMember.array, [0, 1, 2]);
+  assert.match(perMember.script, /--member "\$SLURM_ARRAY_TASK_ID"/);
 });
