@@ -70,7 +70,7 @@ describe('method parameters', () => {
     assert.equal(refusal(['--method', 'adversarial-training', '--rho', '1.5']), "--rho: '1.5' is not a number in [0, 1]");
     assert.equal(refusal(['--method', 'distillation', '--temperature', '0']), "--temperature: '0' is not a number in (0, 1000]");
     assert.equal(refusal(['--method', 'gaussian-noise', '--noise-sigma', 'x']), "--noise-sigma: 'x' is not a number in [0, 10]");
-    assert.equal(refusal(['--method', 'bagging', '--at-eps', '0.1']), '--at-eps: --method bagging has no ε (it applies to adversarial-training, bagging+adversarial-training, pgd-adversarial-training, random-init+pgd-adversarial-training, bagging+pgd-adversarial-training only)');
+    assert.equal(refusal(['--method', 'bagging', '--at-eps', '0.1']), '--at-eps: --method bagging has no ε (it applies to adversarial-training, bagging+adversarial-training, pgd-adversarial-training, random-init+pgd-adversarial-training, bagging+pgd-adversarial-training, ensemble-pgd-adversarial-training only)');
     // The core refuses what a programmatic caller passes, under the parameter's name.
     assert.throws(() => trainConfig({ method: 'adversarial-training', dataset: 'mnist', rho: -1 }), (e: unknown) => e instanceof ParamError && e.param === 'rho' && /ρ must be a number in \[0, 1\] \(got -1\)/.test(e.message));
     assert.throws(() => trainConfig({ method: 'distillation', dataset: 'mnist', temperature: Number.NaN }), (e: unknown) => e instanceof ParamError && e.param === 'temperature');
