@@ -38,7 +38,9 @@ interface TrainFlags {
  */
 export const DEFAULT_WORKERS = Math.min(availableParallelism(), 8);
 
-export const WORKERS_HELP = `members trained in parallel processes (one per core, at most 8; 1 on the tensorflow backend unless given; ignored by ${METHODS.filter((m) => m.joint).map((m) => m.name).join(', ')}, whose members train together in one process)`;
+const jointMethods = METHODS.filter((m) => m.joint).map((m) => m.name).join(', ');
+
+export const WORKERS_HELP = `members trained in parallel processes (one per core, at most 8; 1 on the tensorflow backend unless given; ignored by ${jointMethods}, whose members train together in one process)`;
 
 /** --workers as given, or its default for the backend that started. */
 export function workersFor(cmd: Command, backend: BackendInfo): number {
@@ -90,7 +92,7 @@ export function trainCommand(): Command {
   command
     .addHelpText('after', `\nMethods:\n${methodList.join('\n')}`)
     .option('--workers <n>', WORKERS_HELP, integerOption('--workers', 1, 64), DEFAULT_WORKERS)
-    .option('--member <i>', 'train only member i (0-based) of the run, e.g. as task i of a Slurm array: --member $SLURM_ARRAY_TASK_ID', integerOption('--member', 0, 99))
+    .option('--member <i>', `train only member i (0-based) of the run, e.g. as task i of a Slurm array: --member $SLURM_ARRAY_TASK_ID (not for ${jointMethods}, whose members train together)`, integerOption('--member', 0, 99))
     .action(async (flags: TrainFlags, cmd: Command) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
       const config = resolveTrainConfig(flags);
