@@ -98,7 +98,10 @@ export function gradientFreeWins(rows: ResultRow[]): Array<{ free: ResultRow; be
   const attacked = rows.filter((r) => r.attack !== 'none' && r.surrogate === '' && attackDefinition(r.attack).stages === undefined);
   const wins: Array<{ free: ResultRow; best: ResultRow }> = [];
   for (const free of attacked.filter((r) => !attackDefinition(r.attack).usesGradient)) {
-    const comparable = attacked.filter((r) => attackDefinition(r.attack).usesGradient && r.scored_on === free.scored_on && r.member === free.member && r.n === free.n && epsOf(r) === epsOf(free));
+    // The same scored model: the ensemble whatever member's gradient made the examples (a row's member names
+    // its Grad. 1 member), or the same single member.
+    const sameModel = (r: ResultRow) => r.scored_on === free.scored_on && (r.scored_on === 'ensemble' || r.member === free.member);
+    const comparable = attacked.filter((r) => attackDefinition(r.attack).usesGradient && sameModel(r) && r.n === free.n && epsOf(r) === epsOf(free));
     if (comparable.length === 0) continue;
     const best = comparable.reduce((a, b) => (b.accuracy < a.accuracy || (b.accuracy === a.accuracy && JSON.stringify(b) < JSON.stringify(a)) ? b : a));
     if (free.accuracy + binomialTolerance(best.accuracy, free.n) < best.accuracy) wins.push({ free, best });

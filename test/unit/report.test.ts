@@ -123,6 +123,14 @@ describe('gradient-free against gradient attacks', () => {
     assert.match(flags[0].reason, /gradient-free SQUARE leaves 0\.2000 at ε=0\.2, below the best gradient attack's 0\.8500 \(APGD-CE Grad\. 3/);
   });
 
+  it("compares Square on a single model's run with the gradient attacks scored on it, whatever member's gradient they name", () => {
+    // A one-model run: Grad. 1 rows name member 0, Square (no gradient) none; both are scored on the run's model.
+    const single: RunResults = { name: 's', manifest: manifest('distillation', 1), rows: [at('bim', 0.9, { grad: '1', member: '0' }), at('square', 0.2)] };
+    assert.equal(maskingFlags([single]).length, 1);
+    const otherMember: RunResults = { name: 'm', manifest: manifest('bagging', 2), rows: [at('bim', 0.9, { grad: '1', member: '1', scored_on: 'single' }), at('square', 0.2, { scored_on: 'single', member: '0' })] };
+    assert.deepEqual(maskingFlags([otherMember]), []);
+  });
+
   it('does not flag Square when a gradient attack does as well, or when the images or ε differ', () => {
     const honest: RunResults = { name: 'h', manifest: manifest('bagging', 2), rows: [at('bim', 0.1), at('square', 0.12)] };
     assert.deepEqual(maskingFlags([honest]), []);
