@@ -35,7 +35,13 @@ export function alignmentSums(ensemble: Ensemble, x: tf.Tensor4D, y: tf.Tensor2D
     const gradients = Array.from({ length: n }, (_, i) =>
       tf.reshape(tf.grad((input) => tf.sum(memberLoss(ensemble.memberLogits(input as tf.Tensor4D, i), y, 'logits')))(x), [batch, -1]),
     );
-    const unit = (g: tf.Tensor): tf.Tensor => tf.div(g, tf.maximum(tf.norm(g, 'euclidean', -1, true), 1e-30));
+    // Scaled by its largest entry before the norm: a saturated member's gradient (|g| ~ 1e-20) has squares
+    // that underflow float32, and its norm would read 0.
+    const unit = (g: tf.Tensor): tf.Tensor => {
+      const largest = tf.max(tf.abs(g), -1, true);
+      const scaled = tf.where(tf.greater(largest, 0), tf.div(g, tf.maximum(largest, 1e-37)), tf.zerosLike(g));
+      return tf.div(scaled, tf.maximum(tf.norm(scaled, 'euclidean', -1, true), 1));
+    };
     // [B, n, P]: each member's unit gradient per example; a zero gradient stays zero (its cosines count as 0).
     const units = tf.stack(gradients.map(unit), 1);
     const gram = tf.matMul(units, units, false, true);

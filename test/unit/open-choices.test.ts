@@ -44,9 +44,9 @@ before(async () => {
  * Three two-class linear members without bias. At x = 0 each predicts (½, ½), so with y = class 0 its input
  * gradient is ½ (W[:, 1] − W[:, 0]): A (1, −3), B (−2, 1), C (1, 1).
  */
-function handEnsemble(): Ensemble {
+function handEnsemble(scaleA = 1): Ensemble {
   const member = (column1: [number, number]) => linearModel(SHAPE, Float32Array.from([0, column1[0], 0, column1[1]]), Float32Array.from([0, 0])).model;
-  return new Ensemble([member([2, -6]), member([-4, 2]), member([2, 2])]);
+  return new Ensemble([member([2 * scaleA, -6 * scaleA]), member([-4, 2]), member([2, 2])]);
 }
 
 function values(t: tf.Tensor): number[] {
@@ -143,6 +143,22 @@ describe('open choices', () => {
     assert.ok(Math.abs(pairwise - expectedPairwise) < 1e-6, `pairwise ${pairwise} vs ${expectedPairwise}`);
     assert.ok(Math.abs(toMean - expectedToMean) < 1e-6, `to mean ${toMean} vs ${expectedToMean}`);
     assert.ok(Math.abs(agreement - 1 / 6) < 1e-6, `agreement ${agreement}`);
+    ensemble.dispose();
+  });
+
+  test("gradient alignment: a saturated member's tiny gradient keeps its direction", () => {
+    // A scaled by 1e-24: its squares underflow float32, its direction is still (1, −3). The mean is
+    // (−1/3, 2/3) to float precision, its sign (−1, 1).
+    const ensemble = handEnsemble(1e-24);
+    const [pairwise, toMean, agreement] = values(tf.tidy(() => alignmentSums(ensemble, tf.zeros([1, ...SHAPE]) as tf.Tensor4D, oneHot([0], 2))));
+    const expectedPairwise = (-5 / Math.sqrt(50) - 2 / Math.sqrt(20) - 1 / Math.sqrt(10)) / 3;
+    const meanNorm = Math.sqrt(1 / 9 + 4 / 9);
+    const cosToMean = ([u, v]: number[]) => (u * (-1 / 3) + v * (2 / 3)) / (Math.hypot(u, v) * meanNorm);
+    const expectedToMean = (cosToMean([1, -3]) + cosToMean([-2, 1]) + cosToMean([1, 1])) / 3;
+    assert.ok(Math.abs(pairwise - expectedPairwise) < 1e-6, `pairwise ${pairwise} vs ${expectedPairwise}`);
+    assert.ok(Math.abs(toMean - expectedToMean) < 1e-6, `to mean ${toMean} vs ${expectedToMean}`);
+    // signs A (1, −1), B (−1, 1), C (1, 1) against (−1, 1): 0, 1, ½
+    assert.ok(Math.abs(agreement - 0.5) < 1e-6, `agreement ${agreement}`);
     ensemble.dispose();
   });
 
