@@ -16,11 +16,16 @@ log() { echo "slurm-local: $*" >&2; }
 
 up() {
   command -v slurmctld >/dev/null || { log "slurmctld not found; apt-get install slurm-wlm munge"; exit 1; }
-  if [ -f "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
+  if controller_alive; then
     log "already up ($conf)"
     echo "export SLURM_CONF=$conf"
     return
   fi
+  # No live controller of ours: anything left in $dir is from a cluster that was not brought down (a killed
+  # CI run, a rebooted shell). Its saved jobs would hold the node (state "alloc") when restored, and a
+  # daemon still running with our ports would refuse the new one, so both go before a fresh start.
+  stop_stale
+  rm -rf "$dir/state" "$dir/spool"
   mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/munge"
   local host cpus
   host=$(hostname -s)
@@ -73,8 +78,9 @@ NodeName=$host CPUs=$cpus RealMemory=20000 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
   export SLURM_CONF=$conf
-  slurmctld -f "$conf"
-  slurmd -f "$conf"
+  # -c: start with no jobs and no node state, whatever the state directory holds.
+  slurmctld -c -f "$conf"
+  slurmd -c -f "$conf"
   # Wait for the node to report in.
   for _ in $(seq 1 60); do
     if sinfo -h -o '%T' 2>/dev/null | grep -qx idle; then
@@ -87,6 +93,37 @@ EOF
   log "the node did not become idle within 60 s; see $dir/log/"
   sinfo >&2 || true
   exit 1
+}
+
+# Whether the slurmctld in our pid file still runs (a killed daemon can linger as a zombie, or its pid be reused).
+controller_alive() {
+  local pid
+  pid=$(cat "$dir/slurmctld.pid" 2>/dev/null) || return 1
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = slurmctld ] && ! grep -q '^[^)]*) Z' "/proc/$pid/stat"
+}
+
+# Our daemons no longer in a pid file, and the jobs they left running (slurmstepd and the job's processes:
+# their environment names our config and a job), stopped.
+stale_pids() {
+  local proc
+  for proc in /proc/[0-9]*; do
+    [ "${proc#/proc/}" = $$ ] && continue
+    if grep -qszxF -- "$conf" "$proc/cmdline"; then echo "${proc#/proc/}"; continue; fi
+    grep -qszxF -- "SLURM_CONF=$conf" "$proc/environ" || continue
+    if grep -qsz '^SLURM_JOB_ID=' "$proc/environ" || [ "$(cat "$proc/comm" 2>/dev/null)" = slurmstepd ]; then
+      echo "${proc#/proc/}"
+    fi
+  done
+}
+
+stop_stale() {
+  local pids
+  pids=$(stale_pids)
+  [ -n "$pids" ] || return 0
+  log "stopping processes left from an earlier cluster: $(tr '\n' ' ' <<< "$pids")"
+  kill $pids 2>/dev/null || true
+  for _ in $(seq 1 20); do [ -n "$(stale_pids)" ] || return 0; sleep 0.5; done
+  kill -9 $(stale_pids) 2>/dev/null || true
 }
 
 stop_pidfile() {
@@ -105,6 +142,7 @@ down() {
   [ -f "$conf" ] && scancel --user="$(id -un)" 2>/dev/null || true
   stop_pidfile "$dir/slurmd.pid"
   stop_pidfile "$dir/slurmctld.pid"
+  stop_stale
   if [ -f "$dir/munged-started-here" ]; then stop_pidfile /run/munge/munged.pid; fi
   rm -rf "$dir"
   log "down"
