@@ -16,8 +16,8 @@ import { allIndices, type MethodDefinition } from '../ensembles/method.ts';
 import type { EnsembleBatchLoss } from '../models/loss.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { asConstant } from './adversarial-training.ts';
-import { AT_ALPHA, AT_EPS, AT_STEPS } from './params.ts';
-import { checkStepSize, pgdSchedule } from './pgd-adversarial-training.ts';
+import { AT_ALPHA, AT_EPS, AT_RAMP_EPOCHS, AT_STEPS } from './params.ts';
+import { checkStepSize, pgdScheduleAtStep, type ScheduleAtStep } from './pgd-adversarial-training.ts';
 
 /** Mean over the batch of −Σ_c y_c log p̄_c, from the members' logits (log space: no probability underflows to log 0). */
 export function ensembleCrossEntropy(memberLogits: tf.Tensor2D[], targets: tf.Tensor2D): tf.Scalar {
@@ -39,10 +39,10 @@ export function ensemblePgdPerturbation(models: readonly tf.LayersModel[], x: tf
 }
 
 /** J(θ, x_PGD, y) of the ensemble, training-mode forwards; the batch at `step` starts from the random point deriveSeed(seed, step). */
-export function ensemblePgdTrainingLoss(schedule: DescentSchedule, seed: number): EnsembleBatchLoss {
+export function ensemblePgdTrainingLoss(schedule: ScheduleAtStep, seed: number): EnsembleBatchLoss {
   return (models, x, targets, step) =>
     tf.tidy(() => {
-      const xAdv = ensemblePgdPerturbation(models, x, targets, schedule, deriveSeed(seed, step));
+      const xAdv = ensemblePgdPerturbation(models, x, targets, schedule(step), deriveSeed(seed, step));
       return ensembleCrossEntropy(models.map((model) => model.apply(xAdv, { training: true }) as tf.Tensor2D), targets);
     });
 }
@@ -52,7 +52,7 @@ export const ensemblePgdAdversarialTraining: MethodDefinition = {
   summary: 'the ensemble trained as a whole on the PGD examples of its averaged prediction (one process; no --member)',
   size: 'ensemble',
   paperRows: {},
-  params: [AT_EPS, AT_ALPHA, AT_STEPS],
+  params: [AT_EPS, AT_ALPHA, AT_STEPS, AT_RAMP_EPOCHS],
   check: checkStepSize,
   // Per sample and member: n input gradients through the member, then its training step.
   workPerSample: ({ atSteps }) => atSteps + 1,
@@ -61,5 +61,5 @@ export const ensemblePgdAdversarialTraining: MethodDefinition = {
     indices: allIndices(ctx.dataset.train.count),
     facts: { ...ctx.params, adversarialGradient: "PGD on the ensemble's mean probabilities (Grad. 3), inference-mode forward, fresh per batch", jointTraining: true },
   }),
-  joint: { loss: (params, seed) => ensemblePgdTrainingLoss(pgdSchedule(params), seed) },
+  joint: { loss: (params, seed, stepsPerEpoch) => ensemblePgdTrainingLoss(pgdScheduleAtStep(params, stepsPerEpoch), seed) },
 };

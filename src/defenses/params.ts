@@ -34,3 +34,14 @@ export const AT_STEPS: MethodParam = {
   default: (dataset) => dataset.training.pgdTraining.steps,
   defaultHelp: 'Madry et al.’s',
 };
+
+export const AT_RAMP_EPOCHS: MethodParam = {
+  key: 'atRampEpochs',
+  symbol: 'ramp',
+  help: 'PGD adversarial training: epochs over which ε and α grow linearly from 0 to their values (0: the full ε from the first batch)',
+  integer: true,
+  min: 0,
+  max: 1000,
+  default: () => 0,
+  defaultHelp: 'none, as Madry et al.',
+};

@@ -18,7 +18,7 @@ import { ParamError } from '../errors.ts';
 import { crossEntropyFromLogits, type BatchLoss } from '../models/loss.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { asConstant, inferenceGradient } from './adversarial-training.ts';
-import { AT_ALPHA, AT_EPS, AT_STEPS } from './params.ts';
+import { AT_ALPHA, AT_EPS, AT_RAMP_EPOCHS, AT_STEPS } from './params.ts';
 import { memberTrainingSet } from './training-set.ts';
 
 /** α ≤ ε, so that a step cannot overshoot the ball it is projected back onto. */
@@ -32,6 +32,27 @@ export function pgdSchedule(params: MethodParams): DescentSchedule {
 }
 
 /**
+ * The schedule at each training step: ε and α scaled by min(1, (step + 1) / rampSteps), so that the first
+ * batches are nearly clean and the full ε is reached after rampSteps (ε-scheduling, Gowal et al. 2018 and
+ * most later PGD training of small networks: from the first batch at ε = 0.3, the Table 1 network collapses
+ * to a constant classifier, docs/RESULTS.md). The ratio α/ε, and so the share of the ball a step covers, stays.
+ */
+export type ScheduleAtStep = (step: number) => DescentSchedule;
+
+export function rampedSchedule(schedule: DescentSchedule, rampSteps: number): ScheduleAtStep {
+  if (rampSteps <= 0) return () => schedule;
+  return (step) => {
+    const share = Math.min(1, (step + 1) / rampSteps);
+    return share === 1 ? schedule : { ...schedule, eps: schedule.eps * share, alpha: schedule.alpha * share };
+  };
+}
+
+/** The schedule per training step of a method's parameters, for a member that takes stepsPerEpoch batches an epoch. */
+export function pgdScheduleAtStep(params: MethodParams, stepsPerEpoch: number): ScheduleAtStep {
+  return rampedSchedule(pgdSchedule(params), (params.atRampEpochs ?? 0) * stepsPerEpoch);
+}
+
+/**
  * The PGD example of the current weights from a random start drawn with `seed`, as a constant (no path
  * from the weights through the attack's steps: see asConstant). Inference-mode gradient, as the attack has.
  */
@@ -42,21 +63,21 @@ export function pgdPerturbation(model: tf.LayersModel, x: tf.Tensor4D, targets: 
 }
 
 /** J(θ, x_PGD, y) with the training-mode forward; the batch at `step` starts from the random point deriveSeed(seed, step). */
-export function pgdTrainingLoss(schedule: DescentSchedule, seed: number): BatchLoss {
+export function pgdTrainingLoss(schedule: ScheduleAtStep, seed: number): BatchLoss {
   return (model, x, targets, step) =>
-    tf.tidy(() => crossEntropyFromLogits(targets, model.apply(pgdPerturbation(model, x, targets, schedule, deriveSeed(seed, step)), { training: true }) as tf.Tensor2D));
+    tf.tidy(() => crossEntropyFromLogits(targets, model.apply(pgdPerturbation(model, x, targets, schedule(step), deriveSeed(seed, step)), { training: true }) as tf.Tensor2D));
 }
 
 function pgdTrainingMethod(bootstrap: boolean): Omit<MethodDefinition, 'name' | 'summary' | 'size'> {
   return {
     paperRows: {},
-    params: [AT_EPS, AT_ALPHA, AT_STEPS],
+    params: [AT_EPS, AT_ALPHA, AT_STEPS, AT_RAMP_EPOCHS],
     check: checkStepSize,
     // n input gradients (inference-mode forward and backward each), then the training step on x_PGD.
     workPerSample: ({ atSteps }) => atSteps + 1,
     plan: (ctx: MemberContext) => {
-      const schedule = pgdSchedule(ctx.params);
       const { indices, facts } = memberTrainingSet(ctx, bootstrap);
+      const schedule = pgdScheduleAtStep(ctx.params, Math.ceil(indices.length / ctx.config.batchSize));
       return {
         model: baseModelFor(ctx.dataset.name),
         indices,

@@ -75,8 +75,8 @@ export const RUN_STREAMS = { shuffle: -1, attack: -2 } as const;
 
 /** How a jointly trained method trains its members as a whole. */
 export interface JointTraining {
-  /** The objective of all members on a batch; `seed` is the run's RUN_STREAMS.attack stream. */
-  loss(params: MethodParams, seed: number): EnsembleBatchLoss;
+  /** The objective of all members on a batch; `seed` is the run's RUN_STREAMS.attack stream; an epoch is stepsPerEpoch batches. */
+  loss(params: MethodParams, seed: number, stepsPerEpoch: number): EnsembleBatchLoss;
 }
 
 export interface MethodDefinition {

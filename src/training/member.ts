@@ -130,7 +130,7 @@ export async function trainAndSaveJointly(dir: string, config: TrainConfig, back
   }
   const models = members.map((m) => buildModel(m.plan.model, deriveSeed(m.seed, MEMBER_STREAMS.init)));
   const checkpoint = { path: join(dir, TRAIN_STATE_FILE), identity: `${identity}:joint` };
-  const result = trainJointly(models, method.joint!.loss(params, deriveSeed(config.seed, RUN_STREAMS.attack)), {
+  const result = trainJointly(models, method.joint!.loss(params, deriveSeed(config.seed, RUN_STREAMS.attack), Math.ceil(indices.length / config.batchSize)), {
     split: dataset.train,
     imageShape: dataset.imageShape,
     numClasses: dataset.numClasses,

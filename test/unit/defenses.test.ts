@@ -11,7 +11,7 @@ import { trainConfig } from '../../src/training/methods.ts';
 import { loadDataset } from '../../src/datasets/registry.ts';
 import { adversarialTrainingLoss, fgsmPerturbation } from '../../src/defenses/adversarial-training.ts';
 import { softLabels, TEACHER_DIR, temperatureLoss } from '../../src/defenses/distillation.ts';
-import { pgdPerturbation, pgdTrainingLoss } from '../../src/defenses/pgd-adversarial-training.ts';
+import { pgdPerturbation, pgdTrainingLoss, rampedSchedule } from '../../src/defenses/pgd-adversarial-training.ts';
 import { randomStart } from '../../src/attacks/iterative.ts';
 import { bootstrapIndices } from '../../src/ensembles/bagging.ts';
 import { Ensemble } from '../../src/ensembles/ensemble.ts';
@@ -212,36 +212,41 @@ describe('defenses', () => {
     model.dispose();
   });
 
-  it('PGD training: each optimiser step minimises J at the PGD example of the current weights, its random start drawn from the step', () => {
-    const schedule = { eps: 0.3, alpha: 0.1, steps: 3 };
-    const seed = 21;
-    const lr = 0.5;
-    const model = tinyModel();
-    const optimizer = tf.train.sgd(lr);
-    const [x, y] = [batch(X), tf.tensor2d(Y)];
-    const loss = pgdTrainingLoss(schedule, seed);
-    const before = tf.memory().numTensors;
-    let w = W0;
-    let b = B0;
-    for (const step of [0, 1, 7]) {
-      const value = trainStep(model, optimizer, x, y, loss, step);
-      const start = randomStart(x, schedule.eps, deriveSeed(seed, step));
-      const startRows = [0, 1].map((n) => Array.from(start.dataSync().slice(4 * n, 4 * n + 4)));
-      start.dispose();
-      const xPgd = pgdByHand(w, b, X, Y, schedule.eps, schedule.alpha, schedule.steps, startRows);
-      close([value], [meanCE(w, b, xPgd, Y)], 1e-5, `loss at step ${step}`);
-      const { dW, db } = ceWeightGradient(w, b, xPgd, Y);
-      w = w.map((row, i) => row.map((v, c) => v - lr * dW[i][c]));
-      b = b.map((v, c) => v - lr * db[c]);
-      const [kernel, bias] = model.getWeights();
-      close(kernel.dataSync(), w.flat(), 1e-5, `kernel after step ${step}`);
-      close(bias.dataSync(), b, 1e-5, `bias after step ${step}`);
-    }
-    assert.equal(tf.memory().numTensors, before, 'no tensors leaked by the PGD steps');
-    tf.dispose([x, y]);
-    model.dispose();
-    optimizer.dispose();
-  });
+  for (const rampSteps of [0, 4]) {
+    it(`PGD training${rampSteps ? ', ε and α ramped over 4 steps,' : ''}: each optimiser step minimises J at the PGD example of the current weights, its random start drawn from the step`, () => {
+      const schedule = { eps: 0.3, alpha: 0.1, steps: 3 };
+      // The ramp by hand: step s trains at share min(1, (s + 1) / 4) of ε and α.
+      const share = (step: number) => (rampSteps ? Math.min(1, (step + 1) / rampSteps) : 1);
+      const seed = 21;
+      const lr = 0.5;
+      const model = tinyModel();
+      const optimizer = tf.train.sgd(lr);
+      const [x, y] = [batch(X), tf.tensor2d(Y)];
+      const loss = pgdTrainingLoss(rampedSchedule(schedule, rampSteps), seed);
+      const before = tf.memory().numTensors;
+      let w = W0;
+      let b = B0;
+      for (const step of [0, 1, 7]) {
+        const [eps, alpha] = [schedule.eps * share(step), schedule.alpha * share(step)];
+        const value = trainStep(model, optimizer, x, y, loss, step);
+        const start = randomStart(x, eps, deriveSeed(seed, step));
+        const startRows = [0, 1].map((n) => Array.from(start.dataSync().slice(4 * n, 4 * n + 4)));
+        start.dispose();
+        const xPgd = pgdByHand(w, b, X, Y, eps, alpha, schedule.steps, startRows);
+        close([value], [meanCE(w, b, xPgd, Y)], 1e-5, `loss at step ${step}`);
+        const { dW, db } = ceWeightGradient(w, b, xPgd, Y);
+        w = w.map((row, i) => row.map((v, c) => v - lr * dW[i][c]));
+        b = b.map((v, c) => v - lr * db[c]);
+        const [kernel, bias] = model.getWeights();
+        close(kernel.dataSync(), w.flat(), 1e-5, `kernel after step ${step}`);
+        close(bias.dataSync(), b, 1e-5, `bias after step ${step}`);
+      }
+      assert.equal(tf.memory().numTensors, before, 'no tensors leaked by the PGD steps');
+      tf.dispose([x, y]);
+      model.dispose();
+      optimizer.dispose();
+    });
+  }
 
   it('temperature loss is CE(targets, softmax(logits / T)) (hand-computed, soft targets)', () => {
     const model = tinyModel();

@@ -116,7 +116,7 @@ test('one joint training step moves every member along −∇J of the ensemble a
   xPgd.dispose();
   const expected = linear.map((_, i) => referenceGradient(linear, i, atPgd, labels));
   const optimizer = tf.train.sgd(lr);
-  const loss = ensemblePgdTrainingLoss(schedule, seed);
+  const loss = ensemblePgdTrainingLoss(() => schedule, seed);
   const before = tf.memory().numTensors;
   const cost = optimizer.minimize(() => loss(models, x, y, step), true)!;
   close(cost.dataSync(), [ensembleLoss64(linear, atPgd, labels)], 1e-5, 'J at x_PGD');
