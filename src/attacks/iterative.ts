@@ -11,7 +11,12 @@ import type { AttackInputs, AttackResult } from './definition.ts';
 import type { Scorer } from './scoring.ts';
 
 export function projectToThreatModel(candidate: tf.Tensor4D, x: tf.Tensor4D, eps: number): tf.Tensor4D {
-  return tf.tidy(() => tf.clipByValue(tf.minimum(tf.maximum(candidate, tf.sub(x, eps)), tf.add(x, eps)), 0, 1) as tf.Tensor4D);
+  return tf.tidy(() => tf.clipByValue(clampToBall(candidate, x, eps), 0, 1) as tf.Tensor4D);
+}
+
+/** The candidate projected onto the L∞ ball of radius ε around x, not onto the valid pixel range. */
+export function clampToBall(candidate: tf.Tensor4D, x: tf.Tensor4D, eps: number): tf.Tensor4D {
+  return tf.tidy(() => tf.minimum(tf.maximum(candidate, tf.sub(x, eps)), tf.add(x, eps)) as tf.Tensor4D);
 }
 
 /**

@@ -37,10 +37,15 @@ export class Ensemble {
 
   /** Mean of the members' softmax probabilities: what the ensemble predicts with. */
   probabilities(x: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => tf.mean(tf.stack(this.allMemberLogits(x).map((l) => tf.softmax(l))), 0) as tf.Tensor2D);
+    return tf.tidy(() => meanProbabilities(this.allMemberLogits(x)));
   }
 
   dispose(): void {
     for (const model of this.members) model.dispose();
   }
+}
+
+/** The mean of the members' softmax probabilities, from their logits. */
+export function meanProbabilities(memberLogits: readonly tf.Tensor2D[]): tf.Tensor2D {
+  return tf.tidy(() => tf.mean(tf.stack(memberLogits.map((l) => tf.softmax(l))), 0) as tf.Tensor2D);
 }

@@ -5,16 +5,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
-import { loadRunDataset } from '../datasets/registry.ts';
 import { usageError } from '../errors.ts';
 import { writeJsonAtomic } from '../run/atomic.ts';
 import { Progress } from '../run/progress.ts';
-import { openRun } from './attack-run.ts';
+import { openRun, withRunEnsemble } from './attack-run.ts';
 import { exactSign } from '../attacks/iterative.ts';
-import { batches, type Dataset } from '../data/dataset.ts';
-import { Ensemble } from '../ensembles/ensemble.ts';
+import type { Dataset } from '../data/dataset.ts';
+import type { Ensemble } from '../ensembles/ensemble.ts';
 import { memberLoss } from '../attacks/gradients.ts';
-import { batchOf } from './measure.ts';
+import { sumOverBatches } from './measure.ts';
 
 export interface GradientAlignment {
   /** Mean over images and member pairs i ≠ j of cos(∇x J_i, ∇x J_j). */
@@ -58,16 +57,7 @@ export function alignmentSums(ensemble: Ensemble, x: tf.Tensor4D, y: tf.Tensor2D
 
 export function gradientAlignment(ensemble: Ensemble, data: Pick<Dataset, 'test' | 'imageShape' | 'numClasses'>, batchSize: number, onProgress?: (done: number, total: number) => void): GradientAlignment {
   if (ensemble.size < 2) throw new Error('gradient alignment needs at least two members');
-  const totals = [0, 0, 0];
-  for (const batch of batches(data.test.count, batchSize)) {
-    const sums = tf.tidy(() => {
-      const { x, y } = batchOf(data.test, data.imageShape, data.numClasses, batch);
-      return alignmentSums(ensemble, x, y);
-    });
-    sums.dataSync().forEach((v, k) => (totals[k] += v));
-    sums.dispose();
-    onProgress?.(batch.start + batch.count, data.test.count);
-  }
+  const totals = sumOverBatches({ split: data.test, imageShape: data.imageShape, numClasses: data.numClasses }, batchSize, 3, ({ x, y }) => alignmentSums(ensemble, x, y), onProgress);
   const n = data.test.count;
   return { pairwiseCosine: totals[0] / n, cosineToGrad2: totals[1] / n, signAgreementWithGrad2: totals[2] / n, members: ensemble.size, n };
 }
@@ -79,16 +69,12 @@ export async function runAlignment(options: { runsRoot: string; runName: string;
   const run = openRun(options.runsRoot, options.runName);
   const { manifest } = run;
   if (manifest.config.members < 2) throw usageError(`--run ${run.name}: it has one model; alignment compares an ensemble's members (train one with --members 2 or more)`);
-  const data = loadRunDataset(manifest, options.testLimit ?? manifest.config.testLimit);
-  const ensemble = await Ensemble.load(run.dir, manifest);
-  try {
+  return withRunEnsemble(run, options.testLimit, (ensemble, data) => {
     const progress = new Progress(`gradient alignment of ${run.name}`, 'images');
     const alignment = gradientAlignment(ensemble, data, options.batchSize, (done, total) => progress.update({ done, total }));
     progress.finish();
     const saved = { run: run.name, method: manifest.config.method, ...alignment };
     writeJsonAtomic(join(run.dir, ALIGNMENT_FILE), saved);
     return saved;
-  } finally {
-    ensemble.dispose();
-  }
+  });
 }

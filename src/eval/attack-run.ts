@@ -3,6 +3,7 @@
  * set and appends each job's rows to the run's results.csv as soon as the job finishes.
  */
 import { loadRunDataset } from '../datasets/registry.ts';
+import type { Dataset } from '../data/dataset.ts';
 import { Ensemble } from '../ensembles/ensemble.ts';
 import { specKey } from '../attacks/definition.ts';
 import { usageError } from '../errors.ts';
@@ -49,6 +50,17 @@ export function openRun(runsRoot: string, name: string): LoadedRun {
   return { name, dir, manifest: readManifest(dir) };
 }
 
+/** Runs `use` on a run's ensemble and its data set (its test images: all, or the first testLimit); the ensemble is disposed after. */
+export async function withRunEnsemble<T>(run: LoadedRun, testLimit: number | undefined, use: (ensemble: Ensemble, data: Dataset) => Promise<T> | T): Promise<T> {
+  const data = loadRunDataset(run.manifest, testLimit ?? run.manifest.config.testLimit);
+  const ensemble = await Ensemble.load(run.dir, run.manifest);
+  try {
+    return await use(ensemble, data);
+  } finally {
+    ensemble.dispose();
+  }
+}
+
 export function openSurrogate(runsRoot: string, name: string, attacked: LoadedRun): LoadedRun {
   if (validateRunName(name) === attacked.name) {
     throw usageError(`--surrogate ${name}: name a different run than the attacked one (a transfer attack uses another ensemble's gradients)`);
@@ -90,42 +102,45 @@ export function attackLockPath(runDirectory: string, job: AttackJob, members: nu
  * refused. Whether a job is already measured is read under its lock, after any earlier holder finished.
  */
 async function attackJobs(options: AttackRunOptions, run: LoadedRun, surrogate: LoadedRun | undefined): Promise<AttackRunResult> {
+  return withRunEnsemble(run, options.testLimit, async (ensemble, data) => {
+    const gradientEnsemble = surrogate ? await Ensemble.load(surrogate.dir, surrogate.manifest) : ensemble;
+    try {
+      return await attackWith(options, run, ensemble, gradientEnsemble, data, surrogate);
+    } finally {
+      if (gradientEnsemble !== ensemble) gradientEnsemble.dispose();
+    }
+  });
+}
+
+async function attackWith(options: AttackRunOptions, run: LoadedRun, ensemble: Ensemble, gradientEnsemble: Ensemble, data: Dataset, surrogate: LoadedRun | undefined): Promise<AttackRunResult> {
   const { manifest } = run;
-  const data = loadRunDataset(manifest, options.testLimit ?? manifest.config.testLimit);
-  const ensemble = await Ensemble.load(run.dir, manifest);
-  const gradientEnsemble = surrogate ? await Ensemble.load(surrogate.dir, surrogate.manifest) : ensemble;
   const all: ResultRow[] = [];
   let appended = 0;
-  try {
-    const context: JobContext = { ensemble, gradientEnsemble, dataset: data, method: manifest.config.method, surrogate: options.surrogate ?? '', batchSize: options.batchSize };
-    options.log(
-      `attacking run ${run.name}: ${data.name} ${manifest.config.method}, ${ensemble.size} members, ${data.test.count} test images${surrogate ? `, gradients from run ${surrogate.name}` : ''}`,
-    );
-    for (const job of options.jobs) {
-      const size = job.attack ? gradientEnsemble.size : ensemble.size;
-      const members = options.member === 'all' && usesMember(job) ? Array.from({ length: size }, (_, i) => i) : [options.member === 'all' ? 0 : options.member];
-      const lock = attackLockPath(run.dir, job, members, context.surrogate, data.test.count);
-      await withLock(lock, `attack job '${jobLabel(job, options.member)}' on run ${run.name}`, async () => {
-        const measured = new Map(readResults(resultsPath(run.dir)).map((row) => [measurementKey(row), row]));
-        const previous = plannedRows(job, members, context).map((row) => measured.get(measurementKey(row)));
-        if (!options.remeasure && previous.every((row) => row !== undefined)) {
-          options.log(`${jobLabel(job, options.member)}: already in results.csv, not measured again (--force to measure again)`);
-          options.onRows?.(previous);
-          all.push(...previous);
-          return;
-        }
-        const perMember = members.map((m) => runJob(job, m, context));
-        if (members.length > 1) perMember.flat().forEach((row) => options.log(formatRow(row)));
-        const rows = members.length > 1 ? averageOverMembers(perMember) : perMember[0];
-        appendResults(resultsPath(run.dir), rows);
-        options.onRows?.(rows);
-        all.push(...rows);
-        appended += rows.length;
-      });
-    }
-  } finally {
-    ensemble.dispose();
-    if (gradientEnsemble !== ensemble) gradientEnsemble.dispose();
+  const context: JobContext = { ensemble, gradientEnsemble, dataset: data, method: manifest.config.method, surrogate: options.surrogate ?? '', batchSize: options.batchSize };
+  options.log(
+    `attacking run ${run.name}: ${data.name} ${manifest.config.method}, ${ensemble.size} members, ${data.test.count} test images${surrogate ? `, gradients from run ${surrogate.name}` : ''}`,
+  );
+  for (const job of options.jobs) {
+    const size = job.attack ? gradientEnsemble.size : ensemble.size;
+    const members = options.member === 'all' && usesMember(job) ? Array.from({ length: size }, (_, i) => i) : [options.member === 'all' ? 0 : options.member];
+    const lock = attackLockPath(run.dir, job, members, context.surrogate, data.test.count);
+    await withLock(lock, `attack job '${jobLabel(job, options.member)}' on run ${run.name}`, async () => {
+      const measured = new Map(readResults(resultsPath(run.dir)).map((row) => [measurementKey(row), row]));
+      const previous = plannedRows(job, members, context).map((row) => measured.get(measurementKey(row)));
+      if (!options.remeasure && previous.every((row) => row !== undefined)) {
+        options.log(`${jobLabel(job, options.member)}: already in results.csv, not measured again (--force to measure again)`);
+        options.onRows?.(previous);
+        all.push(...previous);
+        return;
+      }
+      const perMember = members.map((m) => runJob(job, m, context));
+      if (members.length > 1) perMember.flat().forEach((row) => options.log(formatRow(row)));
+      const rows = members.length > 1 ? averageOverMembers(perMember) : perMember[0];
+      appendResults(resultsPath(run.dir), rows);
+      options.onRows?.(rows);
+      all.push(...rows);
+      appended += rows.length;
+    });
   }
   return { rows: all, appended };
 }

@@ -80,6 +80,36 @@ export function batchOf(split: Split, imageShape: [number, number, number], numC
   return { x, labels, y: tf.oneHot(labels, numClasses).toFloat() as tf.Tensor2D };
 }
 
+/** A split's images and labels, as batchOf reads them. */
+export interface LabelledSplit {
+  split: Split;
+  imageShape: [number, number, number];
+  numClasses: number;
+}
+
+/**
+ * Counts summed over a split, batch by batch: `count` maps one batch to a 1-D tensor of `entries` counts (it
+ * runs inside a tidy); the totals come back as numbers.
+ */
+export function sumOverBatches(
+  data: LabelledSplit,
+  batchSize: number,
+  entries: number,
+  count: (batch: Batch, slice: BatchSlice) => tf.Tensor,
+  onProgress?: (done: number, total: number) => void,
+): number[] {
+  const totals = new Array<number>(entries).fill(0);
+  for (const slice of batches(data.split.count, batchSize)) {
+    const counts = tf.tidy(() => count(batchOf(data.split, data.imageShape, data.numClasses, slice), slice));
+    const values = counts.dataSync();
+    counts.dispose();
+    if (values.length !== entries) throw new Error(`sumOverBatches: a batch gave ${values.length} counts, expected ${entries}`);
+    values.forEach((v, k) => (totals[k] += v));
+    onProgress?.(slice.start + slice.count, data.split.count);
+  }
+  return totals;
+}
+
 /** The number of measurements a spec yields per scored model: one per earlier stage, then its own. */
 export function measurementsPerTarget(spec: AttackSpec | undefined): number {
   return spec ? (spec.definition.stages?.(spec.params).length ?? 0) + 1 : 1;
@@ -90,12 +120,13 @@ export function measure(options: MeasureOptions): Measurement[] {
   const definition = attack?.spec.definition;
   const scored = targets.map((t): ScoredModel => ({ scorer: scorerOf(predictorFor(options.ensemble, t)), probabilities: probabilitiesFor(options.ensemble, t) }));
   const perTarget = measurementsPerTarget(attack?.spec);
-  // Per (target, stage): correct, exactly-zero-gradient and query counts.
-  const totals = Array.from({ length: targets.length * perTarget }, () => ({ correct: 0, zero: 0, queries: 0, queried: false }));
   const started = performance.now();
-  for (const batch of batches(split.count, options.batchSize)) {
-    const counts = tf.tidy(() => {
-      const { x, labels, y } = batchOf(split, options.imageShape, options.numClasses, batch);
+  // Per (target, stage): correct, exactly-zero-gradient and query counts.
+  const sums = sumOverBatches(
+    { split, imageShape: options.imageShape, numClasses: options.numClasses },
+    options.batchSize,
+    3 * targets.length * perTarget,
+    ({ x, labels, y }, batch) => {
       let shared: AttackResult | undefined;
       const rows = scored.flatMap((model) => {
         if (!attack) return [tf.stack([tf.sum(tf.cast(model.scorer(x, labels), 'int32')), tf.scalar(0, 'int32'), tf.scalar(-1, 'int32')])];
@@ -107,32 +138,24 @@ export function measure(options: MeasureOptions): Measurement[] {
           return tf.stack([tf.sum(tf.cast(model.scorer(r.adversarial, labels), 'int32')), tf.sum(tf.cast(r.zeroGradient, 'int32')), queries]);
         });
       });
-      return tf.stack(rows);
-    });
-    const values = counts.dataSync();
-    counts.dispose();
-    totals.forEach((total, k) => {
-      total.correct += values[3 * k];
-      total.zero += values[3 * k + 1];
-      if (values[3 * k + 2] >= 0) {
-        total.queries += values[3 * k + 2];
-        total.queried = true;
-      }
-    });
-    options.onProgress?.(batch.start + batch.count, split.count);
-  }
+      return tf.reshape(tf.stack(rows), [-1]);
+    },
+    options.onProgress,
+  );
   const seconds = (performance.now() - started) / 1000;
   const n = split.count;
   const fraction = (count: number) => (n === 0 ? 0 : count / n);
-  return totals.map((total, k) => {
+  return Array.from({ length: targets.length * perTarget }, (_, k) => {
     const target = targets[Math.floor(k / perTarget)];
     const stage = k % perTarget;
+    const [correct, zero, queries] = sums.slice(3 * k, 3 * k + 3);
     return {
       target,
       ...(stage < perTarget - 1 ? { stage } : {}),
-      accuracy: fraction(total.correct),
-      zeroGradFraction: attack ? fraction(total.zero) : null,
-      queries: total.queried ? fraction(total.queries) : null,
+      accuracy: fraction(correct),
+      zeroGradFraction: attack ? fraction(zero) : null,
+      // Every batch of an attack that counts no queries adds −1, so its sum is negative.
+      queries: n > 0 && queries >= 0 ? fraction(queries) : null,
       n,
       seconds,
     };

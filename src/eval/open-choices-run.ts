@@ -8,13 +8,12 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { datasetDescriptor, loadRunDataset } from '../datasets/registry.ts';
-import { Ensemble } from '../ensembles/ensemble.ts';
+import { datasetDescriptor } from '../datasets/registry.ts';
 import { usageError, UserError } from '../errors.ts';
 import { writeFileAtomic } from '../run/atomic.ts';
 import { withLock } from '../run/lock.ts';
 import { Progress } from '../run/progress.ts';
-import { openRun } from './attack-run.ts';
+import { openRun, withRunEnsemble } from './attack-run.ts';
 import { decimalsFor, wilsonInterval } from './intervals.ts';
 import {
   CELLS,
@@ -75,13 +74,11 @@ export async function runOpenChoices(options: OpenChoicesOptions): Promise<OpenC
   if (manifest.config.members < 2) throw usageError(`--run ${run.name}: it has one model; the open choices are about ensembles (train one with --members 2 or more)`);
   const csvPath = join(run.dir, CHOICES_CSV);
   readChoiceMeasurements(csvPath);
-  const data = loadRunDataset(manifest, options.testLimit ?? manifest.config.testLimit);
   const descriptor = datasetDescriptor(manifest.config.dataset);
-  const std = pixelStd(data.train.images);
-  const ensemble = await Ensemble.load(run.dir, manifest);
   const list = readings();
   let measured = 0;
-  try {
+  return withRunEnsemble(run, options.testLimit, async (ensemble, data) => {
+    const std = pixelStd(data.train.images);
     options.log(`open choices on run ${run.name}: ${data.name}, ${ensemble.size} members, ${data.test.count} test images; training pixels' std ${std.toFixed(4)}`);
     await withLock(join(run.dir, '.locks', 'open-choices.lock'), `the open-choices study of run ${run.name}`, async () => {
       const jobs = choiceJobs(list);
@@ -103,9 +100,7 @@ export async function runOpenChoices(options: OpenChoicesOptions): Promise<OpenC
     const table = choicesTable(list, readChoiceMeasurements(csvPath), clean, { dataset: manifest.config.dataset, n: data.test.count, std, runName: run.name, members: ensemble.size });
     writeFileAtomic(join(run.dir, CHOICES_TABLE), table);
     return { table, measured };
-  } finally {
-    ensemble.dispose();
-  }
+  });
 }
 
 /** "0.0102 [0.0082, 0.0126]", with the share of all-zero step directions where there are any. */

@@ -11,11 +11,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { memberLoss } from '../attacks/gradients.ts';
-import { exactSign, gradientDescent, projectToThreatModel, type DescentHooks } from '../attacks/iterative.ts';
+import { clampToBall, exactSign, gradientDescent, projectToThreatModel, type DescentHooks } from '../attacks/iterative.ts';
+import { ensemblePredictor, majorityVotePredictor, memberPredictor, type Predictor } from '../attacks/scoring.ts';
 import type { AttackResult } from '../attacks/definition.ts';
-import { batches, type Dataset } from '../data/dataset.ts';
+import type { Dataset } from '../data/dataset.ts';
 import type { Ensemble } from '../ensembles/ensemble.ts';
-import { batchOf } from './measure.ts';
+import { sumOverBatches } from './measure.ts';
 
 export const OPEN_CHOICES = {
   /** J: cross-entropy from logits; Keras' cross-entropy of clipped probabilities; squared error of probabilities. */
@@ -160,28 +161,21 @@ export function stepDirection(ensemble: Ensemble, cell: Cell, reading: Reading, 
 const STEP_PROJECTIONS: Record<Reading['step'], DescentHooks['project']> = {
   'project-and-clip': projectToThreatModel,
   'clip-only': (candidate) => tf.tidy(() => tf.clipByValue(candidate, 0, 1) as tf.Tensor4D),
-  'project-only': (candidate, x, eps) => tf.tidy(() => tf.minimum(tf.maximum(candidate, tf.sub(x, eps)), tf.add(x, eps)) as tf.Tensor4D),
+  'project-only': clampToBall,
   neither: (candidate) => candidate.clone(),
 };
 
-/** Class predicted by the ensemble under a decision rule: int32 [B]. */
-export function ensembleDecision(ensemble: Ensemble, decision: Reading['decision'], x: tf.Tensor4D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const logits = ensemble.allMemberLogits(x);
-    const meanProbabilities = tf.mean(tf.stack(logits.map((l) => tf.softmax(l))), 0) as tf.Tensor2D;
-    if (decision === 'mean-probabilities') return tf.argMax(meanProbabilities, 1) as tf.Tensor1D;
-    const classes = meanProbabilities.shape[1];
-    const votes = tf.addN(logits.map((l) => tf.oneHot(tf.argMax(l, 1) as tf.Tensor1D, classes).toFloat())) as tf.Tensor2D;
-    // Votes are whole numbers and mean probabilities < 1, so a tie among the most-voted classes goes to the most probable.
-    return tf.argMax(tf.add(votes, tf.mul(meanProbabilities, 0.5)), 1) as tf.Tensor1D;
-  });
-}
+/** What the ensemble predicts under each decision rule. */
+export const DECISION_PREDICTORS: Record<Reading['decision'], (ensemble: Ensemble) => Predictor> = {
+  'mean-probabilities': ensemblePredictor,
+  'majority-vote': majorityVotePredictor,
+};
 
 /** The label J is taken at: the true one-hot y, or the attacked model's prediction on clean x (member 0 for Grad. 1, the ensemble's mean probabilities for Grad. 2). */
 function attackedLabel(ensemble: Ensemble, cell: Cell, reading: Reading, x: tf.Tensor4D, y: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     if (reading.label === 'true') return y.clone();
-    const predicted = cell.gradient === 'grad1' ? (tf.argMax(ensemble.memberLogits(x, 0), 1) as tf.Tensor1D) : ensembleDecision(ensemble, 'mean-probabilities', x);
+    const predicted = (cell.gradient === 'grad1' ? memberPredictor(ensemble, 0) : ensemblePredictor(ensemble))(x);
     return tf.oneHot(predicted, y.shape[1]).toFloat() as tf.Tensor2D;
   });
 }
@@ -245,42 +239,33 @@ export function measureChoiceJob(
   onProgress?: (done: number, total: number) => void,
 ): ChoiceMeasurement[] {
   const started = performance.now();
-  const correct = job.scoreKeys.map(() => 0);
-  let zero = 0;
-  for (const batch of batches(data.test.count, batchSize)) {
-    const counts = tf.tidy(() => {
-      const { x, labels, y } = batchOf(data.test, data.imageShape, data.numClasses, batch);
+  const sums = sumOverBatches(
+    { split: data.test, imageShape: data.imageShape, numClasses: data.numClasses },
+    batchSize,
+    job.scoreKeys.length + 1,
+    ({ x, labels, y }) => {
       const result = adversarialBatch(ensemble, job.cell, job.reading, schedules, std, x, y);
       const scored = job.scoreKeys.map(({ cell, reading }) => {
-        const predicted = cell.scoredOn === 'single' ? (tf.argMax(ensemble.memberLogits(result.adversarial, 0), 1) as tf.Tensor1D) : ensembleDecision(ensemble, reading.decision, result.adversarial);
+        const predicted = (cell.scoredOn === 'single' ? memberPredictor(ensemble, 0) : DECISION_PREDICTORS[reading.decision](ensemble))(result.adversarial);
         return tf.sum(tf.cast(tf.equal(predicted, labels), 'int32'));
       });
       return tf.stack([...scored, tf.sum(tf.cast(result.zeroGradient, 'int32'))]);
-    });
-    const values = counts.dataSync();
-    counts.dispose();
-    job.scoreKeys.forEach((_, k) => (correct[k] += values[k]));
-    zero += values[job.scoreKeys.length];
-    onProgress?.(batch.start + batch.count, data.test.count);
-  }
+    },
+    onProgress,
+  );
   const seconds = (performance.now() - started) / 1000;
   const key = attackKey(job.cell, job.reading);
-  return job.scoreKeys.map((s, k) => ({ attackKey: key, scoreKey: s.key, correct: correct[k], zeroDirection: zero, n: data.test.count, seconds }));
+  const zero = sums[job.scoreKeys.length];
+  return job.scoreKeys.map((s, k) => ({ attackKey: key, scoreKey: s.key, correct: sums[k], zeroDirection: zero, n: data.test.count, seconds }));
 }
 
 /** Clean accuracy of member 0 and of the ensemble under each decision rule. */
 export function cleanAccuracy(ensemble: Ensemble, data: Pick<Dataset, 'test' | 'imageShape' | 'numClasses'>, batchSize: number): Record<string, number> {
   const keys = ['member 0', ...OPEN_CHOICES.decision.map((d) => `ensemble decision=${d}`)];
-  const correct = keys.map(() => 0);
-  for (const batch of batches(data.test.count, batchSize)) {
-    const counts = tf.tidy(() => {
-      const { x, labels } = batchOf(data.test, data.imageShape, data.numClasses, batch);
-      const predictions = [tf.argMax(ensemble.memberLogits(x, 0), 1) as tf.Tensor1D, ...OPEN_CHOICES.decision.map((d) => ensembleDecision(ensemble, d, x))];
-      return tf.stack(predictions.map((p) => tf.sum(tf.cast(tf.equal(p, labels), 'int32'))));
-    });
-    counts.dataSync().forEach((v, k) => (correct[k] += v));
-    counts.dispose();
-  }
+  const predictors = [memberPredictor(ensemble, 0), ...OPEN_CHOICES.decision.map((d) => DECISION_PREDICTORS[d](ensemble))];
+  const correct = sumOverBatches({ split: data.test, imageShape: data.imageShape, numClasses: data.numClasses }, batchSize, keys.length, ({ x, labels }) =>
+    tf.stack(predictors.map((predict) => tf.sum(tf.cast(tf.equal(predict(x), labels), 'int32')))),
+  );
   return Object.fromEntries(keys.map((k, i) => [k, correct[i] / data.test.count]));
 }
 

@@ -19,7 +19,7 @@ import {
   adversarialBatch,
   attackKey,
   choiceJobs,
-  ensembleDecision,
+  DECISION_PREDICTORS,
   hasPaperOrder,
   pixelStd,
   readingLoss,
@@ -119,8 +119,8 @@ describe('open choices', () => {
     const weak = Math.log(0.51 / 0.49);
     const ensemble = new Ensemble([biased([weak, 0]), biased([weak, 0]), biased([0, Math.log(99)])]);
     const x = tf.zeros([1, ...SHAPE]) as tf.Tensor4D;
-    assert.deepEqual(values(ensembleDecision(ensemble, 'mean-probabilities', x)), [1]);
-    assert.deepEqual(values(ensembleDecision(ensemble, 'majority-vote', x)), [0]);
+    assert.deepEqual(values(DECISION_PREDICTORS['mean-probabilities'](ensemble)(x)), [1]);
+    assert.deepEqual(values(DECISION_PREDICTORS['majority-vote'](ensemble)(x)), [0]);
     x.dispose();
     ensemble.dispose();
   });
