@@ -11,7 +11,7 @@ import type { TrainConfig } from '../../src/config/train-config.ts';
 import { datasetDescriptor, DATASET_NAMES } from '../../src/datasets/registry.ts';
 import type { MethodParam } from '../../src/ensembles/method.ts';
 import { ParamError, UserError, userMessage } from '../../src/errors.ts';
-import { describeMethod, METHOD_PARAMS, methodFlags, METHODS, trainConfig, trainedIdentity } from '../../src/training/methods.ts';
+import { describeMethod, METHOD_PARAMS, methodFlags, methodParams, METHODS, trainConfig, trainedIdentity } from '../../src/training/methods.ts';
 
 /** `ensdef train FLAGS` parsed and resolved as the command does, without training. */
 function parseTrain(flags: string[]): TrainConfig {
@@ -111,6 +111,13 @@ describe('method parameters', () => {
       JSON.stringify(trainedIdentity(old('bagging+adversarial-training', 5))),
       '{"dataset":"mnist","method":"bagging+adversarial-training","members":5,"epochs":3,"batchSize":128,"learningRate":0.001,"seed":0,"rho":0.5,"atEps":0.3}',
     );
+  });
+
+  it('a parameter added after a run was trained reads as its default (what the run did): the ramp of an older PGD-trained run is 0', () => {
+    const older = Object.fromEntries(Object.entries(trainConfig({ method: 'pgd-adversarial-training', dataset: 'mnist' })).filter(([key]) => key !== 'atRampEpochs')) as TrainConfig;
+    assert.equal(methodParams(older).atRampEpochs, 0);
+    assert.equal(describeMethod(older), 'pgd-adversarial-training');
+    assert.equal(describeMethod(trainConfig({ method: 'pgd-adversarial-training', dataset: 'mnist', atRampEpochs: 2 })), 'pgd-adversarial-training (ramp 2)');
   });
 
   it('the report names a run’s method with the parameters it changed from their defaults', () => {
