@@ -17,7 +17,7 @@ import type { EnsembleBatchLoss } from '../models/loss.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { asConstant } from './adversarial-training.ts';
 import { AT_ALPHA, AT_EPS, AT_RAMP_EPOCHS, AT_STEPS } from './params.ts';
-import { checkStepSize, pgdScheduleAtStep, type ScheduleAtStep } from './pgd-adversarial-training.ts';
+import { checkStepSize, pgdScheduleAtStep, REPRODUCE_PGD_TRAINING, type ScheduleAtStep } from './pgd-adversarial-training.ts';
 
 /** Mean over the batch of −Σ_c y_c log p̄_c, from the members' logits (log space: no probability underflows to log 0). */
 export function ensembleCrossEntropy(memberLogits: tf.Tensor2D[], targets: tf.Tensor2D): tf.Scalar {
@@ -62,4 +62,5 @@ export const ensemblePgdAdversarialTraining: MethodDefinition = {
     facts: { ...ctx.params, adversarialGradient: "PGD on the ensemble's mean probabilities (Grad. 3), inference-mode forward, fresh per batch", jointTraining: true },
   }),
   joint: { loss: (params, seed, stepsPerEpoch) => ensemblePgdTrainingLoss(pgdScheduleAtStep(params, stepsPerEpoch), seed) },
+  reproduce: { beyond: [REPRODUCE_PGD_TRAINING] },
 };

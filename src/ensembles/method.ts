@@ -79,6 +79,14 @@ export interface JointTraining {
   loss(params: MethodParams, seed: number, stepsPerEpoch: number): EnsembleBatchLoss;
 }
 
+/** A run of a method that `reproduce` trains beyond the paper. */
+export interface BeyondRun {
+  /** Parameter values over the method's defaults on a data set (the run's name lists them). */
+  params(dataset: DatasetDescriptor): MethodParams;
+  /** At most this many members, fewer than the preset's where a member costs many plain ones (PGD training). */
+  maxMembers?: number;
+}
+
 export interface MethodDefinition {
   /** `--method` value and manifest name, e.g. 'bagging+adversarial-training'. */
   name: string;
@@ -93,10 +101,10 @@ export interface MethodDefinition {
   /** Work per training sample relative to plain training (an FGSM pass; teacher + student; PGD steps). */
   workPerSample(params: MethodParams): number;
   /**
-   * Runs `reproduce` trains beyond the paper, each attacked like a Table 4 row: one per setting, the
-   * setting's parameter values over the defaults. Absent: only Tables 2 and 4, or on request (`ensdef train`).
+   * Runs `reproduce` trains beyond the paper, each attacked like a Table 4 row and by the worst-case suite.
+   * Absent: only Tables 2 and 4, or on request (`ensdef train`).
    */
-  reproduce?: { beyond: readonly MethodParams[] };
+  reproduce?: { beyond: readonly BeyondRun[] };
   /**
    * Plans the member. Multi-phase methods (distillation) do their earlier phases here. A joint method's
    * plan gives the member's network and facts, and the examples every member sees (the same for all).

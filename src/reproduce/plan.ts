@@ -66,13 +66,21 @@ export function runNameFor(dataset: string, method: string): string {
   return `${dataset}-${method.replace(/\+/g, '-and-')}`;
 }
 
-function trainStep(scale: ReproductionScale, dataset: DatasetDescriptor, method: string, seed: number, runName: string, dataDir: string | undefined, setting: MethodParams = {}): TrainStep {
+function trainStep(
+  scale: ReproductionScale,
+  dataset: DatasetDescriptor,
+  method: string,
+  seed: number,
+  runName: string,
+  dataDir: string | undefined,
+  beyond?: { setting: MethodParams; maxMembers?: number },
+): TrainStep {
   const definition = methodDefinition(method);
   const config = trainConfig({
-    ...setting,
+    ...beyond?.setting,
     dataset: dataset.name,
     method,
-    members: definition.size === 'ensemble' ? scale.members : 1,
+    members: definition.size === 'ensemble' ? Math.min(scale.members, beyond?.maxMembers ?? Infinity) : 1,
     epochs: scale.epochs,
     seed,
     trainLimit: scale.trainLimit,
@@ -148,11 +156,12 @@ export function buildPlan(preset: Preset, datasets: string[], dataDirs: Readonly
     }
     // Table 4's defenses, then the methods reproduce runs beyond the paper, each attacked like a Table 4 row.
     const defenses = [
-      ...METHODS.filter((m) => m.paperRows.table4 && !m.paperRows.table2).map((method) => ({ method, setting: {} })),
-      ...METHODS.flatMap((method) => (method.reproduce?.beyond ?? []).map((setting) => ({ method, setting }))),
+      ...METHODS.filter((m) => m.paperRows.table4 && !m.paperRows.table2).map((method) => ({ method, beyond: undefined })),
+      ...METHODS.flatMap((method) => (method.reproduce?.beyond ?? []).map((run) => ({ method, beyond: { setting: run.params(dataset), maxMembers: run.maxMembers } }))),
     ];
-    for (const { method, setting } of defenses) {
-      const run = trainStep(scale, dataset, method.name, seed, attacked(method.name) + settingSuffix(setting), dataDirs[dataset.name], setting);
+    for (const { method, beyond } of defenses) {
+      const name = attacked(method.name) + (beyond ? settingSuffix(beyond.setting) : '');
+      const run = trainStep(scale, dataset, method.name, seed, name, dataDirs[dataset.name], beyond);
       steps.push(run);
       for (const loss of preset.lossForms) {
         const jobs = table4Jobs(paperAttacks, loss, run.config.members > 1).filter((j) => j.attack !== null || loss === preset.lossForms[0]);

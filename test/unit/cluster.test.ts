@@ -11,7 +11,7 @@ import { resolveTrainConfig, trainCommand } from '../../src/commands/train.ts';
 import { buildPlan, type TrainStep } from '../../src/reproduce/plan.ts';
 import { PRESETS } from '../../src/reproduce/presets.ts';
 import { REPORT_STEP } from '../../src/reproduce/run.ts';
-import { trainConfig } from '../../src/training/methods.ts';
+import { methodDefinition, trainConfig } from '../../src/training/methods.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 test("each training run's sbatch flags parse back into exactly its config", () => {
@@ -48,7 +48,11 @@ test('the graph: one array per run (task i = member i), attacks after their arra
   for (const step of plan) {
     const job = byStep.get(step.id)!;
     assert.match(job.script, /#SBATCH --requeue/);
-    if (step.kind === 'train') {
+    if (step.kind === 'train' && methodDefinition(step.config.method).joint) {
+      // Its members train together: one job (the next test).
+      assert.equal(job.array, undefined);
+      assert.deepEqual(job.after, []);
+    } else if (step.kind === 'train') {
       assert.deepEqual(job.array, Array.from({ length: step.config.members }, (_, i) => i));
       assert.match(job.script, /--member "\$SLURM_ARRAY_TASK_ID"/);
       assert.deepEqual(job.after, []);

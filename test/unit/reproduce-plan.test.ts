@@ -44,9 +44,12 @@ describe('reproduce plan', () => {
       'mnist-bagging-and-adversarial-training',
       'mnist-bagging-and-distillation',
       'mnist-distillation',
+      'mnist-ensemble-pgd-adversarial-training-atAlpha0.04-atSteps10-atRampEpochs1',
       'mnist-gaussian-noise',
       'mnist-mixed-models',
+      'mnist-pgd-adversarial-training-atAlpha0.04-atSteps10-atRampEpochs1',
       'mnist-random-init',
+      'mnist-random-init-and-pgd-adversarial-training-atAlpha0.04-atSteps10-atRampEpochs1',
       'mnist-surrogate',
     ]);
     plan.forEach((step, i) => {
@@ -55,6 +58,28 @@ describe('reproduce plan', () => {
       assert.ok(trainedAt >= 0 && trainedAt < i, `${step.id} comes after its training`);
       if (step.surrogate) assert.ok(plan.findIndex((s) => s.kind === 'train' && s.runName === step.surrogate) < i);
     });
+  });
+
+  it('beyond the paper: PGD training and two ensembles of it, at most 3 members, attacked like a Table 4 row and by the suite', () => {
+    for (const dataset of ['mnist', 'cifar10']) {
+      const full = buildPlan(PRESETS.paper, [dataset]);
+      const descriptor = datasetDescriptor(dataset);
+      const runs = full.filter((s): s is TrainStep => s.kind === 'train' && s.config.method.includes('pgd'));
+      assert.deepEqual(runs.map((s) => s.config.method), ['pgd-adversarial-training', 'random-init+pgd-adversarial-training', 'ensemble-pgd-adversarial-training']);
+      for (const { config, runName } of runs) {
+        assert.equal(config.members, config.method === 'pgd-adversarial-training' ? 1 : 3, runName);
+        assert.equal(config.epochs, descriptor.training.epochs);
+        assert.equal(config.atRampEpochs, 1);
+        assert.equal(config.atEps, descriptor.paperAttacks.fgsm.eps, 'the paper\'s ε');
+        // At most 10 PGD steps, and n·α as far as the default's (MNIST: Madry et al.'s 40 × 0.01; CIFAR-10's 7 steps stay).
+        assert.equal(config.atSteps, Math.min(10, descriptor.training.pgdTraining.steps));
+        assert.ok(Math.abs((config.atSteps as number) * (config.atAlpha as number) - descriptor.training.pgdTraining.steps * descriptor.training.pgdTraining.alpha) < 1e-9, runName);
+        const attacks = full.filter((s) => s.kind === 'attack' && s.runName === runName).map((s) => (s.kind === 'attack' ? `${s.job.attack?.definition.id ?? 'none'}:g${s.job.grad ?? ''}` : ''));
+        for (const expected of ['none:g', 'fgsm:g3', 'bim:g3', 'worst-case:g3']) {
+          assert.ok(attacks.includes(config.members > 1 ? expected : expected.replace('g3', expected.startsWith('worst') ? 'g3' : 'g1')), `${runName} ${expected}`);
+        }
+      }
+    }
   });
 
   it('step ids are unique and stable', () => {
