@@ -1,9 +1,9 @@
 /**
- * `ensdef report`: Table 2, Table 4, the beyond-the-paper table, the sweeps, gradient-masking flags and
- * figures, rebuilt from saved results only, laid out as the paper prints them (its order, its names, its
- * column heads; every setting and the number of test images in each heading). Written as report.md and as
- * one self-contained report.html from the same blocks (report-doc.ts). No timestamps: the same results give
- * byte-identical files.
+ * `ensdef report`: Table 2, Table 4, Beyond Table 4 (the defenses under the worst-case suite), the
+ * beyond-the-paper table, the sweeps, gradient-masking flags and figures, rebuilt from saved results only,
+ * laid out as the paper prints them (its order, its names, its column heads; every setting and the number of
+ * test images in each heading). Written as report.md and as one self-contained report.html from the same
+ * blocks (report-doc.ts). No timestamps: the same results give byte-identical files.
  */
 import { stringify } from 'csv-stringify/sync';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -22,7 +22,11 @@ import { epsOf, type ResultRow } from './results.ts';
 import { collectRunResults, type RunResults } from './run-results.ts';
 import { lineChart, pairedBarChart, type PairedBarSeries } from './svg.ts';
 import {
+  BEYOND_TABLE4_COLUMNS,
+  BEYOND_TABLE4_SUITE,
+  beyondTable4ColumnLabel,
   buildBeyondTable,
+  buildBeyondTable4,
   buildTable2,
   buildTable4,
   columnLabel,
@@ -71,9 +75,9 @@ function nText(cells: TableCell[]): string {
   return ns.length === 1 ? `n = ${thousands(ns[0])} test images` : `n = ${thousands(ns[0])} to ${thousands(ns[ns.length - 1])} test images (each cell's in the CSV)`;
 }
 
-/** Each paper attack measured in these cells with its parameters, in the paper's order: "FGSM (ε = 0.03, 1 step), BIM (…)". */
-function attacksText(cells: TableCell[]): string {
-  const described = PAPER_ATTACKS.flatMap((attack) => distinct(cells.filter((c) => c.attack === attack && c.params !== null && c.ours !== null).map((c) => describeAttack(attack, c.params!))));
+/** Each attack (by default the paper's) measured in these cells with its parameters, in the paper's order: "FGSM (ε = 0.03, 1 step), BIM (…)". */
+function attacksText(cells: TableCell[], attacks: readonly string[] = PAPER_ATTACKS): string {
+  const described = attacks.flatMap((attack) => distinct(cells.filter((c) => c.attack === attack && c.params !== null && c.ours !== null).map((c) => describeAttack(attack, c.params!))));
   return described.length > 0 ? described.join(', ') : 'no attack measured yet';
 }
 
@@ -129,21 +133,50 @@ function table2Blocks(cells: TableCell[], dataName: DataName): Block[] {
   });
 }
 
+/** One table row per method (or run, where a method has several), its cells in `columns`' order. */
+function methodRows(cells: TableCell[], label: (cell: TableCell) => string, columns: readonly string[]): string[][] {
+  return distinct(cells.map(label)).map((method) => {
+    const row = cells.filter((c) => label(c) === method);
+    return [method, ...columns.map((col) => cellText(row.find((c) => c.column === col)))];
+  });
+}
+
 /** Table 4's blocks; `figures` (data set and loss form → SVG path) puts each section's figure under its table. */
 function table4Blocks(cells: TableCell[], dataName: DataName, figures: Map<string, Block>): Block[] {
   if (cells.length === 0) return [{ kind: 'text', text: '_No Table 4 results yet: attack the defense runs with `ensdef attack --table4`._' }];
   const label = rowLabeller(cells);
   return groups(cells).flatMap((group) => {
-    const rows = distinct(group.cells.map(label)).map((method) => {
-      const row = group.cells.filter((c) => label(c) === method);
-      return [method, ...TABLE4_COLUMNS.map((col) => cellText(row.find((c) => c.column === col)))];
-    });
+    const rows = methodRows(group.cells, label, TABLE4_COLUMNS);
     const figure = figures.get(`${group.dataset}\u0000${group.loss}`);
     return [
       tableHeading('Table 4', dataName, group),
       { kind: 'text' as const, text: "Ensembles are attacked with Grad. 2 (the paper's choice; Grad. 3 in the last two columns, ours), single models with their own gradient (no Grad. 3: '–')." },
       { kind: 'table' as const, header: ['Defense', ...TABLE4_COLUMNS.map(columnLabel)], rows },
       ...(figure ? [figure] : []),
+    ];
+  });
+}
+
+/**
+ * Beyond Table 4's blocks: per data set and loss form, the defenses' clean accuracy and the paper's attacks
+ * beside the worst-case suite's stages, with n per column group (the suite usually runs on fewer images).
+ */
+function beyondTable4Blocks(cells: TableCell[], dataName: DataName): Block[] {
+  if (cells.length === 0) {
+    return [{ kind: 'text', text: '_No run has worst-case-suite rows yet: attack a run with `ensdef attack --run R --suite worst-case --grad 3` (`--test-limit N`: the first N test images), and `ensdef attack --run R --table4` for its clean, FGSM and BIM cells._' }];
+  }
+  const label = rowLabeller(cells);
+  return groups(cells).flatMap((group) => {
+    const paperCells = group.cells.filter((c) => c.attack !== BEYOND_TABLE4_SUITE);
+    const suiteCells = group.cells.filter((c) => c.attack === BEYOND_TABLE4_SUITE);
+    const n = `clean, FGSM and BIM: ${nText(paperCells)}; suite: ${nText(suiteCells)}`;
+    return [
+      { kind: 'heading' as const, level: 3 as const, text: `Beyond Table 4: ${dataName(group.dataset)} · ${attacksText(group.cells, [...PAPER_ATTACKS, BEYOND_TABLE4_SUITE])} · ${lossText(group.loss)} · ${n}` },
+      {
+        kind: 'text' as const,
+        text: "Ensembles are attacked with Grad. 3, the gradient the suite takes (Table 4 has the paper's Grad. 2), single models with their own gradient. Each suite column is the accuracy after that stage and every one before it, each stage attacking only the images the earlier ones left correct; Worst case is the suite's result. The suite runs on the first test images, often fewer than FGSM and BIM (n above; each cell's in the CSV). The paper's values are in Table 4.",
+      },
+      { kind: 'table' as const, header: ['Defense', ...BEYOND_TABLE4_COLUMNS.map(beyondTable4ColumnLabel)], rows: methodRows(group.cells, label, BEYOND_TABLE4_COLUMNS) },
     ];
   });
 }
@@ -367,6 +400,7 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
   }
   const table2 = buildTable2(runs, paper);
   const table4 = buildTable4(runs, paper);
+  const beyondTable4 = buildBeyondTable4(runs, paper);
   const beyond = buildBeyondTable(runs, paper);
   const flags = maskingFlags(runs);
   const labels = dataLabels(allRuns);
@@ -378,6 +412,7 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
   };
   write('table2.csv', toCsv(table2));
   write('table4.csv', toCsv(table4));
+  write('beyond-table4.csv', toCsv(beyondTable4));
   write('beyond.csv', toCsv(beyond));
   const table2Section = table2Blocks(table2, dataName);
   write('table2.md', toMarkdown([{ kind: 'heading', level: 1, text: 'Table 2' }, { kind: 'text', text: CELL_KEY }, ...table2Section]));
@@ -397,6 +432,12 @@ export function buildReport(runsRoot: string, outDir: string, options: { force?:
     ...table2Section,
     { kind: 'heading', level: 2, text: 'Table 4 — other defenses and their bagging ensembles ([CSV](table4.csv))' },
     ...table4Section,
+    { kind: 'heading', level: 2, text: 'Beyond Table 4 — the defenses under the worst-case suite ([CSV](beyond-table4.csv))' },
+    {
+      kind: 'text',
+      text: "Real robustness beside the paper's defenses: every run attacked with the worst-case suite (APGD-CE, APGD-DLR, Square), its clean accuracy and the paper's FGSM and BIM beside each stage, so that the paper's defenses stand next to Madry et al. (2018)'s PGD adversarial training and ensembles of it.",
+    },
+    ...beyondTable4Blocks(beyondTable4, dataName),
     { kind: 'heading', level: 2, text: "Beyond the paper: other attacks at the paper's ε (PGD, APGD, Square, the worst-case suite), transfer attacks ([CSV](beyond.csv))" },
     ...beyondBlocks(beyond, dataName),
     { kind: 'heading', level: 2, text: 'ε and iteration sweeps' },

@@ -1,8 +1,9 @@
 /**
- * Table 2, Table 4 and the beyond-the-paper table from saved result rows, with the paper's numbers beside
- * ours, in the paper's order: data sets, then loss forms (logits first), then FGSM before BIM, then methods as
- * the paper lists them. Every number keeps the attack parameters, gradient source, loss form and test-image
- * count that produced it, and its 95 % Wilson interval. Pure functions: the same rows give the same tables.
+ * Table 2, Table 4, Beyond Table 4 (the defenses under the worst-case suite) and the beyond-the-paper table
+ * from saved result rows, with the paper's numbers beside ours, in the paper's order: data sets, then loss
+ * forms (logits first), then FGSM before BIM, then methods as the paper lists them. Every number keeps the
+ * attack parameters, gradient source, loss form and test-image count that produced it, and its 95 % Wilson
+ * interval. Pure functions: the same rows give the same tables.
  */
 import type { AttackParams } from '../attacks/definition.ts';
 import { LOSS_FORMS } from '../attacks/gradients.ts';
@@ -120,9 +121,9 @@ export function columnLabel(column: string): string {
 
 /**
  * Cells in the paper's order: data set, loss form (logits first), attack block (Table 2: FGSM, then BIM),
- * method, run, column.
+ * method (the paper's order unless `methodRank` says otherwise), run, column.
  */
-function paperOrder(cells: TableCell[], paper: PaperResults, columns: readonly string[], attackBlocks: boolean): TableCell[] {
+function paperOrder(cells: TableCell[], paper: PaperResults, columns: readonly string[], attackBlocks: boolean, methodRank = (dataset: string) => paperRank(paper, dataset)): TableCell[] {
   const datasets = [...new Set(paper.table2.map((r) => r.dataset))];
   const datasetRank = (d: string) => (datasets.includes(d) ? datasets.indexOf(d) : datasets.length);
   const blockRank = (a: string) => (attackBlocks ? PAPER_ATTACKS.indexOf(a) : 0);
@@ -133,7 +134,7 @@ function paperOrder(cells: TableCell[], paper: PaperResults, columns: readonly s
       a.dataset.localeCompare(b.dataset) ||
       lossRank(a.loss) - lossRank(b.loss) ||
       blockRank(a.attack) - blockRank(b.attack) ||
-      paperRank(paper, a.dataset)(a.method) - paperRank(paper, b.dataset)(b.method) ||
+      methodRank(a.dataset)(a.method) - methodRank(b.dataset)(b.method) ||
       a.run.localeCompare(b.run) ||
       columns.indexOf(a.column) - columns.indexOf(b.column),
   );
@@ -170,29 +171,34 @@ export function buildTable2(runs: RunResults[], paper: PaperResults): TableCell[
 }
 
 export function buildTable4(runs: RunResults[], paper: PaperResults): TableCell[] {
-  const cells: TableCell[] = [];
-  for (const run of runs.filter(inTable('table4'))) {
-    const { dataset, members } = run.manifest.config;
-    const defense = paperMethodName(run.manifest.config.method);
-    const ensemble = members > 1;
-    const paperRow = paper.table4.find((p) => p.dataset === dataset && p.defense === defense);
-    // The paper attacks ensembles with Grad. 2 and single models with their own gradient (Grad. 1 of member 0).
-    const scoredOn = ensemble ? 'ensemble' : 'single';
-    const paperGrad = ensemble ? '2' : '1';
-    for (const loss of lossFormsOf(run.rows)) {
-      const attacked = (attack: string, grad: string) =>
-        pick(run.rows, (r) => r.table === 'paper' && r.attack === attack && r.grad === grad && r.loss === loss && r.scored_on === scoredOn && (ensemble || r.member === '0'));
-      const clean = ensemble ? pick(run.rows, (r) => r.attack === 'none' && r.scored_on === 'ensemble') : pickMember(run.rows, (r) => r.attack === 'none' && r.scored_on === 'single');
-      const base = { dataset, method: defense, loss, run: run.name };
-      cells.push(cell({ ...base, attack: 'none', column: 'no_attack', gradient: 'none' }, clean, paperRow?.no_attack ?? null));
-      for (const attack of PAPER_ATTACKS) {
-        cells.push(cell({ ...base, attack, column: attack, gradient: ensemble ? GRADIENT_LABEL['2'] : GRADIENT_LABEL.own }, attacked(attack, paperGrad), (paperRow as unknown as Record<string, number> | undefined)?.[attack] ?? null));
-      }
-      // A single model has one gradient, its own: no Grad. 3 cell to repeat it in.
-      if (ensemble) for (const attack of PAPER_ATTACKS) cells.push(cell({ ...base, attack, column: `${attack}_grad3`, gradient: GRADIENT_LABEL['3'] }, attacked(attack, '3'), null));
-    }
-  }
+  const cells = runs.filter(inTable('table4')).flatMap((run) => lossFormsOf(run.rows).flatMap((loss) => table4Row(run, paper, loss)));
   return paperOrder(cells, paper, TABLE4_COLUMNS, false);
+}
+
+/**
+ * A run's Table 4 row for one loss form, whatever its method: no attack, the paper's attacks with the paper's
+ * gradient (Grad. 2 for an ensemble, the model's own for a single model), and Grad. 3 for an ensemble. For an
+ * ensemble these are also its Table 2 No Attack Ensemble and Grad. 3 Ensemble cells (the same rows).
+ */
+function table4Row(run: RunResults, paper: PaperResults, loss: string): TableCell[] {
+  const { dataset, members } = run.manifest.config;
+  const defense = paperMethodName(run.manifest.config.method);
+  const ensemble = members > 1;
+  const paperRow = paper.table4.find((p) => p.dataset === dataset && p.defense === defense);
+  // The paper attacks ensembles with Grad. 2 and single models with their own gradient (Grad. 1 of member 0).
+  const scoredOn = ensemble ? 'ensemble' : 'single';
+  const paperGrad = ensemble ? '2' : '1';
+  const attacked = (attack: string, grad: string) =>
+    pick(run.rows, (r) => r.table === 'paper' && r.attack === attack && r.grad === grad && r.loss === loss && r.scored_on === scoredOn && (ensemble || r.member === '0'));
+  const clean = ensemble ? pick(run.rows, (r) => r.attack === 'none' && r.scored_on === 'ensemble') : pickMember(run.rows, (r) => r.attack === 'none' && r.scored_on === 'single');
+  const base = { dataset, method: defense, loss, run: run.name };
+  const cells = [cell({ ...base, attack: 'none', column: 'no_attack', gradient: 'none' }, clean, paperRow?.no_attack ?? null)];
+  for (const attack of PAPER_ATTACKS) {
+    cells.push(cell({ ...base, attack, column: attack, gradient: ensemble ? GRADIENT_LABEL['2'] : GRADIENT_LABEL.own }, attacked(attack, paperGrad), (paperRow as unknown as Record<string, number> | undefined)?.[attack] ?? null));
+  }
+  // A single model has one gradient, its own: no Grad. 3 cell to repeat it in.
+  if (ensemble) for (const attack of PAPER_ATTACKS) cells.push(cell({ ...base, attack, column: `${attack}_grad3`, gradient: GRADIENT_LABEL['3'] }, attacked(attack, '3'), null));
+  return cells;
 }
 
 /** A parameter as a reader reads a budget: "ε = 0.02", "8 steps", "5 restarts", "1,000 queries". */
@@ -241,6 +247,15 @@ function beyondLabel(row: ResultRow): string {
   return k === definition.suite.length ? `${prefix}, result (stage ${k}: ${added})` : `${prefix}, stage ${k}: ${added}`;
 }
 
+/** A beyond-the-paper row as a cell: its column the attack's (or the transfer's), its label the attack with its budget. */
+function beyondCell(run: RunResults, row: ResultRow): TableCell {
+  const isTransfer = row.surrogate !== '';
+  const column = isTransfer ? `transfer_${row.attack}_from_${row.surrogate}` : attackDefinition(row.attack).column(row.params);
+  const gradient = row.grad === '' ? 'none (queries the model)' : `${GRADIENT_LABEL[row.grad]}${isTransfer ? ` of run ${row.surrogate}` : ''}`;
+  const base = { dataset: run.manifest.config.dataset, attack: row.attack, method: paperMethodName(run.manifest.config.method), loss: row.loss, column, gradient, run: run.name };
+  return { ...cell(base, row, null), label: beyondLabel(row) };
+}
+
 /**
  * Beyond the paper: the other attacks at their default ε, and transfer from a surrogate, for every attacked
  * run, in the paper's method order; per run in the registry's attack order, a suite's stages in order then
@@ -248,16 +263,7 @@ function beyondLabel(row: ResultRow): string {
  */
 export function buildBeyondTable(runs: RunResults[], paper: PaperResults): TableCell[] {
   const cells: { cell: TableCell; row: ResultRow }[] = [];
-  for (const run of runs) {
-    const { dataset } = run.manifest.config;
-    const method = paperMethodName(run.manifest.config.method);
-    for (const row of run.rows.filter((r) => r.table === 'beyond')) {
-      const isTransfer = row.surrogate !== '';
-      const column = isTransfer ? `transfer_${row.attack}_from_${row.surrogate}` : attackDefinition(row.attack).column(row.params);
-      const gradient = row.grad === '' ? 'none (queries the model)' : `${GRADIENT_LABEL[row.grad]}${isTransfer ? ` of run ${row.surrogate}` : ''}`;
-      cells.push({ cell: { ...cell({ dataset, attack: row.attack, method, loss: row.loss, column, gradient, run: run.name }, row, null), label: beyondLabel(row) }, row });
-    }
-  }
+  for (const run of runs) for (const row of run.rows.filter((r) => r.table === 'beyond')) cells.push({ cell: beyondCell(run, row), row });
   // Rows are appended in the order their steps finished, which concurrent jobs (Slurm) make arbitrary.
   const key = ({ cell: c, row }: { cell: TableCell; row: ResultRow }): (number | string)[] => [
     c.dataset,
@@ -282,3 +288,67 @@ export function buildBeyondTable(runs: RunResults[], paper: PaperResults): Table
 
 /** The registry's attack order (its `order` field): the paper's attacks first. */
 const attackRank = (attack: string) => ATTACKS.findIndex((a) => a.id === attack);
+
+/** The suite Beyond Table 4 reports stage by stage: APGD-CE, + APGD-DLR, + Square (the worst case). */
+const SUITE = attackDefinition('worst-case');
+export const BEYOND_TABLE4_SUITE = SUITE.id;
+/** One column per stage: the accuracy after it and every stage before it; the last is the suite's result. */
+const SUITE_COLUMNS = SUITE.suite!.map((_, k) => SUITE.column({ stages: k + 1 }));
+
+/**
+ * Beyond Table 4's columns: no attack, the paper's attacks at the paper's settings (Grad. 3 for an ensemble,
+ * the gradient the suite takes too; the model's own gradient for a single model), then the suite's stages.
+ */
+export const BEYOND_TABLE4_COLUMNS: readonly string[] = ['no_attack', ...PAPER_ATTACKS, ...SUITE_COLUMNS];
+
+/** A Beyond Table 4 column's head: "FGSM (Grad. 3 or own)", "APGD-CE", "+ APGD-DLR", "Worst case (+ Square)". */
+export function beyondTable4ColumnLabel(column: string): string {
+  if (PAPER_ATTACKS.includes(column)) return `${attackDefinition(column).title} (Grad. 3 or own)`;
+  const k = SUITE_COLUMNS.indexOf(column);
+  if (k < 0) return columnLabel(column);
+  const stage = SUITE.suite![k].title;
+  return k === SUITE_COLUMNS.length - 1 ? `Worst case (+ ${stage})` : k === 0 ? stage : `+ ${stage}`;
+}
+
+/** A white-box suite row with the ensemble's gradient (Grad. 3: for a single model, its own gradient). */
+const isSuiteRow = (r: ResultRow) => r.table === 'beyond' && r.attack === SUITE.id && r.surrogate === '' && r.grad === '3' && r.scored_on === 'ensemble';
+
+/**
+ * Beyond Table 4's method order on a data set: Table 4's defenses as the paper orders them, then the methods
+ * beyond the paper (PGD adversarial training and its ensembles) in the registry's order, then Table 2's ensembles.
+ */
+function defenseRank(paper: PaperResults, dataset: string): (method: string) => number {
+  const rank = paperRank(paper, dataset);
+  const paperRows = paper.table2.length + paper.table4.length + 1; // more than any paper rank
+  return (method) => {
+    const index = METHODS.findIndex((m) => paperMethodName(m.name) === method);
+    const rows = METHODS[index]?.paperRows ?? {};
+    if (rows.table4) return rank(method);
+    if (!rows.table2) return paperRows + (index < 0 ? METHODS.length : index);
+    return paperRows + METHODS.length + 1 + rank(method);
+  };
+}
+
+/**
+ * Beyond Table 4: every run attacked with the worst-case suite (Grad. 3), per data set and loss form, its clean
+ * accuracy and the paper's attacks (its Table 4 row, the ensemble's Grad. 3 cells) beside each stage of the
+ * suite. The paper's values stay in Table 4: none here. A cell without a row is empty (ours null).
+ */
+export function buildBeyondTable4(runs: RunResults[], paper: PaperResults): TableCell[] {
+  const cells: TableCell[] = [];
+  for (const run of runs) {
+    const suiteRows = run.rows.filter(isSuiteRow);
+    const ensemble = run.manifest.config.members > 1;
+    for (const loss of LOSS_FORMS.filter((form) => suiteRows.some((r) => r.loss === form))) {
+      const table4 = table4Row(run, paper, loss);
+      const ours = (from: string, column: string): TableCell => ({ ...table4.find((c) => c.column === from)!, column, paper: null, difference: null });
+      cells.push(ours('no_attack', 'no_attack'), ...PAPER_ATTACKS.map((attack) => ours(ensemble ? `${attack}_grad3` : attack, attack)));
+      SUITE_COLUMNS.forEach((column, k) => {
+        const stage = pick(suiteRows, (r) => r.loss === loss && r.params.stages === k + 1);
+        const base = { dataset: run.manifest.config.dataset, attack: SUITE.id, method: paperMethodName(run.manifest.config.method), loss, column, gradient: GRADIENT_LABEL['3'], run: run.name };
+        cells.push(stage ? beyondCell(run, stage) : cell(base, undefined, null));
+      });
+    }
+  }
+  return paperOrder(cells, paper, BEYOND_TABLE4_COLUMNS, false, (dataset) => defenseRank(paper, dataset));
+}

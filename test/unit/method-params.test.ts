@@ -124,5 +124,8 @@ describe('method parameters', () => {
     assert.equal(describeMethod(trainConfig({ method: 'gaussian-noise', dataset: 'mnist' })), 'gaussian-noise');
     assert.equal(describeMethod(trainConfig({ method: 'gaussian-noise', dataset: 'mnist', noiseSigma: 0.3 })), 'gaussian-noise (σ 0.3)');
     assert.equal(describeMethod(trainConfig({ method: 'adversarial-training', dataset: 'cifar10', rho: 0.3, atEps: 0.03 })), 'adversarial-training (ρ 0.3)');
+    // A manifest from before --at-ramp-epochs: the parameter is absent, not 'ramp undefined'.
+    const { atRampEpochs: _, ...before } = trainConfig({ method: 'pgd-adversarial-training', dataset: 'mnist' });
+    assert.equal(describeMethod(before as ReturnType<typeof trainConfig>), 'pgd-adversarial-training');
   });
 });
