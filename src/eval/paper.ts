@@ -41,6 +41,9 @@ const PAPER_NAMES: Readonly<Record<string, string>> = {
   gaussian_noise: 'Gauss Noise',
   adversarial_training: 'Adv. Train.',
   defensive_distillation: 'Def. Dist.',
+  // Beyond the paper, abbreviated as it abbreviates.
+  pgd_adversarial_training: 'PGD Adv. Train.',
+  ensemble_pgd_adversarial_training: 'Ens. PGD Adv. Train.',
 };
 
 /** A row key of configs/paper-results.json as the paper prints it; combinations join with " + " as in Table 4. */

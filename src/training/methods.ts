@@ -110,15 +110,12 @@ export function methodFlags(config: TrainConfig): string[] {
   return Object.entries(methodParams(config)).flatMap(([key, value]) => [flagOf(key), String(value)]);
 }
 
-/**
- * The method as the report names a run's: its parameters that differ from their defaults in brackets, e.g.
- * "gaussian-noise (σ 0.3)". A parameter a manifest lacks (written before the parameter existed) is not named.
- */
+/** The method as the report names a run's: its parameters that differ from their defaults in brackets, e.g. "gaussian-noise (σ 0.3)". */
 export function describeMethod(config: TrainConfig): string {
   const method = methodDefinition(config.method);
   const dataset = datasetDescriptor(config.dataset);
   const params = methodParams(config);
-  const changed = method.params.filter((p) => params[p.key] !== undefined && params[p.key] !== p.default(dataset)).map((p) => `${p.symbol} ${params[p.key]}`);
+  const changed = method.params.filter((p) => params[p.key] !== p.default(dataset)).map((p) => `${p.symbol} ${params[p.key]}`);
   return changed.length > 0 ? `${method.name} (${changed.join(', ')})` : method.name;
 }
 
