@@ -38,10 +38,11 @@ export const AT_STEPS: MethodParam = {
 export const AT_RAMP_EPOCHS: MethodParam = {
   key: 'atRampEpochs',
   symbol: 'ramp',
-  help: 'PGD adversarial training: epochs over which ε and α grow linearly from 0 to their values (0: the full ε from the first batch)',
+  help: 'PGD adversarial training: epochs over which ε and α grow linearly from 0 to their values (0: the full ε from the first batch, as Madry et al.)',
   integer: true,
   min: 0,
   max: 1000,
-  default: () => 0,
-  defaultHelp: 'none, as Madry et al.',
+  default: () => 1,
+  defaultHelp: 'one epoch: from the first batch at the full ε the Table 1 network collapses to a constant classifier',
+  absent: 0,
 };

@@ -33,6 +33,8 @@ export interface MethodParam {
   default(dataset: DatasetDescriptor): number;
   /** How the default is chosen, for --help, e.g. "the paper's FGSM ε" (the values per data set follow it). */
   defaultHelp?: string;
+  /** What runs trained before the parameter existed did, where that is not its default (their manifests lack it). */
+  absent?: number;
 }
 
 export interface MemberContext {

@@ -90,8 +90,8 @@ export function resolveMethodParams(method: MethodDefinition, dataset: DatasetDe
 /** The method's own parameters of a config (a manifest from before methods declared theirs holds every method's). */
 export function methodParams(config: TrainConfig): MethodParams {
   const dataset = datasetDescriptor(config.dataset);
-  // A parameter added after a run was trained is absent from its manifest; its default is what the run did.
-  return Object.fromEntries(methodDefinition(config.method).params.map((p) => [p.key, (config[p.key] as number | undefined) ?? p.default(dataset)]));
+  // A parameter added after a run was trained is absent from its manifest: the run did what `absent` says, else the default.
+  return Object.fromEntries(methodDefinition(config.method).params.map((p) => [p.key, (config[p.key] as number | undefined) ?? p.absent ?? p.default(dataset)]));
 }
 
 /**

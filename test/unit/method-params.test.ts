@@ -113,10 +113,12 @@ describe('method parameters', () => {
     );
   });
 
-  it('a parameter added after a run was trained reads as its default (what the run did): the ramp of an older PGD-trained run is 0', () => {
+  it('a parameter added after a run was trained reads as what the run did: the ramp of an older PGD-trained run is 0, not the default 1', () => {
     const older = Object.fromEntries(Object.entries(trainConfig({ method: 'pgd-adversarial-training', dataset: 'mnist' })).filter(([key]) => key !== 'atRampEpochs')) as TrainConfig;
+    assert.equal(trainConfig({ method: 'pgd-adversarial-training', dataset: 'mnist' }).atRampEpochs, 1);
     assert.equal(methodParams(older).atRampEpochs, 0);
-    assert.equal(describeMethod(older), 'pgd-adversarial-training');
+    assert.equal(describeMethod(older), 'pgd-adversarial-training (ramp 0)');
+    assert.deepEqual(methodFlags(older).slice(-2), ['--at-ramp-epochs', '0'], 'a Slurm job continuing it trains as it did');
     assert.equal(describeMethod(trainConfig({ method: 'pgd-adversarial-training', dataset: 'mnist', atRampEpochs: 2 })), 'pgd-adversarial-training (ramp 2)');
   });
 
@@ -124,8 +126,5 @@ describe('method parameters', () => {
     assert.equal(describeMethod(trainConfig({ method: 'gaussian-noise', dataset: 'mnist' })), 'gaussian-noise');
     assert.equal(describeMethod(trainConfig({ method: 'gaussian-noise', dataset: 'mnist', noiseSigma: 0.3 })), 'gaussian-noise (σ 0.3)');
     assert.equal(describeMethod(trainConfig({ method: 'adversarial-training', dataset: 'cifar10', rho: 0.3, atEps: 0.03 })), 'adversarial-training (ρ 0.3)');
-    // A manifest from before --at-ramp-epochs: the parameter is absent, not 'ramp undefined'.
-    const { atRampEpochs: _, ...before } = trainConfig({ method: 'pgd-adversarial-training', dataset: 'mnist' });
-    assert.equal(describeMethod(before as ReturnType<typeof trainConfig>), 'pgd-adversarial-training');
   });
 });
