@@ -29,7 +29,7 @@ export const contrast: MethodDefinition = {
   paperRows: {},
   params: [CONTRAST],
   workPerSample: () => 1,
-  reproduce: { beyond: [{ contrast: 0.7 }] },
+  reproduce: { beyond: [{ params: () => ({ contrast: 0.7 }) }] },
   plan: ({ dataset, params }) => ({
     model: baseModelFor(dataset.name),
     indices: allIndices(dataset.train.count),
