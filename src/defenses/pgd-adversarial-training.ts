@@ -26,10 +26,8 @@ export function checkStepSize({ atEps, atAlpha }: MethodParams): void {
   if (atEps > 0 && atAlpha > atEps) throw new ParamError('atAlpha', `the step size must satisfy 0 < α ≤ ε (got α = ${atAlpha}, ε = ${atEps}); pass a smaller --at-alpha or a larger --at-eps`);
 }
 
-/** The PGD schedule of a method's parameters. */
-export function pgdSchedule(params: MethodParams): DescentSchedule {
-  return { eps: params.atEps, alpha: params.atAlpha, steps: params.atSteps };
-}
+/** The PGD schedule of a training step (counted from the member's first batch over all epochs). */
+export type ScheduleAtStep = (step: number) => DescentSchedule;
 
 /**
  * The schedule at each training step: ε and α scaled by min(1, (step + 1) / rampSteps), so that the first
@@ -37,8 +35,6 @@ export function pgdSchedule(params: MethodParams): DescentSchedule {
  * most later PGD training of small networks: from the first batch at ε = 0.3, the Table 1 network collapses
  * to a constant classifier, docs/RESULTS.md). The ratio α/ε, and so the share of the ball a step covers, stays.
  */
-export type ScheduleAtStep = (step: number) => DescentSchedule;
-
 export function rampedSchedule(schedule: DescentSchedule, rampSteps: number): ScheduleAtStep {
   if (rampSteps <= 0) return () => schedule;
   return (step) => {
@@ -49,7 +45,7 @@ export function rampedSchedule(schedule: DescentSchedule, rampSteps: number): Sc
 
 /** The schedule per training step of a method's parameters, for a member that takes stepsPerEpoch batches an epoch. */
 export function pgdScheduleAtStep(params: MethodParams, stepsPerEpoch: number): ScheduleAtStep {
-  return rampedSchedule(pgdSchedule(params), (params.atRampEpochs ?? 0) * stepsPerEpoch);
+  return rampedSchedule({ eps: params.atEps, alpha: params.atAlpha, steps: params.atSteps }, params.atRampEpochs * stepsPerEpoch);
 }
 
 /**

@@ -114,10 +114,15 @@ const CELL_KEY =
 type DataName = (dataset: string) => string;
 
 /** A table's heading: data, attacks with their parameters, loss form, n. */
-const tableHeading = (label: string, dataName: DataName, group: { dataset: string; loss: string; cells: TableCell[] }): Block => ({
+const tableHeading = (
+  label: string,
+  dataName: DataName,
+  group: { dataset: string; loss: string; cells: TableCell[] },
+  { attacks = PAPER_ATTACKS, n = nText(group.cells) }: { attacks?: readonly string[]; n?: string } = {},
+): Block => ({
   kind: 'heading',
   level: 3,
-  text: `${label}: ${dataName(group.dataset)} · ${attacksText(group.cells)} · ${lossText(group.loss)} · ${nText(group.cells)}`,
+  text: `${label}: ${dataName(group.dataset)} · ${attacksText(group.cells, attacks)} · ${lossText(group.loss)} · ${n}`,
 });
 
 function table2Blocks(cells: TableCell[], dataName: DataName): Block[] {
@@ -171,7 +176,7 @@ function beyondTable4Blocks(cells: TableCell[], dataName: DataName): Block[] {
     const suiteCells = group.cells.filter((c) => c.attack === BEYOND_TABLE4_SUITE);
     const n = `clean, FGSM and BIM: ${nText(paperCells)}; suite: ${nText(suiteCells)}`;
     return [
-      { kind: 'heading' as const, level: 3 as const, text: `Beyond Table 4: ${dataName(group.dataset)} · ${attacksText(group.cells, [...PAPER_ATTACKS, BEYOND_TABLE4_SUITE])} · ${lossText(group.loss)} · ${n}` },
+      tableHeading('Beyond Table 4', dataName, group, { attacks: [...PAPER_ATTACKS, BEYOND_TABLE4_SUITE], n }),
       {
         kind: 'text' as const,
         text: "Ensembles are attacked with Grad. 3, the gradient the suite takes (Table 4 has the paper's Grad. 2), single models with their own gradient. Each suite column is the accuracy after that stage and every one before it, each stage attacking only the images the earlier ones left correct; Worst case is the suite's result. The suite runs on the first test images, often fewer than FGSM and BIM (n above; each cell's in the CSV). The paper's values are in Table 4.",
