@@ -2,21 +2,24 @@
  * How long a reproduction's remaining steps will take here: each step's cost at this machine's measured
  * speed, corrected by how long finished steps of the same kind took against that prediction.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ATTACKS } from '../attacks/registry.ts';
 import { formatDuration } from '../run/progress.ts';
-import { datasetOf, type Step } from './plan.ts';
+import { manifestExists, readManifest } from '../run/manifest.ts';
+import { readResults, resultsPath, specOf, type ResultRow } from '../eval/results.ts';
+import { attackCost, datasetOf, type AttackStep, type Step } from './plan.ts';
 import type { MachineSpeed } from './speed.ts';
 
 /** Per data set, step kind and attack: the seconds finished steps took, and what the measured speed predicted for them. */
 export type LearnedTimes = Record<string, { seconds: number; predicted: number }>;
 
 /**
- * Per attack that stops at each image's first success (and per `dataset:attack` where known): the share of
- * its budget it used, measured as its time over its full-budget prediction relative to BIM's in the same
- * reproduction (BIM always runs its whole budget, so that ratio carries the machine and the measurement).
+ * Per attack that stops at each image's first success, the share of its budget it used, keyed from the most
+ * to the least specific (`shareKeys`): how far such an attack gets depends on how robust the attacked
+ * model is, so on the run's method (the worst-case suite uses ~10 % of its budget on the paper's
+ * ensembles and 30–75 % on PGD-trained models, where Square spends most of its queries).
  */
 export type BudgetShares = Record<string, number>;
 
@@ -25,36 +28,75 @@ const FULL_BUDGET_ATTACK = 'bim';
 
 const ratioOf = (t: { seconds: number; predicted: number } | undefined) => (t && t.predicted > 0 ? t.seconds / t.predicted : undefined);
 
-/** Budget shares from the learned times of finished reproductions, pooled per attack and per data set and attack. */
-export function budgetShares(reproductions: LearnedTimes[]): BudgetShares {
+/** Where a budget share is looked up, most specific first: data set and method, method, data set, attack alone. */
+function shareKeys(dataset: string, attack: string, method: string): string[] {
+  return [`${dataset}:${attack}@${method}`, `${attack}@${method}`, `${dataset}:${attack}`, attack];
+}
+
+/** A finished run's timed attacks: its results rows, with what is needed to price them. */
+export interface TimedRun {
+  dataset: string;
+  method: string;
+  members: number;
+  rows: ResultRow[];
+}
+
+/**
+ * One attack job's rows (a job writes several: the suite one per stage, Grad. 1 one per scoring), as its
+ * cost in the plan's units and the seconds it took.
+ */
+function timedJobs(run: TimedRun): { attack: string; cost: number; seconds: number }[] {
+  const jobs = new Map<string, { attack: string; cost: number; seconds: number }>();
+  for (const row of run.rows) {
+    const spec = specOf(row);
+    if (!spec || row.grad === '' || row.loss === '') continue;
+    const { stages: _, ...params } = row.params;
+    const key = JSON.stringify([row.attack, params, row.grad, row.loss, row.surrogate, row.member, row.n, row.seconds]);
+    const cost = attackCost({ attack: spec, grad: row.grad, loss: row.loss, transfer: row.surrogate !== '' }, run.members, row.n);
+    const job = jobs.get(key);
+    if (!job || cost > job.cost) jobs.set(key, { attack: row.attack, cost, seconds: row.seconds });
+  }
+  return [...jobs.values()];
+}
+
+/**
+ * Budget shares from finished runs: each bound attack's seconds per unit of budget over the seconds per
+ * unit of the same run's BIM (which always runs its whole budget, on the same machine at the same time, so
+ * the ratio carries neither the machine nor its load), pooled under every key of `shareKeys`.
+ */
+export function budgetShares(runs: TimedRun[]): BudgetShares {
   const pooled: Record<string, { used: number; budget: number }> = {};
-  for (const learned of reproductions) {
-    for (const [key, times] of Object.entries(learned)) {
-      const [dataset, kind, attack] = key.split(':');
-      const reference = ratioOf(learned[`${dataset}:attack:${FULL_BUDGET_ATTACK}`]);
-      if (kind !== 'attack' || attack === FULL_BUDGET_ATTACK || !reference || !isBoundAttack(attack)) continue;
-      for (const k of [attack, `${dataset}:${attack}`]) {
-        const p = (pooled[k] ??= { used: 0, budget: 0 });
-        p.used += times.seconds / reference;
-        p.budget += times.predicted;
+  for (const run of runs) {
+    const jobs = timedJobs(run);
+    const reference = jobs.filter((j) => j.attack === FULL_BUDGET_ATTACK);
+    const referenceRate = reference.reduce((sum, j) => sum + j.seconds, 0) / reference.reduce((sum, j) => sum + j.cost, 0);
+    if (!(referenceRate > 0)) continue;
+    for (const job of jobs.filter((j) => isBoundAttack(j.attack) && j.cost > 0)) {
+      for (const key of shareKeys(run.dataset, job.attack, run.method)) {
+        const p = (pooled[key] ??= { used: 0, budget: 0 });
+        p.used += job.seconds / referenceRate;
+        p.budget += job.cost;
       }
     }
   }
   return Object.fromEntries(Object.entries(pooled).map(([k, p]) => [k, p.used / p.budget]));
 }
 
-/** Whether an attack (by id; saved states may name one this version lacks) stops at each image's first success. */
+/** Whether an attack (by id; saved results may name one this version lacks) stops at each image's first success. */
 function isBoundAttack(id: string): boolean {
   return ATTACKS.find((a) => a.id === id)?.costIsBound === true;
 }
 
-/** The saved reproductions' learned times (docs/reproductions/NAME/reproduce-state.json). */
-export function savedLearnedTimes(dir = fileURLToPath(new URL('../../docs/reproductions/', import.meta.url))): LearnedTimes[] {
+/** The saved reproductions' runs (docs/reproductions/NAME/runs/RUN: manifest and results). */
+export function savedTimedRuns(dir = fileURLToPath(new URL('../../docs/reproductions/', import.meta.url))): TimedRun[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .map((name) => join(dir, name, 'reproduce-state.json'))
-    .filter((path) => existsSync(path))
-    .map((path) => (JSON.parse(readFileSync(path, 'utf8')) as { learned?: LearnedTimes }).learned ?? {});
+    .flatMap((name) => (existsSync(join(dir, name, 'runs')) ? readdirSync(join(dir, name, 'runs')).map((run) => join(dir, name, 'runs', run)) : []))
+    .filter((run) => existsSync(resultsPath(run)) && manifestExists(run))
+    .map((run) => {
+      const { config } = readManifest(run);
+      return { dataset: config.dataset, method: config.method, members: config.members, rows: readResults(resultsPath(run)) };
+    });
 }
 
 /**
@@ -74,8 +116,10 @@ export class Eta {
     this.observed = structuredClone(learned);
   }
 
+  /** A bound attack's time depends on the run's method (see BudgetShares); other steps' times do not. */
   private key(step: Step): string {
-    return `${datasetOf(step)}:${step.kind}:${step.kind === 'train' ? '' : step.job.attack?.definition.id ?? 'none'}`;
+    const base = `${datasetOf(step)}:${step.kind}:${step.kind === 'train' ? '' : step.job.attack?.definition.id ?? 'none'}`;
+    return costIsBound(step) ? `${base}@${(step as AttackStep).method}` : base;
   }
 
   private predicted(step: Step): number {
@@ -99,8 +143,9 @@ export class Eta {
    */
   budgetShare(step: Step): number | undefined {
     if (!costIsBound(step) || this.learnedFor(step)) return undefined;
-    const attack = step.kind === 'attack' ? step.job.attack!.definition.id : '';
-    return this.shares[`${datasetOf(step)}:${attack}`] ?? this.shares[attack];
+    const { method, job } = step as AttackStep;
+    const key = shareKeys(datasetOf(step), job.attack!.definition.id, method).find((k) => k in this.shares);
+    return key === undefined ? undefined : this.shares[key];
   }
 
   seconds(step: Step): number {
@@ -124,7 +169,7 @@ export class Eta {
 }
 
 /** Steps whose cost counts the attack's whole budget though it stops at each image's first success. */
-function costIsBound(step: Step): boolean {
+function costIsBound(step: Step): step is AttackStep {
   return step.kind === 'attack' && step.job.attack?.definition.costIsBound === true;
 }
 
@@ -134,15 +179,21 @@ function costIsBound(step: Step): boolean {
  * their whole budget as the bound; without such a share, their whole budget is counted and said to be a bound.
  */
 export function describeEstimate(steps: Step[], eta: Eta): string {
-  const bounded = steps.filter((s) => costIsBound(s) && !eta.learnedFor(s));
+  const bounded = steps.filter((s): s is AttackStep => costIsBound(s) && !eta.learnedFor(s));
   const total = eta.remaining(steps);
   if (bounded.length === 0) return `estimated ${formatDuration(total)}`;
   const predicted = bounded.filter((s) => eta.budgetShare(s) !== undefined);
   const notes: string[] = [];
   if (predicted.length > 0) {
-    const shares = [...new Set(predicted.map((s) => `${s.kind === 'attack' ? s.job.attack!.definition.id : ''} at ${Math.round(100 * eta.budgetShare(s)!)}%`))];
+    const percents = new Map<string, number[]>();
+    for (const step of predicted) {
+      const id = step.job.attack!.definition.id;
+      percents.set(id, [...(percents.get(id) ?? []), Math.round(100 * eta.budgetShare(step)!)]);
+    }
+    const range = (p: number[]) => (Math.min(...p) === Math.max(...p) ? `${p[0]}` : `${Math.min(...p)}–${Math.max(...p)}`);
+    const shares = [...percents].map(([id, p]) => `${id} at ${range(p)}%`);
     const ceiling = total - eta.remaining(predicted) + predicted.reduce((sum, s) => sum + eta.bound(s), 0);
-    notes.push(`attacks that stop at each image's first success predicted at the share of their budget saved reproductions used (${shares.join(', ')}); at most ${formatDuration(ceiling)} if they used all of it`);
+    notes.push(`attacks that stop at each image's first success predicted at the share of their budget saved runs of the same method used (${shares.join(', ')}); at most ${formatDuration(ceiling)} if they used all of it`);
   }
   const unknown = bounded.filter((s) => eta.budgetShare(s) === undefined);
   if (unknown.length > 0) notes.push(`of which up to ${formatDuration(eta.remaining(unknown))} for attacks that stop at each image's first success (counted at their full budget until one has run)`);

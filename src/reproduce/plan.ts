@@ -28,6 +28,8 @@ export interface AttackStep {
   id: string;
   dataset: string;
   runName: string;
+  /** The attacked run's method: how far an attack that stops at first success gets depends on it. */
+  method: string;
   job: AttackJob;
   surrogate?: string;
   testLimit?: number;
@@ -113,12 +115,17 @@ function gradientEvaluations(job: AttackJob, members: number): number {
   return perEvaluation * job.attack.definition.cost(job.attack.params);
 }
 
-function attackStep(runName: string, job: AttackJob, members: number, dataset: DatasetDescriptor, testLimit: number | undefined, surrogate?: string): AttackStep {
-  const images = Math.min(testLimit ?? dataset.sizes.test, dataset.sizes.test);
+/** An attack job's relative cost on `images` images of a run of `members` members: input gradients evaluated. */
+export function attackCost(job: AttackJob, members: number, images: number): number {
   // Clean scoring still costs a forward pass per member.
-  const cost = images * Math.max(gradientEvaluations(job, members), members / 3);
+  return images * Math.max(gradientEvaluations(job, members), members / 3);
+}
+
+function attackStep(run: TrainStep, job: AttackJob, dataset: DatasetDescriptor, testLimit: number | undefined, surrogate?: string): AttackStep {
+  const images = Math.min(testLimit ?? dataset.sizes.test, dataset.sizes.test);
+  const { runName, config } = run;
   const id = `attack:${runName}:${jobLabel(job)}:n${testLimit ?? 'all'}${surrogate ? `:from-${surrogate}` : ''}`;
-  return { kind: 'attack', id, dataset: dataset.name, runName, job, surrogate, testLimit, cost };
+  return { kind: 'attack', id, dataset: dataset.name, runName, method: config.method, job, surrogate, testLimit, cost: attackCost(job, config.members, images) };
 }
 
 function job(attack: AttackSpec | null, grad: GradName | null, loss: LossForm, transfer = false): AttackJob {
@@ -138,14 +145,14 @@ export function buildPlan(preset: Preset, datasets: string[], dataDirs: Readonly
     const everyRun = ATTACKS.filter((a) => a.reproduce?.everyRun).map((a) =>
       resolveSpec(a, dataset, Object.fromEntries(a.params.filter((p) => p.key === 'steps' || p.key === 'queries').map((p) => [p.key, scale.suite[p.key as 'steps' | 'queries']]))),
     );
-    const suiteSteps = (run: TrainStep) => everyRun.map((spec) => attackStep(run.runName, job(spec, '3', 'logits'), run.config.members, dataset, scale.suite.testLimit));
+    const suiteSteps = (run: TrainStep) => everyRun.map((spec) => attackStep(run, job(spec, '3', 'logits'), dataset, scale.suite.testLimit));
     // Each run is followed by its own attacks, so a partial reproduction already holds complete table rows.
     for (const method of METHODS.filter((m) => m.paperRows.table2)) {
       const run = trainStep(scale, dataset, method.name, seed, attacked(method.name), dataDirs[dataset.name]);
       steps.push(run);
       for (const loss of preset.lossForms) {
         const jobs = table2Jobs(paperAttacks, loss).filter((j) => j.attack !== null || loss === preset.lossForms[0]);
-        steps.push(...jobs.map((j) => attackStep(run.runName, j, run.config.members, dataset, scale.testLimit)));
+        steps.push(...jobs.map((j) => attackStep(run, j, dataset, scale.testLimit)));
       }
       steps.push(...suiteSteps(run));
       if (method.name === 'random-init') {
@@ -165,7 +172,7 @@ export function buildPlan(preset: Preset, datasets: string[], dataDirs: Readonly
       steps.push(run);
       for (const loss of preset.lossForms) {
         const jobs = table4Jobs(paperAttacks, loss, run.config.members > 1).filter((j) => j.attack !== null || loss === preset.lossForms[0]);
-        steps.push(...jobs.map((j) => attackStep(run.runName, j, run.config.members, dataset, scale.testLimit)));
+        steps.push(...jobs.map((j) => attackStep(run, j, dataset, scale.testLimit)));
       }
       steps.push(...suiteSteps(run));
     }
@@ -173,27 +180,27 @@ export function buildPlan(preset: Preset, datasets: string[], dataDirs: Readonly
 
     // Beyond the paper, on the bagging ensemble (the paper's strongest plain ensemble), loss from logits:
     // every other attack at the paper's ε, the ε sweeps, the iteration sweep and the transfer attack.
-    const bagging = attacked('bagging');
+    const bagging = steps.find((s): s is TrainStep => s.kind === 'train' && s.runName === attacked('bagging'))!;
     const limit = scale.sweepTestLimit;
     const honest: LossForm = 'logits';
     const beyond = (attack: AttackDefinition, given: Record<string, number | undefined>) =>
       resolveSpec(attack, dataset, { ...given, restarts: attack.params.some((p) => p.key === 'restarts') ? preset.pgdRestarts : undefined });
     const grads = ['2', '3'] as const;
     for (const attack of ATTACKS.filter((a) => a.reproduce?.beyond)) {
-      for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack, {}), grad, honest), scale.members, dataset, limit));
+      for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack, {}), grad, honest), dataset, limit));
     }
     for (const eps of preset.sweepEps(dataset)) {
       for (const attack of ATTACKS.filter((a) => a.reproduce?.sweep)) {
-        for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack, { eps }), grad, honest), scale.members, dataset, limit));
+        for (const grad of grads) steps.push(attackStep(bagging, job(beyond(attack, { eps }), grad, honest), dataset, limit));
       }
     }
     for (const multiple of preset.sweepStepMultiples) {
       // Same ε and α as the paper's BIM: more iterations can only explore more of the ε-ball.
       const longer = resolveAttack(dataset, PAPER_ITERATIVE, { steps: paperIterative.params.steps * multiple });
-      for (const grad of grads) steps.push(attackStep(bagging, job(longer, grad, honest), scale.members, dataset, limit));
+      for (const grad of grads) steps.push(attackStep(bagging, job(longer, grad, honest), dataset, limit));
     }
     for (const grad of GRAD_NAMES.filter((g) => g !== '1')) {
-      steps.push(attackStep(bagging, job(paperIterative, grad, honest, true), scale.members, dataset, limit, runNameFor(dataset.name, 'surrogate')));
+      steps.push(attackStep(bagging, job(paperIterative, grad, honest, true), dataset, limit, runNameFor(dataset.name, 'surrogate')));
     }
   }
   // A sweep point can coincide with another step (same job, same images); run it once.

@@ -18,7 +18,7 @@ import { readMemberRecord } from '../run/manifest.ts';
 import { memberDir, runDir } from '../run/run-dir.ts';
 import { formatDuration } from '../run/progress.ts';
 import { datasetDescriptor } from '../datasets/registry.ts';
-import { budgetShares, describeEstimate, describeSpeeds, Eta, savedLearnedTimes, type LearnedTimes } from './estimate.ts';
+import { budgetShares, describeEstimate, describeSpeeds, Eta, savedTimedRuns, type LearnedTimes } from './estimate.ts';
 import { buildPlan, datasetOf, selectRuns, type Step, type TrainStep } from './plan.ts';
 import { describeScale, type Preset } from './presets.ts';
 import { measureSpeed, type MachineSpeed } from './speed.ts';
@@ -59,11 +59,19 @@ export interface Sitting {
   backend: string;
   /** Steps this sitting finished. */
   steps: number;
+  /** What the estimate printed at its start predicted for the steps it finished (absent before 2026-12-07). */
+  estimated?: number;
 }
 
 /** e.g. "sitting 2: 2026-12-01T09:51:02Z, 3h05m, 41 steps, AMD EPYC ×2, 24 GiB, native". */
 export function describeSitting(sitting: Sitting, index: number): string {
-  return `sitting ${index + 1}: ${sitting.started}, ${formatDuration(sitting.seconds)} to its last step, ${sitting.steps} steps, ${sitting.machine}, ${sitting.backend}`;
+  return `sitting ${index + 1}: ${sitting.started}, ${formatDuration(sitting.seconds)} to its last step${sitting.estimated === undefined ? '' : ` (${describeAgainstEstimate(sitting)})`}, ${sitting.steps} steps, ${sitting.machine}, ${sitting.backend}`;
+}
+
+/** e.g. "estimated 1h10m at its start: +12 %". */
+function describeAgainstEstimate(sitting: Sitting): string {
+  const error = Math.round((100 * (sitting.seconds - sitting.estimated!)) / sitting.estimated!);
+  return `estimated ${formatDuration(sitting.estimated!)} at its start: ${error >= 0 ? '+' : '−'}${Math.abs(error)} %`;
 }
 
 /** e.g. "AMD EPYC ×2, 24 GiB": what a sitting ran on. */
@@ -191,21 +199,30 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
   for (const dataset of datasets) log(`  ${describeScale(preset, datasetDescriptor(dataset))}`);
   const measure = options.measureSpeed ?? ((dataset: string) => measureSpeed(datasetDescriptor(dataset)));
   const speeds = Object.fromEntries([...new Set(pending.map(datasetOf))].map((dataset) => [dataset, measure(dataset)]));
-  const eta = new Eta(speeds, state.learned, budgetShares(savedLearnedTimes()));
+  const eta = new Eta(speeds, state.learned, budgetShares(savedTimedRuns()));
   if (pending.length > 0) log(`  ${describeEstimate(pending, eta)}; measured here: ${describeSpeeds(speeds)}`);
+  const estimatedAtStart = new Map(pending.map((s) => [s.id, eta.seconds(s)]));
   const started = performance.now();
-  const sitting: Sitting = { started: new Date().toISOString(), seconds: 0, machine: machineName(), backend: options.backend.name, steps: 0 };
+  const sitting: Sitting = { started: new Date().toISOString(), seconds: 0, machine: machineName(), backend: options.backend.name, steps: 0, estimated: 0 };
   const sittings = [...(state.sittings ?? []), sitting];
+  let estimated = 0;
   for (const [k, step] of pending.entries()) {
     log(`[${plan.length - pending.length + k + 1}/${plan.length}] ${step.id}`);
     const stepStarted = performance.now();
     await runStep(step, options, dirs);
     eta.record(step, (performance.now() - stepStarted) / 1000);
     done.add(step.id);
-    Object.assign(sitting, { lastStep: new Date().toISOString(), seconds: Math.round((performance.now() - started) / 1000), steps: k + 1 });
+    estimated += estimatedAtStart.get(step.id)!;
+    Object.assign(sitting, {
+      lastStep: new Date().toISOString(),
+      seconds: Math.round((performance.now() - started) / 1000),
+      steps: k + 1,
+      estimated: Math.round(estimated),
+    });
     writeJsonAtomic(join(outDir, STATE_FILE), { ...state, done: whole.filter((s) => done.has(s.id)).map((s) => s.id), learned: eta.learned(), sittings });
     log(`    elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${formatDuration(eta.remaining(pending.slice(k + 1)))}`);
   }
+  if (pending.length > 0) log(describeSitting(sitting, sittings.length - 1));
   return reportStep(outDir, preset.name, datasets);
 }
 

@@ -3,11 +3,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { resolveAttack } from '../../src/attacks/registry.ts';
 import { datasetDescriptor } from '../../src/datasets/registry.ts';
 import { buildPlan, planRuns, selectRuns, type Step, type TrainStep } from '../../src/reproduce/plan.ts';
 import { PRESETS } from '../../src/reproduce/presets.ts';
 import { budgetShares, describeEstimate, Eta } from '../../src/reproduce/estimate.ts';
-import { reproduce, REPORT_STEP } from '../../src/reproduce/run.ts';
+import { describeSitting, reproduce, REPORT_STEP } from '../../src/reproduce/run.ts';
 import { slurmStatus } from '../../src/cluster/executor.ts';
 import { UserError } from '../../src/errors.ts';
 import { appendResults, resultsPath } from '../../src/eval/results.ts';
@@ -149,33 +150,58 @@ describe('reproduce plan', () => {
     assert.doesNotMatch(describeEstimate([suite], next), /up to/, 'a timed suite is no longer a bound');
   });
 
-  it('predicts an attack that stops at first success from the share of its budget saved reproductions used', () => {
-    // Saved: BIM (whole budget) took half its prediction; the suite took 10 s of 200 predicted → 20 s of budget at BIM's pace → 10 %.
+  it("predicts an attack that stops at first success from the share of its budget saved runs of the same method used", () => {
+    const mnist = datasetDescriptor('mnist');
+    const suiteRow = (fields: Parameters<typeof resultRow>[0]) => resultRow({ attack: 'worst-case', grad: '3', loss: 'logits', n: 100, ...fields });
+    const suiteBudget = (members: number) => 100 * members * resolveAttack(mnist, 'worst-case').definition.cost(suiteRow({}).params);
     const shares = budgetShares([
-      { 'mnist:attack:bim': { seconds: 50, predicted: 100 }, 'mnist:attack:worst-case': { seconds: 10, predicted: 200 }, 'mnist:train:': { seconds: 5, predicted: 10 } },
-      { 'cifar10:attack:bim': { seconds: 100, predicted: 100 }, 'cifar10:attack:worst-case': { seconds: 60, predicted: 200 } },
-      // No BIM to compare with: this reproduction says nothing about the suite's share.
-      { 'mnist:attack:worst-case': { seconds: 1, predicted: 1000 } },
+      {
+        // BIM Grad. 2, 2 members × 8 steps × 100 images = 1,600 gradients in 16 s: 0.01 s per gradient.
+        dataset: 'mnist', method: 'bagging', members: 2,
+        rows: [
+          resultRow({ attack: 'bim', grad: '2', loss: 'logits', n: 100, seconds: 16 }),
+          // One suite job writes a row per stage, each with the job's seconds: 30 s = 3,000 gradients at BIM's pace.
+          ...[1, 2, 3].map((stages) => suiteRow({ params: { ...suiteRow({}).params, stages }, seconds: 30 })),
+        ],
+      },
+      {
+        // A single model: BIM Grad. 1 on 100 images, 800 gradients in 4 s (one job, scored twice): 0.005 s each.
+        dataset: 'mnist', method: 'pgd-adversarial-training', members: 1,
+        rows: [
+          resultRow({ attack: 'bim', grad: '1', loss: 'logits', n: 100, seconds: 4, scored_on: 'single', member: '0' }),
+          resultRow({ attack: 'bim', grad: '1', loss: 'logits', n: 100, seconds: 4, scored_on: 'ensemble', member: '0' }),
+          suiteRow({ seconds: 60 }),
+        ],
+      },
+      // No BIM to compare with: this run says nothing about the suite's share.
+      { dataset: 'cifar10', method: 'bagging', members: 2, rows: [suiteRow({ dataset: 'cifar10', seconds: 1 })] },
     ]);
     const close = (a: number, b: number) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, b), `${a} ≈ ${b}`);
-    close(shares['mnist:worst-case'], 0.1);
-    close(shares['cifar10:worst-case'], 0.3);
-    close(shares['worst-case'], (20 + 60) / 400);
+    close(shares['mnist:worst-case@bagging'], 3000 / suiteBudget(2));
+    close(shares['worst-case@pgd-adversarial-training'], 12000 / suiteBudget(1));
+    close(shares['mnist:worst-case'], 15000 / (suiteBudget(2) + suiteBudget(1)));
+    assert.equal(shares['cifar10:worst-case'], undefined);
     assert.equal(shares.bim, undefined);
+
     const speeds = { mnist: { trainSamplesPerSecond: 2000, gradientsPerSecond: 500 } };
-    const suite = plan.find((s) => s.kind === 'attack' && s.job.attack?.definition.id === 'worst-case')!;
-    const bim = plan.find((s) => s.kind === 'attack' && s.job.attack?.definition.id === 'bim')!;
+    const cpuPlan = buildPlan(PRESETS.cpu, ['mnist']);
+    const suiteOf = (method: string) => cpuPlan.find((s) => s.kind === 'attack' && s.method === method && s.job.attack?.definition.id === 'worst-case')!;
+    const [bagging, randomInit] = [suiteOf('bagging'), suiteOf('random-init')];
+    const bim = cpuPlan.find((s) => s.kind === 'attack' && s.job.attack?.definition.id === 'bim')!;
     const eta = new Eta(speeds, {}, shares);
-    close(eta.seconds(suite), 0.1 * (suite.cost / 500));
-    close(eta.bound(suite), suite.cost / 500);
-    assert.match(describeEstimate([suite], eta), /worst-case at 10%.*at most/);
-    // Here BIM runs at twice its predicted time: the suite's prediction follows.
+    close(eta.seconds(bagging), shares['mnist:worst-case@bagging'] * (bagging.cost / 500));
+    close(eta.bound(bagging), bagging.cost / 500);
+    // No saved run of this method: the data set's share over every method.
+    close(eta.seconds(randomInit), shares['mnist:worst-case'] * (randomInit.cost / 500));
+    assert.match(describeEstimate([bagging, randomInit], eta), /worst-case at \d+–\d+%.*at most/);
+    // Here BIM runs at twice its predicted time: the suites' predictions follow.
     eta.record(bim, 2 * (bim.cost / 500));
-    close(eta.seconds(suite), 0.2 * (suite.cost / 500));
-    // Once the suite itself has run here, its own ratio is used.
-    eta.record(suite, 0.05 * (suite.cost / 500));
-    close(eta.seconds(suite), 0.05 * (suite.cost / 500));
-    assert.doesNotMatch(describeEstimate([suite], eta), /at most|up to/);
+    close(eta.seconds(bagging), 2 * shares['mnist:worst-case@bagging'] * (bagging.cost / 500));
+    // Once the suite has run here on a method, that method's own ratio is used; other methods keep their shares.
+    eta.record(bagging, 0.05 * (bagging.cost / 500));
+    close(eta.seconds(bagging), 0.05 * (bagging.cost / 500));
+    close(eta.seconds(randomInit), 2 * shares['mnist:worst-case'] * (randomInit.cost / 500));
+    assert.doesNotMatch(describeEstimate([bagging], eta), /at most|up to/);
   });
 
   it('a finished local reproduction records its report, so --status shows no step after training left to do', async () => {
@@ -186,7 +212,12 @@ describe('reproduce plan', () => {
     writeManifest(join(out, 'runs', 'mnist-bagging'), runManifest({ method: 'bagging', members: 2, status: 'complete' }));
     appendResults(resultsPath(join(out, 'runs', 'mnist-bagging')), [resultRow({ accuracy: 0.9 })]);
     await reproduce({ preset: PRESETS.smoke, datasets: ['mnist'], outDir: out, workers: 1, backend: { name: 'cpu', package: '', version: '', threads: 1, trainingKernels: false }, command: 'test', log: () => {}, measureSpeed: () => ({ trainSamplesPerSecond: 1000, gradientsPerSecond: 1000 }) });
-    assert.ok(JSON.parse(readFileSync(join(out, 'reproduce-state.json'), 'utf8')).done.includes(REPORT_STEP));
+    const state = JSON.parse(readFileSync(join(out, 'reproduce-state.json'), 'utf8'));
+    assert.ok(state.done.includes(REPORT_STEP));
+    // A sitting keeps what the estimate predicted for the steps it finished, to be held against its time.
+    const sitting = { started: '2026-12-07T08:00:00.000Z', seconds: 3300, estimated: 3000, machine: 'AMD EPYC ×2, 24 GiB', backend: 'native', steps: 9 };
+    assert.match(describeSitting(sitting, 0), /55m00s to its last step \(estimated 50m00s at its start: \+10 %\), 9 steps/);
+    assert.match(describeSitting({ ...sitting, seconds: 2400 }, 0), /: −20 %\)/);
     // (Training steps are judged by their members' records, which this stand-in run does not have.)
     const status = slurmStatus({ preset: PRESETS.smoke, datasets: ['mnist'], outDir: out });
     assert.deepEqual(status.filter((s) => s.state !== 'done' && !s.stepId.startsWith('train:')), []);
