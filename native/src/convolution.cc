@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -34,6 +35,14 @@ dnnl::engine &engine() {
 dnnl::stream &stream() {
   static dnnl::stream s(engine());
   return s;
+}
+
+// Stream k of those that run parts of one call on separate threads: a stream is not shared between
+// threads. Get them before the threads start; a deque keeps earlier references valid as it grows.
+dnnl::stream &partStream(size_t k) {
+  static std::deque<dnnl::stream> streams;
+  while (streams.size() <= k) streams.emplace_back(engine());
+  return streams[k];
 }
 
 // Whether convolutions let oneDNN choose the weights' layout (blocked, reordered per call) or use
@@ -87,9 +96,13 @@ dnnl::convolution_backward_data::primitive_desc backwardDataPd(const ConvShape &
   return {d, engine(), forwardPd(s, false, false)};
 }
 
+// Its scratchpad is ours (user mode): a primitive with oneDNN's shared scratchpad must run on the thread
+// that created it, and ConvBackwardWeights runs the batch's parts on other threads.
 dnnl::convolution_backward_weights::primitive_desc backwardWeightsPd(const ConvShape &s) {
   dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(), s.strides(), s.padL(), s.padR());
-  return {d, engine(), forwardPd(s, false, false)};
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return {d, attr, engine(), forwardPd(s, false, false)};
 }
 
 // A weights reorder and the buffer it fills, present when the primitive wants another layout than HWIO.
@@ -108,6 +121,9 @@ struct WeightsLayout {
 struct CachedPrimitive {
   std::unique_ptr<dnnl::primitive> prim;
   WeightsLayout weights;
+  // Present when the primitive takes its scratchpad from us (user mode) and needs one.
+  std::unique_ptr<memory> scratchpad;
+  size_t bytes() const { return weights.bytes() + (scratchpad ? scratchpad->get_desc().get_size() : 0); }
 };
 
 std::unordered_map<std::string, std::unique_ptr<CachedPrimitive>> g_cache;
@@ -122,20 +138,21 @@ CachedPrimitive &cached(const std::string &key, MakePd makePd, const ConvShape &
   entry->prim = std::make_unique<Prim>(pd);
   if constexpr (std::is_same_v<Prim, dnnl::convolution_backward_weights>) entry->weights.prepare(pd.diff_weights_desc(), s.userWeights(), true);
   else entry->weights.prepare(pd.weights_desc(), s.userWeights(), false);
+  // A library-mode descriptor reports an empty scratchpad.
+  if (pd.scratchpad_desc().get_size() > 0) entry->scratchpad = std::make_unique<memory>(pd.scratchpad_desc(), engine());
   return *(g_cache[key] = std::move(entry));
 }
 
-void runConv(CachedPrimitive &p, std::unordered_map<int, memory> args, int weightsArg, void *userWeights, const ConvShape &s,
-             bool weightsAreOutput) {
+// Runs a primitive that reads the weights (forward, backward-data).
+void runConv(CachedPrimitive &p, std::unordered_map<int, memory> args, void *userWeights, const ConvShape &s) {
   memory user(s.userWeights(), engine(), userWeights);
   if (p.weights.reorder) {
-    if (!weightsAreOutput) p.weights.reorder->execute(stream(), {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, *p.weights.blocked}});
-    args.insert({weightsArg, *p.weights.blocked});
+    p.weights.reorder->execute(stream(), {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, *p.weights.blocked}});
+    args.insert({DNNL_ARG_WEIGHTS, *p.weights.blocked});
   } else {
-    args.insert({weightsArg, user});
+    args.insert({DNNL_ARG_WEIGHTS, user});
   }
   p.prim->execute(stream(), args);
-  if (p.weights.reorder && weightsAreOutput) p.weights.reorder->execute(stream(), {{DNNL_ARG_FROM, *p.weights.blocked}, {DNNL_ARG_TO, user}});
   stream().wait();
 }
 
@@ -146,6 +163,7 @@ class SingleThreaded {
   ~SingleThreaded() { omp_set_num_threads(previous_); }
   SingleThreaded(const SingleThreaded &) = delete;
   SingleThreaded &operator=(const SingleThreaded &) = delete;
+  int previous() const { return previous_; }
 
  private:
   int previous_;
@@ -166,6 +184,8 @@ int64_t floorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) !
 
 // Scratch for the narrow input gradient below; owned here so that cacheStats counts it and clearCache frees it.
 std::vector<float> g_columns;
+// The weights gradients of a batch's parts after the first, in HWIO, before they are added to the first's.
+std::vector<float> g_partWeights;
 
 // The input gradient of a convolution with few input channels (MNIST's first layer), which only the
 // attacks compute. oneDNN's backward-data runs it at a few
@@ -219,7 +239,7 @@ napi_value ConvForward(napi_env env, napi_callback_info info) {
     CachedPrimitive &p = cached<dnnl::convolution_forward>(s.key("fwd", (bias ? 1 : 0) | (relu ? 2 : 0)), [&] { return forwardPd(s, bias != nullptr, relu); }, s);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(s.src(), engine(), x)}, {DNNL_ARG_DST, memory(s.dst(), engine(), y)}};
     if (bias) args.insert({DNNL_ARG_BIAS, memory(s.bias(), engine(), bias)});
-    runConv(p, args, DNNL_ARG_WEIGHTS, w, s, false);
+    runConv(p, args, w, s);
   });
 }
 
@@ -233,24 +253,70 @@ napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
     float *dy = call.tensor(t, "dy", s.outputs()), *w = call.tensor(t, "filter", s.weights()), *dx = call.tensor(t, "dx", s.inputs());
     if (s.c <= kNarrowInputChannels) return narrowBackwardData(s, dy, w, dx);
     CachedPrimitive &p = cached<dnnl::convolution_backward_data>(s.key("bwd_data", 0), [&] { return backwardDataPd(s); }, s);
-    runConv(p, {{DNNL_ARG_DIFF_DST, memory(s.dst(), engine(), dy)}, {DNNL_ARG_DIFF_SRC, memory(s.src(), engine(), dx)}}, DNNL_ARG_WEIGHTS, w, s, false);
+    runConv(p, {{DNNL_ARG_DIFF_DST, memory(s.dst(), engine(), dy)}, {DNNL_ARG_DIFF_SRC, memory(s.src(), engine(), dx)}}, w, s);
   });
 }
 
-// convBackwardWeights(heap, {x, dy, dw}, ConvShape)
-// Always on one thread, its primitive created on one thread too: oneDNN's AVX-512 weights gradient
-// splits the sum over the batch by the thread count it was created with, so a member trained in a
-// 2-thread process (train --workers 1) got other weights, in the last bits, than in a 1-thread worker.
+// convBackwardWeights(heap, {x, dy, dw}, ConvShape, {parts})
+// The sum over the batch is split into `parts` fixed runs of images (sizes differing by at most one, the
+// larger first), each summed by a primitive created and run on one thread, the runs on separate threads
+// where the process has them, then added in order: the same bits on any thread count. oneDNN's own
+// threading would not give that: its AVX-512 weights gradient splits the batch by the thread count the
+// primitive was created with, so a member trained in a 2-thread process (train --workers 1) got other
+// weights, in the last bits, than in a 1-thread worker. The caller picks `parts` from the shape alone.
 napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
   return guardedDnnl(env, [&] {
     SingleThreaded oneThread;
-    Call call(env, info, 3);
+    Call call(env, info, 4);
     call.takeHeap(0);
     ConvShape s = ConvShape::read(call, call.arg(2));
     napi_value t = call.arg(1);
     float *x = call.tensor(t, "x", s.inputs()), *dy = call.tensor(t, "dy", s.outputs()), *dw = call.tensor(t, "dw", s.weights());
-    CachedPrimitive &p = cached<dnnl::convolution_backward_weights>(s.key("bwd_weights", 0), [&] { return backwardWeightsPd(s); }, s);
-    runConv(p, {{DNNL_ARG_SRC, memory(s.src(), engine(), x)}, {DNNL_ARG_DIFF_DST, memory(s.dst(), engine(), dy)}}, DNNL_ARG_DIFF_WEIGHTS, dw, s, true);
+    const int64_t parts = call.integer(call.arg(3), "parts");
+    if (parts < 1 || parts > s.n) throw std::runtime_error("convBackwardWeights: parts must be between 1 and the batch size");
+    struct Part {
+      int64_t first;
+      ConvShape shape;
+      CachedPrimitive *primitive;
+      float *weights;
+      dnnl::stream *stream;
+    };
+    g_partWeights.resize((parts - 1) * s.weights());
+    std::vector<Part> runs;
+    for (int64_t k = 0, first = 0; k < parts; k++) {
+      ConvShape shape = s;
+      shape.n = s.n / parts + (k < s.n % parts ? 1 : 0);
+      CachedPrimitive &p = cached<dnnl::convolution_backward_weights>(shape.key("bwd_weights", static_cast<int>(k)), [&] { return backwardWeightsPd(shape); }, shape);
+      runs.push_back({first, shape, &p, k == 0 ? dw : g_partWeights.data() + (k - 1) * s.weights(), &partStream(k)});
+      first += shape.n;
+    }
+    std::vector<std::string> errors(parts);
+#pragma omp parallel for num_threads(static_cast<int>(std::min<int64_t>(oneThread.previous(), parts))) schedule(static)
+    for (int64_t k = 0; k < parts; k++) {
+      // An exception must not leave an OpenMP region: it is kept and thrown after.
+      try {
+        const Part &r = runs[k];
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(r.shape.src(), engine(), x + r.first * s.h * s.w * s.c)},
+                                             {DNNL_ARG_DIFF_DST, memory(r.shape.dst(), engine(), dy + r.first * s.oh * s.ow * s.o)},
+                                             {DNNL_ARG_DIFF_WEIGHTS, r.primitive->weights.reorder ? *r.primitive->weights.blocked : memory(s.userWeights(), engine(), r.weights)}};
+        if (r.primitive->scratchpad) args.insert({DNNL_ARG_SCRATCHPAD, *r.primitive->scratchpad});
+        r.primitive->prim->execute(*r.stream, args);
+        r.stream->wait();
+      } catch (const std::exception &e) {
+        errors[k] = e.what();
+      }
+    }
+    for (const std::string &e : errors)
+      if (!e.empty()) throw std::runtime_error(e);
+    for (const Part &r : runs) {
+      if (!r.primitive->weights.reorder) continue;
+      r.primitive->weights.reorder->execute(stream(), {{DNNL_ARG_FROM, *r.primitive->weights.blocked}, {DNNL_ARG_TO, memory(s.userWeights(), engine(), r.weights)}});
+    }
+    stream().wait();
+    for (int64_t k = 1; k < parts; k++) {
+      const float *part = runs[k].weights;
+      for (int64_t i = 0; i < s.weights(); i++) dw[i] += part[i];
+    }
   });
 }
 
@@ -281,8 +347,8 @@ napi_value SetBlockedWeights(napi_env env, napi_callback_info info) {
 // {primitives, bytes}: what the primitive cache holds, for leak tests.
 napi_value CacheStats(napi_env env, napi_callback_info) {
   size_t bytes = 0;
-  for (auto &entry : g_cache) bytes += entry.second->weights.bytes();
-  bytes += g_columns.capacity() * sizeof(float);
+  for (auto &entry : g_cache) bytes += entry.second->bytes();
+  bytes += (g_columns.capacity() + g_partWeights.capacity()) * sizeof(float);
   napi_value out;
   napi_create_object(env, &out);
   napi_set_named_property(env, out, "primitives", number(env, static_cast<double>(g_cache.size())));
@@ -293,6 +359,7 @@ napi_value CacheStats(napi_env env, napi_callback_info) {
 napi_value ClearCache(napi_env env, napi_callback_info) {
   g_cache.clear();
   std::vector<float>().swap(g_columns);
+  std::vector<float>().swap(g_partWeights);
   return nullptr;
 }
 

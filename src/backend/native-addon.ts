@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 export interface NativeAddon {
   convForward(heap: ArrayBuffer, tensors: { x: number; filter: number; bias?: number; y: number }, shape: ConvShape, options: { relu: boolean }): void;
   convBackwardData(heap: ArrayBuffer, tensors: { dy: number; filter: number; dx: number }, shape: ConvShape): void;
-  convBackwardWeights(heap: ArrayBuffer, tensors: { x: number; dy: number; dw: number }, shape: ConvShape): void;
+  /** dw summed over `parts` fixed runs of the batch (convBackwardWeightsParts), in order: the same bits on any thread count. */
+  convBackwardWeights(heap: ArrayBuffer, tensors: { x: number; dy: number; dw: number }, shape: ConvShape, options: { parts: number }): void;
   matMul(heap: ArrayBuffer, tensors: { a: number; b: number; c: number; bias?: number }, shape: MatMulShape, options: { relu: boolean }): void;
   elementwise(heap: ArrayBuffer, op: ElementwiseOp, tensors: { a: number; b?: number; out: number }, shape: { rows: number; cols: number }, options: { alpha: number }): void;
   /** The op names this build knows (native/src/ops.h). */

@@ -140,6 +140,19 @@ function makeConvBackpropInput(addon: NativeAddon) {
     };
 }
 
+/**
+ * Into how many runs of images the weights gradient's sum over the batch is split, each summed on one
+ * thread, the runs in parallel where threads are free. A function of the batch size only, never of the
+ * thread count, so the weights are the same bits on any number of threads; two runs are all a 2-core
+ * machine can use, and below IMAGES_PER_PART images a run's own overhead would cost a 1-thread process more
+ * than a second thread could give back.
+ */
+export function convBackwardWeightsParts(batch: number): number {
+  return batch >= 2 * IMAGES_PER_PART ? 2 : 1;
+}
+
+const IMAGES_PER_PART = 16;
+
 function makeConvBackpropFilter(addon: NativeAddon) {
   return (previous: tf.KernelFunc): tf.KernelFunc =>
     (args: KernelArgs) => {
@@ -149,7 +162,7 @@ function makeConvBackpropFilter(addon: NativeAddon) {
       const info = convInfoFor(x.shape, attrs.filterShape, attrs);
       if (!convCovered(info, attrs.dataFormat, x, dy)) return previous(args);
       const dw = backend.makeOutput(attrs.filterShape, 'float32');
-      addon.convBackwardWeights(heap(backend), { x: offset(backend, x), dy: offset(backend, dy), dw: offset(backend, dw) }, convShape(info));
+      addon.convBackwardWeights(heap(backend), { x: offset(backend, x), dy: offset(backend, dy), dw: offset(backend, dw) }, convShape(info), { parts: convBackwardWeightsParts(info.batchSize) });
       counted('Conv2DBackpropFilter');
       return dw;
     };

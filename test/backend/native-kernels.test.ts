@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { convRelu, convReluPool } from '../../src/backend/conv-relu.ts';
 import { loadNativeAddon, NATIVE_BUILD_HINT } from '../../src/backend/native-addon.ts';
-import { nativeKernelCalls } from '../../src/backend/native-kernels.ts';
+import { convBackwardWeightsParts, nativeKernelCalls } from '../../src/backend/native-kernels.ts';
 import { initBackend } from '../../src/backend/select.ts';
 import { buildModel, MODELS } from '../../src/datasets/registry.ts';
 import { Rng } from '../../src/run/rng.ts';
@@ -117,6 +117,42 @@ describe('native convolutions match cpu', { skip }, () => {
     const { native, cpu } = await onNativeAndCpu(() => [tf.conv2d(tf.tensor4d(xValues, [2, 9, 9, 3]), tf.tensor4d(wValues, [3, 3, 3, 4]), 1, 'valid', 'NHWC', 2)]);
     assertMatchesCpu(native[0], cpu[0], TOLERANCE, 'dilated Conv2D');
   });
+});
+
+describe('the native weights gradient summed over fixed parts of the batch', { skip }, () => {
+  // Batch 1 and 31 run as one part; 32 splits into halves of 16, 33 into 17 + 16 (the rule is the batch size's alone).
+  const cases: { batch: number; parts: number }[] = [
+    { batch: 1, parts: 1 },
+    { batch: 31, parts: 1 },
+    { batch: 32, parts: 2 },
+    { batch: 33, parts: 2 },
+  ];
+  for (const { batch, parts } of cases) {
+    test(`batch ${batch} (${parts} part${parts > 1 ? 's' : ''}): matches cpu, and is the same bits on 1 and on 2 threads`, async () => {
+      assert.equal(convBackwardWeightsParts(batch), parts);
+      const x: Shape4 = [batch, 9, 10, 16];
+      const filter: Shape4 = [3, 3, 16, 24];
+      const outShape = tf.backend_util.computeConv2DInfo(x, filter, 2, 1, 'same').outShape;
+      const rng = new Rng(2500 + batch);
+      const xValues = uniformValues(rng, size(x));
+      const dyValues = uniformValues(rng, size(outShape));
+      const attrs = { strides: 2, pad: 'same', dataFormat: 'NHWC', dilations: 1, filterShape: filter };
+      const dw = () => [tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(xValues, x), dy: tf.tensor4d(dyValues, outShape) }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor];
+      const previous = addon!.getThreads();
+      try {
+        addon!.setThreads(1);
+        const { native, cpu } = await expectNative(['Conv2DBackpropFilter'], () => onNativeAndCpu(dw));
+        assertMatchesCpu(native[0], cpu[0], TOLERANCE, 'dw');
+        addon!.setThreads(2);
+        addon!.clearCache();
+        const twoThreads = await valuesOn('wasm', dw);
+        assert.deepEqual(new Uint32Array(twoThreads[0].buffer), new Uint32Array(native[0].buffer), 'dw differs between 1 and 2 threads');
+      } finally {
+        addon!.setThreads(previous);
+        addon!.clearCache();
+      }
+    });
+  }
 });
 
 interface MatMulCase {

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { adam, FusedAdam } from '../../src/backend/fused-adam.ts';
-import { nativeKernelCalls } from '../../src/backend/native-kernels.ts';
+import { convBackwardWeightsParts, nativeKernelCalls } from '../../src/backend/native-kernels.ts';
 import { loadNativeAddon, NATIVE_BUILD_HINT } from '../../src/backend/native-addon.ts';
 import { initBackend } from '../../src/backend/select.ts';
 import { buildModel } from '../../src/datasets/registry.ts';
@@ -30,11 +30,11 @@ function batch(dataset: 'mnist' | 'cifar10', n: number, seed: number) {
   return { x, y };
 }
 
-/** Trains `steps` steps from a seeded model and returns every weight's values. */
-function trainedWeights(model: string, steps: number): Float32Array[] {
+/** Trains `steps` steps on one batch of `size` from a seeded model and returns every weight's values. */
+function trainedWeights(model: string, steps: number, size = 16): Float32Array[] {
   const net = buildModel(model, 21);
   const optimizer = adam(1e-3);
-  const { x, y } = batch(model.startsWith('mnist') ? 'mnist' : 'cifar10', 16, 4);
+  const { x, y } = batch(model.startsWith('mnist') ? 'mnist' : 'cifar10', size, 4);
   for (let i = 0; i < steps; i++) trainStep(net, optimizer, x, y);
   const weights = net.getWeights().map((w) => Float32Array.from(w.dataSync()));
   tf.dispose([x, y]);
@@ -81,19 +81,24 @@ describe('training on the native path', { skip }, () => {
 
   // A member trains on 1 thread in a worker and on every core in-process (train --workers 1, a Slurm task):
   // its weights must not depend on which. Each count builds its own primitives (the cache is cleared), as
-  // a fresh process would.
-  test('the same seed gives bit-identical weights on 1 and on 2 threads, MNIST and CIFAR-10', () => {
+  // a fresh process would. Batches of 128 (the paper's) and an odd 75 split the convolutions' weights
+  // gradients into two parts, which 2 threads sum at once; mnist-deep's second convolution is MNIST's only
+  // one on oneDNN (mnist-base's is the fused one-channel kernel).
+  test('the same seed gives bit-identical weights on 1 and on 2 threads, MNIST and CIFAR-10, batches 128 and 75', () => {
     const previous = addon!.getThreads();
-    const trainedOn = (threads: number, model: string) => {
+    const trainedOn = (threads: number, model: string, size: number) => {
       addon!.setThreads(threads);
       addon!.clearCache();
-      return trainedWeights(model, 3);
+      return trainedWeights(model, 3, size);
     };
     try {
-      for (const model of ['mnist-base', 'cifar10-base']) {
-        const one = trainedOn(1, model);
-        const two = trainedOn(2, model);
-        one.forEach((w, i) => assert.ok(Buffer.from(w.buffer).equals(Buffer.from(two[i].buffer)), `${model} weight ${i} differs between 1 and 2 threads`));
+      for (const size of [128, 75]) {
+        assert.equal(convBackwardWeightsParts(size), 2, `batch ${size} no longer splits: this test would not exercise the parts`);
+        for (const model of ['mnist-base', 'mnist-deep', 'cifar10-base']) {
+          const one = trainedOn(1, model, size);
+          const two = trainedOn(2, model, size);
+          one.forEach((w, i) => assert.ok(Buffer.from(w.buffer).equals(Buffer.from(two[i].buffer)), `${model}, batch ${size}: weight ${i} differs between 1 and 2 threads`));
+        }
       }
     } finally {
       addon!.setThreads(previous);
