@@ -125,8 +125,17 @@ interface Run {
   zeroGradient: Uint8Array;
 }
 
-function perExample(mask: ArrayLike<number>, b: number): tf.Tensor4D {
-  return tf.tensor4d(Uint8Array.from(mask), [b, 1, 1, 1], 'bool');
+/**
+ * Row by row, a's row where mask[row] is set, else b's. The condition is spelled out at the full shape:
+ * given as [B, 1, 1, 1], tf.where broadcasts it with Tile, which on wasm took 12.5 ms for 200 MNIST images
+ * (0.85 ms this way) — half of APGD's time, at four selections per step.
+ */
+export function selectExamples(mask: ArrayLike<number>, a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
+  const rows = a.shape[0];
+  const size = a.size / rows;
+  const condition = new Uint8Array(a.size);
+  for (let row = 0; row < rows; row++) if (mask[row]) condition.fill(1, row * size, (row + 1) * size);
+  return tf.tidy(() => tf.where(tf.tensor4d(condition, a.shape, 'bool'), a, b) as tf.Tensor4D);
 }
 
 /** `next`, after disposing `old` (the tensor it supersedes). */
@@ -193,7 +202,7 @@ function run(
     if (isCorrect) {
       const correct = tf.tidy(() => isCorrect(current, labels).dataSync());
       const wrong = Array.from(correct, (c) => (c ? 0 : 1));
-      fooledAt = replace(fooledAt, tf.tidy(() => tf.where(perExample(wrong, batch), current, fooledAt!) as tf.Tensor4D));
+      if (wrong.some((w) => w)) fooledAt = replace(fooledAt, selectExamples(wrong, current, fooledAt!));
       wrong.forEach((w, b) => (fooled[b] |= w));
     }
 
@@ -207,8 +216,8 @@ function run(
       }
     }
     if (improved.some((i) => i)) {
-      best = replace(best, tf.tidy(() => tf.where(perExample(improved, batch), current, best) as tf.Tensor4D));
-      bestGradient = replace(bestGradient, tf.tidy(() => tf.where(perExample(improved, batch), gradient, bestGradient) as tf.Tensor4D));
+      best = replace(best, selectExamples(improved, current, best));
+      bestGradient = replace(bestGradient, selectExamples(improved, gradient, bestGradient));
     }
 
     sinceCheck++;
@@ -225,8 +234,8 @@ function run(
       }
       sinceCheck = 0;
       if (halve.some((h) => h)) {
-        current = replace(current, tf.tidy(() => tf.where(perExample(halve, batch), best, current) as tf.Tensor4D));
-        gradient = replace(gradient, tf.tidy(() => tf.where(perExample(halve, batch), bestGradient, gradient) as tf.Tensor4D));
+        current = replace(current, selectExamples(halve, best, current));
+        gradient = replace(gradient, selectExamples(halve, bestGradient, gradient));
       }
     }
   }
@@ -270,7 +279,7 @@ export function apgd(
     // Row b of the combined result: its current row (b) or row j of this restart's candidates (batch + j).
     const take = Int32Array.from({ length: batch }, (_, b) => b);
     const candidates: tf.Tensor4D = result.fooledAt
-      ? tf.tidy(() => tf.where(perExample(result.fooled, active.length), result.fooledAt!, result.best) as tf.Tensor4D)
+      ? selectExamples(result.fooled, result.fooledAt!, result.best)
       : result.best;
     active.forEach((b, j) => {
       zeroGradient[b] &= result.zeroGradient[j];

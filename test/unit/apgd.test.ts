@@ -2,12 +2,13 @@
  * APGD (apgd-core.ts): the threat model on random linear and conv models, the analytic optimum of a
  * two-class linear model, success on three-class linear models wherever an adversarial example exists,
  * the checkpoints against the paper's formula, the step-size halving (convergence to an interior maximum),
- * restarts (only unbroken examples rerun, the first success kept), zero gradients, seeds, leaks, arguments.
+ * restarts (only unbroken examples rerun, the first success kept), zero gradients, seeds, leaks, arguments;
+ * the per-example selection against tf.where with a broadcast [B, 1, 1, 1] condition (its earlier form).
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { apgd, apgdCheckpoints, crossEntropyObjective, dlrObjective, objectiveWithGradient, type ApgdParams, type Objective, type Scores } from '../../src/attacks/apgd-core.ts';
+import { apgd, apgdCheckpoints, crossEntropyObjective, dlrObjective, objectiveWithGradient, selectExamples, type ApgdParams, type Objective, type Scores } from '../../src/attacks/apgd-core.ts';
 import { crossEntropyLoss, logMeanProbabilities } from '../../src/attacks/dlr.ts';
 import { grad2 } from '../../src/attacks/gradients.ts';
 import { ensemblePredictor, scorerOf, type Scorer } from '../../src/attacks/scoring.ts';
@@ -366,6 +367,27 @@ describe('exactly zero gradients', () => {
     const { zeroGradient, adversarial } = run(objective, images, [0, 1, 1, 0], 2, { eps: 0.1, steps: 4, restarts: 2, seed: 1 });
     assert.deepEqual(Array.from(zeroGradient), [1, 0, 0, 1]);
     assertInThreatModel('zero gradients', adversarial, images, 0.1);
+  });
+});
+
+describe('selecting examples', () => {
+  test('bit for bit what tf.where gives with the condition broadcast from [B, 1, 1, 1], NaN, ±0 and ±∞ included', () => {
+    const shape: [number, number, number, number] = [5, 3, 2, 4];
+    const rng = new Rng(12);
+    const special = [Number.NaN, -0, 0, Infinity, -Infinity];
+    const values = () => Float32Array.from({ length: 5 * 24 }, (_, i) => (i % 7 === 0 ? special[i % special.length] : rng.next() * 2 - 1));
+    const a = tf.tensor4d(values(), shape);
+    const b = tf.tensor4d(values(), shape);
+    for (const mask of [[0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 1, 0], [0, 1, 1, 0, 1]]) {
+      const broadcast = tf.tidy(() => tf.where(tf.tensor4d(Uint8Array.from(mask), [5, 1, 1, 1], 'bool'), a, b).dataSync());
+      const before = tf.memory().numTensors;
+      const selected = selectExamples(mask, a, b);
+      assert.equal(tf.memory().numTensors, before + 1, 'only the selection is left');
+      const got = selected.dataSync();
+      selected.dispose();
+      assert.ok(got.every((v, i) => Object.is(v, broadcast[i])), `mask ${mask}`);
+    }
+    tf.dispose([a, b]);
   });
 });
 
