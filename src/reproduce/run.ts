@@ -61,6 +61,8 @@ export interface Sitting {
   steps: number;
   /** What the estimate printed at its start predicted for the steps it finished (absent before 2026-12-07). */
   estimated?: number;
+  /** The speed measured at its start, per data set, which that estimate was made from (absent before 2026-12-07). */
+  speeds?: Record<string, MachineSpeed>;
 }
 
 /** e.g. "sitting 2: 2026-12-01T09:51:02Z, 3h05m, 41 steps, AMD EPYC ×2, 24 GiB, native". */
@@ -203,7 +205,7 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
   if (pending.length > 0) log(`  ${describeEstimate(pending, eta)}; measured here: ${describeSpeeds(speeds)}`);
   const estimatedAtStart = new Map(pending.map((s) => [s.id, eta.seconds(s)]));
   const started = performance.now();
-  const sitting: Sitting = { started: new Date().toISOString(), seconds: 0, machine: machineName(), backend: options.backend.name, steps: 0, estimated: 0 };
+  const sitting: Sitting = { started: new Date().toISOString(), seconds: 0, machine: machineName(), backend: options.backend.name, steps: 0, estimated: 0, speeds };
   const sittings = [...(state.sittings ?? []), sitting];
   let estimated = 0;
   for (const [k, step] of pending.entries()) {
