@@ -7,7 +7,9 @@
 #pragma once
 
 #include <node_api.h>
+#include <pthread.h>
 
+#include <csignal>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -97,10 +99,31 @@ class Call {
   size_t heapBytes_ = 0;
 };
 
-// Runs a kernel body, turning C++ exceptions into JS errors.
+// Asynchronous signals stay pending while it lives. oneDNN's JIT sgemm points the stack pointer into a
+// heap buffer while it runs (uxlfoundation/oneDNN#4845, fixed in 3.11.2), so a signal handled then — a
+// profiler's SIGPROF, a SIGCHLD from a finished worker, SIGWINCH — writes its frame into the heap. OpenMP's
+// threads are created inside kernels, so they inherit the blocked mask for good; faults stay deliverable.
+class SignalsDeferred {
+ public:
+  SignalsDeferred() {
+    sigset_t all;
+    sigfillset(&all);
+    for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP}) sigdelset(&all, fault);
+    pthread_sigmask(SIG_BLOCK, &all, &previous_);
+  }
+  ~SignalsDeferred() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  SignalsDeferred(const SignalsDeferred &) = delete;
+  SignalsDeferred &operator=(const SignalsDeferred &) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
+// Runs a kernel body with asynchronous signals deferred, turning C++ exceptions into JS errors.
 template <typename F>
 napi_value guarded(napi_env env, F body) {
   try {
+    SignalsDeferred deferred;
     body();
   } catch (const std::exception &e) {
     napi_throw_error(env, nullptr, e.what());
