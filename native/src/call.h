@@ -74,16 +74,18 @@ class Call {
     return s;
   }
 
-  // The float32 tensor `name` of `tensors`, `count` values long; nullptr when optional and absent.
-  float *tensor(napi_value tensors, const char *name, int64_t count, bool optional = false) const {
+  // The tensor `name` of `tensors`, `count` values of T long (float32, or uint8_t for a bool tensor: tfjs-wasm
+  // stores one byte per bool, 0 or 1); nullptr when optional and absent.
+  template <typename T = float>
+  T *tensor(napi_value tensors, const char *name, int64_t count, bool optional = false) const {
     if (!has(tensors, name)) {
       if (optional) return nullptr;
       throw std::runtime_error(std::string("tensor '") + name + "' is missing");
     }
     int64_t offset = integer(tensors, name);
-    if (offset < 0 || offset % 4 != 0 || static_cast<uint64_t>(offset) + 4 * static_cast<uint64_t>(count) > heapBytes_)
+    if (offset < 0 || offset % alignof(T) != 0 || static_cast<uint64_t>(offset) + sizeof(T) * static_cast<uint64_t>(count) > heapBytes_)
       throw std::runtime_error(std::string("tensor '") + name + "' lies outside the heap");
-    return reinterpret_cast<float *>(heap_ + offset);
+    return reinterpret_cast<T *>(heap_ + offset);
   }
 
  private:

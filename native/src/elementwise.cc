@@ -1,6 +1,9 @@
 // The memory-bound ops around each layer of a training step (bias add, relu, its gradient dy·step(y),
-// the bias gradient), which wasm runs at 128-bit width on one thread.
+// the bias gradient), which wasm runs at 128-bit width on one thread, and the attacks' clipping, sign
+// tests and selections (maximum, minimum, comparisons, select), which wasm runs ~15x slower than its Sub.
 
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -19,12 +22,43 @@ ElementwiseOp parseOp(const std::string &name) {
   throw std::runtime_error("elementwise: unknown op '" + name + "'");
 }
 
+// tfjs-cpu's Math.max / Math.min: NaN if either is NaN, and +0 above −0 (equal values: max takes a unless a
+// is −0, min takes a unless a is +0). Selections, not branches, so the loops vectorise; lambdas, not
+// functions, so that pairWithRows is instantiated for each and inlines it.
+constexpr auto maximum = [](float a, float b) { return a > b || a != a || (a == b && !std::signbit(a)) ? a : b; };
+constexpr auto minimum = [](float a, float b) { return a < b || a != a || (a == b && std::signbit(a)) ? a : b; };
+
+// out[r, c] = f(a[r, c], b[r]) over rows × cols. The same shape (cols = 1) and one scalar (rows = 1) run as
+// one flat loop, so neither degenerates into loops of length 1 nor one thread's worth of work.
+template <typename Out, typename F>
+void pairWithRows(int64_t rows, int64_t cols, const float *a, const float *b, Out *out, F f) {
+  if (cols == 1) {
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < rows; i++) out[i] = f(a[i], b[i]);
+  } else if (rows == 1) {
+    const float y = b[0];
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < cols; i++) out[i] = f(a[i], y);
+  } else {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const float y = b[r], *in = a + r * cols;
+      Out *o = out + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; c++) o[c] = f(in[c], y);
+    }
+  }
+}
+
 }  // namespace
 
-// elementwise(heap, op, {a, b?, out}, {rows, cols}, {alpha})
-// multiply: out = a·b; add: out = a + b (same shape, rows·cols values); addRow: out[r, c] = a[r, c] + b[c];
+// elementwise(heap, op, {a, b?, condition?, out}, {rows, cols}, {alpha}); a holds rows·cols float32 values.
+// multiply: out = a·b; add: out = a + b (same shape); addRow: out[r, c] = a[r, c] + b[c];
 // relu: max(0, a) (NaN stays NaN, −0 becomes +0, like tfjs-cpu); step: a > 0 ? 1 : alpha (NaN stays NaN);
-// sumRows: out[c] = Σ_r a[r, c] accumulated in double, row by row in order (deterministic for any thread count).
+// sumRows: out[c] = Σ_r a[r, c] accumulated in double, row by row in order (deterministic for any thread count);
+// maximum, minimum: out[r, c] = max / min(a[r, c], b[r]) (b one value per row: cols = 1 is the same shape,
+// rows = 1 a scalar); equal, greater, less: the same pairing, out a bool (one byte, 1 or 0) per value;
+// select: out = condition == 1 ? a : b (tfjs-cpu's test), condition one bool per value, all the same shape.
 napi_value Elementwise(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Call call(env, info, 5);
@@ -33,10 +67,13 @@ napi_value Elementwise(napi_env env, napi_callback_info info) {
     napi_value t = call.arg(2), s = call.arg(3);
     const int64_t rows = call.integer(s, "rows"), cols = call.integer(s, "cols"), n = rows * cols;
     const float alpha = static_cast<float>(call.number(call.arg(4), "alpha"));
-    const bool binary = op == ElementwiseOp::multiply || op == ElementwiseOp::add || op == ElementwiseOp::addRow;
     const float *x = call.tensor(t, "a", n);
-    const float *y = binary ? call.tensor(t, "b", op == ElementwiseOp::addRow ? cols : n) : nullptr;
-    float *out = call.tensor(t, "out", op == ElementwiseOp::sumRows ? cols : n);
+    const bool unary = op == ElementwiseOp::relu || op == ElementwiseOp::step || op == ElementwiseOp::sumRows;
+    const bool comparison = op == ElementwiseOp::equal || op == ElementwiseOp::greater || op == ElementwiseOp::less;
+    const bool pairsRows = comparison || op == ElementwiseOp::maximum || op == ElementwiseOp::minimum;
+    const float *y = unary ? nullptr : call.tensor(t, "b", op == ElementwiseOp::addRow ? cols : pairsRows ? rows : n);
+    float *out = comparison ? nullptr : call.tensor(t, "out", op == ElementwiseOp::sumRows ? cols : n);
+    uint8_t *flags = comparison ? call.tensor<uint8_t>(t, "out", n) : nullptr;
     switch (op) {
       case ElementwiseOp::multiply:
 #pragma omp parallel for simd schedule(static)
@@ -71,6 +108,31 @@ napi_value Elementwise(napi_env env, napi_callback_info info) {
           for (int64_t c = 0; c < cols; c++) sums[c] += in[c];
         }
         for (int64_t c = 0; c < cols; c++) out[c] = static_cast<float>(sums[c]);
+        break;
+      }
+      case ElementwiseOp::maximum:
+        pairWithRows(rows, cols, x, y, out, maximum);
+        break;
+      case ElementwiseOp::minimum:
+        pairWithRows(rows, cols, x, y, out, minimum);
+        break;
+      case ElementwiseOp::equal:
+        pairWithRows(rows, cols, x, y, flags, [](float a, float b) -> uint8_t { return a == b; });
+        break;
+      case ElementwiseOp::greater:
+        pairWithRows(rows, cols, x, y, flags, [](float a, float b) -> uint8_t { return a > b; });
+        break;
+      case ElementwiseOp::less:
+        pairWithRows(rows, cols, x, y, flags, [](float a, float b) -> uint8_t { return a < b; });
+        break;
+      case ElementwiseOp::select: {
+        const uint8_t *condition = call.tensor<uint8_t>(t, "condition", n);
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+          // Both loaded before choosing: a load under the condition would keep the loop from vectorising.
+          const float chosen = x[i], other = y[i];
+          out[i] = condition[i] == 1 ? chosen : other;
+        }
         break;
       }
     }

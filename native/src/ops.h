@@ -8,7 +8,13 @@
   X(addRow)                       \
   X(relu)                         \
   X(step)                         \
-  X(sumRows)
+  X(sumRows)                      \
+  X(maximum)                      \
+  X(minimum)                      \
+  X(equal)                        \
+  X(greater)                      \
+  X(less)                         \
+  X(select)
 
 namespace ensdef {
 

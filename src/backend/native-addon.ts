@@ -18,7 +18,8 @@ export interface NativeAddon {
   /** dw summed over `parts` fixed runs of the batch (convBackwardWeightsParts), in order: the same bits on any thread count. */
   convBackwardWeights(heap: ArrayBuffer, tensors: { x: number; dy: number; dw: number }, shape: ConvShape, options: { parts: number }): void;
   matMul(heap: ArrayBuffer, tensors: { a: number; b: number; c: number; bias?: number }, shape: MatMulShape, options: { relu: boolean }): void;
-  elementwise(heap: ArrayBuffer, op: ElementwiseOp, tensors: { a: number; b?: number; out: number }, shape: { rows: number; cols: number }, options: { alpha: number }): void;
+  /** out = op(a, b?); `condition` is select's (native/src/elementwise.cc says how each op reads a, b and the shape). */
+  elementwise(heap: ArrayBuffer, op: ElementwiseOp, tensors: { a: number; b?: number; condition?: number; out: number }, shape: { rows: number; cols: number }, options: { alpha: number }): void;
   /** The op names this build knows (native/src/ops.h). */
   elementwiseOps(): string[];
   maxPool(heap: ArrayBuffer, tensors: { x: number; y: number }, shape: PoolShape): void;
@@ -94,7 +95,7 @@ export interface ConvPoolShape {
 }
 
 /** The names of native/src/ops.h; checkOps() proves a loaded build knows each of them. */
-export const ELEMENTWISE_OPS = ['multiply', 'add', 'addRow', 'relu', 'step', 'sumRows'] as const;
+export const ELEMENTWISE_OPS = ['multiply', 'add', 'addRow', 'relu', 'step', 'sumRows', 'maximum', 'minimum', 'equal', 'greater', 'less', 'select'] as const;
 export type ElementwiseOp = (typeof ELEMENTWISE_OPS)[number];
 
 export interface AdamTensors {

@@ -444,3 +444,59 @@ describe('native elementwise kernels match cpu', { skip }, () => {
     });
   });
 });
+
+/** Values drawn mostly from the cases Maximum, Minimum and the comparisons treat specially (NaN, ±0, ±∞, ties). */
+function specialValues(rng: Rng, n: number): Float32Array {
+  const levels = [NaN, -0, 0, Infinity, -Infinity, -1, 0.5, 1];
+  return Float32Array.from({ length: n }, () => (rng.next() < 0.75 ? levels[rng.int(levels.length)] : 2 * rng.next() - 1));
+}
+
+describe('native selections, comparisons and clipping match cpu bit for bit', { skip }, () => {
+  // b as the attacks pass it: a's shape (clipping to x ∓ ε), a scalar (sign and zero tests), one value per
+  // row (DLR's test against each row's maximum); odd sizes leave a tail after the last full vector.
+  const cases: { name: string; a: number[]; b: number[] }[] = [
+    { name: 'same shape, 1 value', a: [1], b: [1] },
+    { name: 'same shape, 7 values', a: [7], b: [7] },
+    { name: 'same shape, 1001 values', a: [7, 11, 13], b: [7, 11, 13] },
+    { name: 'scalar b, 1 value', a: [1], b: [] },
+    { name: 'scalar b, 1001 values', a: [1001], b: [] },
+    { name: 'scalar b of shape [1, 1, 1, 1]', a: [3, 5, 7, 6], b: [1, 1, 1, 1] },
+    { name: 'one b per row, [7, 11] against [7, 1]', a: [7, 11], b: [7, 1] },
+    { name: 'one b per image, [3, 5, 7, 6] against [3, 1, 1, 1]', a: [3, 5, 7, 6], b: [3, 1, 1, 1] },
+  ];
+  cases.forEach((c, caseIndex) => {
+    test(`Maximum, Minimum, Equal, Greater, Less, Select: ${c.name}`, async () => {
+      const rng = new Rng(8000 + caseIndex);
+      const aValues = specialValues(rng, size(c.a));
+      const bValues = specialValues(rng, size(c.b));
+      const sameValues = specialValues(rng, size(c.a));
+      const condition = Uint8Array.from({ length: size(c.a) }, () => rng.int(2));
+      const kernels = ['Maximum', 'Minimum', 'Equal', 'Greater', 'Less', ...(size(c.b) === size(c.a) ? ['Select'] : [])];
+      const { native, cpu } = await expectNative(kernels, () =>
+        onNativeAndCpu(() => {
+          const a = tf.tensor(aValues, c.a);
+          const b = tf.tensor(bValues, c.b);
+          const out = [tf.maximum(a, b), tf.minimum(a, b), tf.equal(a, b), tf.greater(a, b), tf.less(a, b)];
+          // Select only at one shape: tf.where broadcasts its condition and operands to it before the kernel.
+          return size(c.b) === size(c.a) ? [...out, tf.where(tf.tensor(condition, c.a, 'bool'), a, tf.tensor(sameValues, c.a))] : out;
+        }),
+      );
+      const names = ['maximum', 'minimum', 'equal', 'greater', 'less', 'select'];
+      native.forEach((values, i) => assert.deepEqual(Array.from(values, canonical), Array.from(cpu[i], canonical), `${names[i]} differs from cpu`));
+    });
+  });
+
+  test('a broadcast a and int32 values fall back to wasm and still match cpu', async () => {
+    const rng = new Rng(8100);
+    const xValues = uniformValues(rng, 2 * 3 * 4);
+    const before = nativeKernelCalls();
+    const { native, cpu } = await onNativeAndCpu(() => {
+      const x = tf.tensor3d(xValues, [2, 3, 4]);
+      const column = tf.tensor3d([0.25, -0.5], [2, 1, 1]);
+      return [tf.maximum(column, x), tf.greater(tf.tensor1d([3, 1, 2], 'int32'), tf.tensor1d([2, 2, 2], 'int32'))];
+    });
+    const after = nativeKernelCalls();
+    for (const k of ['Maximum', 'Greater']) assert.equal(after[k] ?? 0, before[k] ?? 0, `${k} ran natively on a shape or dtype it does not cover`);
+    native.forEach((values, i) => assert.deepEqual(Array.from(values), Array.from(cpu[i]), `fallback ${i} differs from cpu`));
+  });
+});
