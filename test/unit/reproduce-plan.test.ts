@@ -153,19 +153,21 @@ describe('reproduce plan', () => {
   it("predicts an attack that stops at first success from the share of its budget saved runs of the same method used", () => {
     const mnist = datasetDescriptor('mnist');
     const suiteRow = (fields: Parameters<typeof resultRow>[0]) => resultRow({ attack: 'worst-case', grad: '3', loss: 'logits', n: 100, ...fields });
-    const suiteBudget = (members: number) => 100 * members * resolveAttack(mnist, 'worst-case').definition.cost(suiteRow({}).params);
+    // The plan prices an attack at (gradients per iteration + 0.5) per image and iteration.
+    const units = (gradients: number, iterations: number) => 100 * iterations * (gradients + 0.5);
+    const suiteIterations = resolveAttack(mnist, 'worst-case').definition.cost(suiteRow({}).params);
     const shares = budgetShares([
       {
-        // BIM Grad. 2, 2 members × 8 steps × 100 images = 1,600 gradients in 16 s: 0.01 s per gradient.
+        // BIM Grad. 2, 2 members, 8 steps, 100 images: 2,000 units in 16 s.
         dataset: 'mnist', method: 'bagging', members: 2,
         rows: [
           resultRow({ attack: 'bim', grad: '2', loss: 'logits', n: 100, seconds: 16 }),
-          // One suite job writes a row per stage, each with the job's seconds: 30 s = 3,000 gradients at BIM's pace.
+          // One suite job writes a row per stage, each with the job's seconds: 30 s = 3,750 units at BIM's pace.
           ...[1, 2, 3].map((stages) => suiteRow({ params: { ...suiteRow({}).params, stages }, seconds: 30 })),
         ],
       },
       {
-        // A single model: BIM Grad. 1 on 100 images, 800 gradients in 4 s (one job, scored twice): 0.005 s each.
+        // A single model: BIM Grad. 1 on 100 images, 1,200 units in 4 s (one job, scored twice).
         dataset: 'mnist', method: 'pgd-adversarial-training', members: 1,
         rows: [
           resultRow({ attack: 'bim', grad: '1', loss: 'logits', n: 100, seconds: 4, scored_on: 'single', member: '0' }),
@@ -176,10 +178,15 @@ describe('reproduce plan', () => {
       // No BIM to compare with: this run says nothing about the suite's share.
       { dataset: 'cifar10', method: 'bagging', members: 2, rows: [suiteRow({ dataset: 'cifar10', seconds: 1 })] },
     ]);
+    assert.equal(units(2, 8), 2000);
+    assert.equal(units(1, 8), 1200);
+    const [baggingUsed, singleUsed] = [30 / (16 / units(2, 8)), 60 / (4 / units(1, 8))];
+    assert.equal(baggingUsed, 3750);
+    assert.equal(singleUsed, 18000);
     const close = (a: number, b: number) => assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, b), `${a} ≈ ${b}`);
-    close(shares['mnist:worst-case@bagging'], 3000 / suiteBudget(2));
-    close(shares['worst-case@pgd-adversarial-training'], 12000 / suiteBudget(1));
-    close(shares['mnist:worst-case'], 15000 / (suiteBudget(2) + suiteBudget(1)));
+    close(shares['mnist:worst-case@bagging'], baggingUsed / units(2, suiteIterations));
+    close(shares['worst-case@pgd-adversarial-training'], singleUsed / units(1, suiteIterations));
+    close(shares['mnist:worst-case'], (baggingUsed + singleUsed) / (units(2, suiteIterations) + units(1, suiteIterations)));
     assert.equal(shares['cifar10:worst-case'], undefined);
     assert.equal(shares.bim, undefined);
 
