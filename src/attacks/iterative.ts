@@ -79,6 +79,20 @@ export function gradientDescent(inputs: Pick<AttackInputs, 'x' | 'y' | 'gradient
 }
 
 /**
+ * Row by row, a's row where mask[row] is set, else b's. The condition is spelled out at the full shape:
+ * given as [B, 1, 1, 1], tf.where broadcasts it with Tile, which on wasm took 12.5 ms for 200 MNIST images
+ * (0.85 ms this way) — half of APGD's time, at four selections per step; the native backend runs only this
+ * full-shape form.
+ */
+export function selectExamples(mask: ArrayLike<number>, a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
+  const rows = a.shape[0];
+  const size = a.size / rows;
+  const condition = new Uint8Array(a.size);
+  for (let row = 0; row < rows; row++) if (mask[row]) condition.fill(1, row * size, (row + 1) * size);
+  return tf.tidy(() => tf.where(tf.tensor4d(condition, a.shape, 'bool'), a, b) as tf.Tensor4D);
+}
+
+/**
  * Runs `attempt` once per restart (restart r with seed deriveSeed(seed, r)) and keeps, per example, the
  * first attempt that fools `scorer` (restart 0's where none does): an example counts as broken if any
  * restart breaks it. zeroGradient holds where it held in every attempt.
@@ -93,9 +107,9 @@ export function worstCaseOverRestarts(restarts: number, seed: number, x: tf.Tens
       const kept = tf.tidy(() => {
         const fooledNow = tf.logicalNot(scorer(result.adversarial, labels));
         if (!best) return { adversarial: result.adversarial.clone(), zeroGradient: result.zeroGradient.clone(), fooled: fooledNow };
-        const take = tf.logicalAnd(fooledNow, tf.logicalNot(fooled));
+        const take = tf.logicalAnd(fooledNow, tf.logicalNot(fooled)).dataSync();
         return {
-          adversarial: tf.where(tf.reshape(take, [-1, 1, 1, 1]), result.adversarial, best.adversarial) as tf.Tensor4D,
+          adversarial: selectExamples(take, result.adversarial, best.adversarial),
           zeroGradient: tf.logicalAnd(best.zeroGradient, result.zeroGradient) as tf.Tensor1D,
           fooled: tf.logicalOr(fooled, fooledNow) as tf.Tensor1D,
         };

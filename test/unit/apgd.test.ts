@@ -8,7 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { apgd, apgdCheckpoints, crossEntropyObjective, dlrObjective, objectiveWithGradient, selectExamples, type ApgdParams, type Objective, type Scores } from '../../src/attacks/apgd-core.ts';
+import { selectExamples } from '../../src/attacks/iterative.ts';
+import { apgd, apgdCheckpoints, crossEntropyObjective, dlrObjective, objectiveWithGradient, type ApgdParams, type Objective, type Scores } from '../../src/attacks/apgd-core.ts';
 import { crossEntropyLoss, logMeanProbabilities } from '../../src/attacks/dlr.ts';
 import { grad2 } from '../../src/attacks/gradients.ts';
 import { ensemblePredictor, scorerOf, type Scorer } from '../../src/attacks/scoring.ts';
