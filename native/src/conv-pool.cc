@@ -1,14 +1,17 @@
 // A 3×3 'valid' convolution of a one-channel image (MNIST's first layer) with bias, relu and 2×2 max
 // pooling, in one pass that never stores the activations: each pooled value's four inputs are computed
-// in registers and pooled at once. Its backward recomputes them (a one-channel convolution costs about as
-// much as reading its stored output back) and, since only each window's first maximum passes a gradient,
-// touches only those positions: the filter and input gradients are sparse scatters, not convolutions over
-// the whole activation.
+// in registers and pooled at once. Beside the pooled value it writes which of the window's four positions
+// held the maximum (one byte per pooled value). Only that position passes a gradient, so the backward
+// reads the byte instead of recomputing the window, and the filter and input gradients are sparse
+// scatters from each window's maximum, not convolutions over the whole activation.
 //
 // Rules as tfjs-cpu: the window's first strict maximum wins (a NaN never does); relu keeps NaN; relu's
 // gradient is dy·step(z). Sums are per image (in float) and then over images in order (in double), so
 // results do not depend on the thread count.
 
+#include <emmintrin.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -40,6 +43,8 @@ struct ConvPoolShape {
   }
   int64_t inputs() const { return n * h * w; }
   int64_t pooled() const { return n * ph * pw * o; }
+  // The maxima's positions, one byte per pooled value, travel in an int32 tensor (tfjs has no int8).
+  int64_t positionWords() const { return pooled() / 4; }
 };
 
 Floats load(const float *p) {
@@ -49,6 +54,17 @@ Floats load(const float *p) {
 }
 
 void store(float *p, Floats v) { std::memcpy(p, &v, sizeof v); }
+
+// A block's maxima positions as bytes: 0–3, or −1 where every value of the window is NaN.
+void storePositions(int8_t *p, Ints first) {
+  for (int lane = 0; lane < kLanes; lane++) p[lane] = static_cast<int8_t>(first[lane]);
+}
+
+Ints loadPositions(const int8_t *p) {
+  Ints first;
+  for (int lane = 0; lane < kLanes; lane++) first[lane] = p[lane];
+  return first;
+}
 
 // One filter block's weights and bias.
 struct Block {
@@ -90,32 +106,40 @@ inline Window window(const Block &k, const float *image, int64_t w, int64_t r, i
   return out;
 }
 
-// The gradient at the window's maximum: dy (−0 as +0, as MaxPoolGrad sums into +0) times relu's step.
-inline Floats maximumGradient(const Window &win, const float *dy) {
+// The gradient at a window's maximum, from the pooled value and its position: dy (−0 as +0, as
+// MaxPoolGrad sums into +0) times relu's step.
+inline Floats maximumGradient(const float *y, Ints first, const float *dy) {
+  const Floats max = load(y);
   const Floats g = load(dy) + 0.f;
-  const Floats step = win.max > 0.f ? Floats{} + 1.f : (win.max != win.max ? win.max : Floats{});
-  return win.first < 0 ? Floats{} : g * step;
+  const Floats step = max > 0.f ? Floats{} + 1.f : (max != max ? max : Floats{});
+  return first < 0 ? Floats{} : g * step;
 }
 
-ENSDEF_VECTOR_CLONES void forwardImage(const ConvPoolShape &s, const float *image, const float *filter, const float *bias, float *y) {
+ENSDEF_VECTOR_CLONES void forwardImage(const ConvPoolShape &s, const float *image, const float *filter, const float *bias, float *y, int8_t *positions) {
   for (int64_t c = 0; c < s.o; c += kLanes) {
     const Block k(filter, bias, s.o, c);
-    for (int64_t r = 0; r < s.ph; r++)
-      for (int64_t q = 0; q < s.pw; q++) store(y + (r * s.pw + q) * s.o + c, window(k, image, s.w, r, q).max);
+    for (int64_t r = 0; r < s.ph; r++) {
+      for (int64_t q = 0; q < s.pw; q++) {
+        const Window win = window(k, image, s.w, r, q);
+        const int64_t at = (r * s.pw + q) * s.o + c;
+        store(y + at, win.max);
+        storePositions(positions + at, win.first);
+      }
+    }
   }
 }
 
 // The filter gradient's sums over one image, per tap and filter.
-ENSDEF_VECTOR_CLONES void filterGradientImage(const ConvPoolShape &s, const float *image, const float *filter, const float *bias, const float *dy, float *sums) {
+ENSDEF_VECTOR_CLONES void filterGradientImage(const ConvPoolShape &s, const float *image, const float *y, const int8_t *positions, const float *dy, float *sums) {
   for (int64_t c = 0; c < s.o; c += kLanes) {
-    const Block k(filter, bias, s.o, c);
     Floats acc[kTaps] = {};
     for (int64_t r = 0; r < s.ph; r++) {
       for (int64_t q = 0; q < s.pw; q++) {
-        const Window win = window(k, image, s.w, r, q);
-        const Floats d = maximumGradient(win, dy + (r * s.pw + q) * s.o + c);
+        const int64_t at = (r * s.pw + q) * s.o + c;
+        const Ints first = loadPositions(positions + at);
+        const Floats d = maximumGradient(y + at, first, dy + at);
         for (int position = 0; position < 4; position++) {
-          const Floats selected = win.first == position ? d : Floats{};
+          const Floats selected = first == position ? d : Floats{};
           const float *corner = image + (2 * r + position / 2) * s.w + 2 * q + position % 2;
           for (int t = 0; t < kTaps; t++) acc[t] += selected * corner[(t / 3) * s.w + t % 3];
         }
@@ -125,26 +149,36 @@ ENSDEF_VECTOR_CLONES void filterGradientImage(const ConvPoolShape &s, const floa
   }
 }
 
-// The input gradient of one image. Per window, each position's gradient per filter (d where the filter's
-// maximum is at that position, else 0) is gathered first; then the nine taps of each position take
-// Σ_filters gradient·weight as broadcast products against the filters' taps laid out as rows (`taps`,
-// [o][16]), so that no sum runs across vector lanes.
-ENSDEF_VECTOR_CLONES void inputGradientImage(const ConvPoolShape &s, const float *image, const float *filter, const float *bias, const float *taps,
-                                             const float *dy, float *dx, float *selected) {
+// Which of `count` (a multiple of 8) bytes equal `value`, as bits (SSE2, in every clone).
+inline uint64_t bytesEqual(const int8_t *bytes, int64_t count, int value) {
+  const __m128i wanted = _mm_set1_epi8(static_cast<char>(value));
+  uint64_t bits = 0;
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16)
+    bits |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i *>(bytes + i)), wanted)))) << i;
+  if (i < count)
+    bits |= static_cast<uint64_t>(static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(bytes + i)), wanted))) & 0xff) << i;
+  return bits;
+}
+
+// The input gradient of one image. Per window and position, the filters whose maximum lies there (found
+// from the stored positions as bits) add their gradient times their taps, laid out as rows (`taps`,
+// [o][16], so that no sum runs across vector lanes); then the position's nine sums go to its taps'
+// pixels. Filters are added in order, so the sums are those of the dense product with the other
+// positions' zeros, without its four times the work.
+ENSDEF_VECTOR_CLONES void inputGradientImage(const ConvPoolShape &s, const float *taps, const float *y, const int8_t *positions, const float *dy, float *dx, float *gradient) {
   for (int64_t r = 0; r < s.ph; r++) {
     for (int64_t q = 0; q < s.pw; q++) {
-      for (int64_t c = 0; c < s.o; c += kLanes) {
-        const Block k(filter, bias, s.o, c);
-        const Window win = window(k, image, s.w, r, q);
-        const Floats d = maximumGradient(win, dy + (r * s.pw + q) * s.o + c);
-        for (int position = 0; position < 4; position++) store(selected + position * s.o + c, win.first == position ? d : Floats{});
-      }
+      const int64_t at = (r * s.pw + q) * s.o;
+      for (int64_t c = 0; c < s.o; c += kLanes) store(gradient + c, maximumGradient(y + at + c, loadPositions(positions + at + c), dy + at + c));
       for (int position = 0; position < 4; position++) {
         Floats low = Floats{}, high = Floats{};
-        const float *g = selected + position * s.o;
-        for (int64_t c = 0; c < s.o; c++) {
-          low += g[c] * load(taps + c * 2 * kLanes);
-          high += g[c] * load(taps + c * 2 * kLanes + kLanes);
+        for (int64_t first = 0; first < s.o; first += 64) {
+          for (uint64_t bits = bytesEqual(positions + at + first, std::min<int64_t>(64, s.o - first), position); bits != 0; bits &= bits - 1) {
+            const int64_t c = first + __builtin_ctzll(bits);
+            low += gradient[c] * load(taps + c * 2 * kLanes);
+            high += gradient[c] * load(taps + c * 2 * kLanes + kLanes);
+          }
         }
         float sums[2 * kLanes];
         store(sums, low);
@@ -158,7 +192,7 @@ ENSDEF_VECTOR_CLONES void inputGradientImage(const ConvPoolShape &s, const float
 
 }  // namespace
 
-// convReluPool(heap, {x, filter, bias, y}, {batch, inHeight, inWidth, outChannels})
+// convReluPool(heap, {x, filter, bias, y, positions}, {batch, inHeight, inWidth, outChannels})
 napi_value ConvReluPool(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Call call(env, info, 3);
@@ -167,24 +201,29 @@ napi_value ConvReluPool(napi_env env, napi_callback_info info) {
     napi_value t = call.arg(1);
     const float *x = call.tensor(t, "x", s.inputs()), *filter = call.tensor(t, "filter", kTaps * s.o), *bias = call.tensor(t, "bias", s.o);
     float *y = call.tensor(t, "y", s.pooled());
+    int8_t *positions = reinterpret_cast<int8_t *>(call.tensor<int32_t>(t, "positions", s.positionWords()));
+    const int64_t perImage = s.ph * s.pw * s.o;
 #pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < s.n; b++) forwardImage(s, x + b * s.h * s.w, filter, bias, y + b * s.ph * s.pw * s.o);
+    for (int64_t b = 0; b < s.n; b++) forwardImage(s, x + b * s.h * s.w, filter, bias, y + b * perImage, positions + b * perImage);
   });
 }
 
-// convReluPoolGrad(heap, {x, filter, bias, dy, dfilter | dx}, shape): the gradient of the filter or of the
-// input (whichever tensor is given) from dy, the gradient of the pooled output.
+// convReluPoolGrad(heap, {y, positions, dy, and x, dfilter | filter, dx}, shape): the gradient of the
+// filter (from the input) or of the input (from the filter), whichever output is given, from dy, the
+// gradient of the pooled output y whose maxima's positions the forward wrote.
 napi_value ConvReluPoolGrad(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Call call(env, info, 3);
     call.takeHeap(0);
     const ConvPoolShape s = ConvPoolShape::read(call, call.arg(2));
     napi_value t = call.arg(1);
-    const float *x = call.tensor(t, "x", s.inputs()), *filter = call.tensor(t, "filter", kTaps * s.o), *bias = call.tensor(t, "bias", s.o);
-    const float *dy = call.tensor(t, "dy", s.pooled());
+    const float *y = call.tensor(t, "y", s.pooled()), *dy = call.tensor(t, "dy", s.pooled());
+    const int8_t *positions = reinterpret_cast<const int8_t *>(call.tensor<int32_t>(t, "positions", s.positionWords()));
     float *dfilter = call.tensor(t, "dfilter", kTaps * s.o, true), *dx = call.tensor(t, "dx", s.inputs(), true);
     if ((dfilter == nullptr) == (dx == nullptr)) throw std::runtime_error("convReluPoolGrad: give exactly one of dfilter and dx");
+    const int64_t perImage = s.ph * s.pw * s.o;
     if (dx) {
+      const float *filter = call.tensor(t, "filter", kTaps * s.o);
       std::memset(dx, 0, sizeof(float) * s.inputs());
       // The filter transposed to rows of taps, padded to two vectors: taps[c][t] = filter[t][c].
       std::vector<float> taps(s.o * 2 * kLanes, 0.f);
@@ -192,17 +231,18 @@ napi_value ConvReluPoolGrad(napi_env env, napi_callback_info info) {
         for (int t = 0; t < kTaps; t++) taps[c * 2 * kLanes + t] = filter[t * s.o + c];
 #pragma omp parallel
       {
-        std::vector<float> selected(4 * s.o);
+        std::vector<float> gradient(s.o);
 #pragma omp for schedule(static)
         for (int64_t b = 0; b < s.n; b++)
-          inputGradientImage(s, x + b * s.h * s.w, filter, bias, taps.data(), dy + b * s.ph * s.pw * s.o, dx + b * s.h * s.w, selected.data());
+          inputGradientImage(s, taps.data(), y + b * perImage, positions + b * perImage, dy + b * perImage, dx + b * s.h * s.w, gradient.data());
       }
       return;
     }
+    const float *x = call.tensor(t, "x", s.inputs());
     // Per image, then over images in order in double: the same sums for any thread count.
     std::vector<float> partials(s.n * kTaps * s.o);
 #pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < s.n; b++) filterGradientImage(s, x + b * s.h * s.w, filter, bias, dy + b * s.ph * s.pw * s.o, partials.data() + b * kTaps * s.o);
+    for (int64_t b = 0; b < s.n; b++) filterGradientImage(s, x + b * s.h * s.w, y + b * perImage, positions + b * perImage, dy + b * perImage, partials.data() + b * kTaps * s.o);
     for (int64_t i = 0; i < kTaps * s.o; i++) {
       double total = 0.0;
       for (int64_t b = 0; b < s.n; b++) total += partials[b * kTaps * s.o + i];

@@ -14,6 +14,15 @@ export const RELU_BIAS_GRAD_KERNEL = 'EnsdefReluBiasGrad';
 export const CONV_RELU_POOL_KERNEL = 'EnsdefConvReluPool';
 export const CONV_RELU_POOL_GRAD_KERNEL = 'EnsdefConvReluPoolGrad';
 
+/**
+ * The shape of EnsdefConvReluPool's second output: one byte per pooled value (its maximum's position in the
+ * window), four to an int32, since tfjs has no 8-bit dtype. The kernel runs filters in blocks of eight, so
+ * the pooled size divides by four.
+ */
+export function convReluPoolPositionsShape(pooledShape: number[]): number[] {
+  return [tf.util.sizeFromShape(pooledShape) / 4];
+}
+
 /** Which gradient EnsdefConvReluPoolGrad computes. */
 export interface ConvReluPoolGradAttrs {
   of: 'filter' | 'input';
@@ -46,25 +55,30 @@ export function convReluPool(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tenso
   // The kernel runs filters in blocks of eight.
   const oneChannel = inChannels === 1 && kh === 3 && kw === 3 && filter.shape[3] % 8 === 0 && pad === 'valid' && x.shape[1] >= 4 && x.shape[2] >= 4;
   if (oneChannel && fusedOnBackend([CONV_RELU_POOL_KERNEL, CONV_RELU_POOL_GRAD_KERNEL, RELU_BIAS_GRAD_KERNEL], x, filter, bias)) {
-    return tf.engine().runKernel(CONV_RELU_POOL_KERNEL, { x, filter, bias }, {}) as tf.Tensor4D;
+    const [pooled, positions] = tf.engine().runKernel(CONV_RELU_POOL_KERNEL, { x, filter, bias }, {}) as [tf.Tensor4D, tf.Tensor1D];
+    // A gradient tape keeps its own reference for the backward.
+    positions.dispose();
+    return pooled;
   }
   return tf.maxPool(convRelu(x, filter, bias, pad), 2, 2, 'valid');
 }
 
 tf.registerGradient({
   kernelName: CONV_RELU_POOL_KERNEL,
-  inputsToSave: ['x', 'filter', 'bias'],
-  outputsToSave: [true],
-  gradFunc: (dy, saved) => {
-    const [x, filter, bias, pooled] = saved;
+  inputsToSave: ['x', 'filter'],
+  outputsToSave: [true, true],
+  gradFunc: (dys, saved) => {
+    // The second output (the positions) passes no gradient.
+    const dy = (dys as tf.Tensor[])[0];
+    const [x, filter, pooled, positions] = saved;
     const gradientOf = (of: ConvReluPoolGradAttrs['of']) => () =>
-      tf.engine().runKernel(CONV_RELU_POOL_GRAD_KERNEL, { x, filter, bias, dy: dy as tf.Tensor }, { of } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      tf.engine().runKernel(CONV_RELU_POOL_GRAD_KERNEL, { x, filter, y: pooled, positions, dy }, { of } as unknown as tf.NamedAttrMap) as tf.Tensor;
     return {
       x: gradientOf('input'),
       filter: gradientOf('filter'),
       // Only each window's maximum passes a gradient, and it is the pooled value: relu's step of the pooled
       // output gives the bias gradient without the activations.
-      bias: () => (tf.engine().runKernel(RELU_BIAS_GRAD_KERNEL, { dy: dy as tf.Tensor, z: pooled }, {}) as tf.Tensor[])[1],
+      bias: () => (tf.engine().runKernel(RELU_BIAS_GRAD_KERNEL, { dy, z: pooled }, {}) as tf.Tensor[])[1],
     };
   },
 });

@@ -27,10 +27,13 @@ export interface NativeAddon {
   maxPoolGrad(heap: ArrayBuffer, tensors: { x: number; y: number; dy: number; dx: number }, shape: PoolShape): void;
   /** da = dy·step(z), db = Σ_r da[r, ·], summed per chunk of rows, then over chunks in order. */
   reluBiasGrad(heap: ArrayBuffer, tensors: { dy: number; z: number; da: number; db: number }, shape: { rows: number; cols: number; rowsPerChunk: number }): void;
-  /** maxPool(relu(conv2d(x, filter) + bias)) for a one-channel image, 3×3 'valid' filters, 2×2 pooling. */
-  convReluPool(heap: ArrayBuffer, tensors: { x: number; filter: number; bias: number; y: number }, shape: ConvPoolShape): void;
-  /** Its filter gradient (dfilter given) or input gradient (dx given) from dy, the pooled output's gradient. */
-  convReluPoolGrad(heap: ArrayBuffer, tensors: { x: number; filter: number; bias: number; dy: number; dfilter?: number; dx?: number }, shape: ConvPoolShape): void;
+  /**
+   * maxPool(relu(conv2d(x, filter) + bias)) for a one-channel image, 3×3 'valid' filters, 2×2 pooling; `positions`
+   * gets which of each window's four positions held the maximum, one byte per pooled value (an int32 tensor of a quarter of y's size).
+   */
+  convReluPool(heap: ArrayBuffer, tensors: { x: number; filter: number; bias: number; y: number; positions: number }, shape: ConvPoolShape): void;
+  /** Its filter gradient (from x, dfilter given) or input gradient (from the filter, dx given) from dy, the pooled output's gradient. */
+  convReluPoolGrad(heap: ArrayBuffer, tensors: { y: number; positions: number; dy: number } & ({ x: number; dfilter: number } | { filter: number; dx: number }), shape: ConvPoolShape): void;
   adam(heap: ArrayBuffer, tensors: AdamTensors, shape: { count: number }, options: AdamConstants): void;
   setThreads(n: number): number;
   getThreads(): number;

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { CONV_RELU_KERNEL, CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL, RELU_BIAS_GRAD_KERNEL, type ConvReluAttrs, type ConvReluPoolGradAttrs } from './conv-relu.ts';
+import { CONV_RELU_KERNEL, CONV_RELU_POOL_GRAD_KERNEL, CONV_RELU_POOL_KERNEL, RELU_BIAS_GRAD_KERNEL, convReluPoolPositionsShape, type ConvReluAttrs, type ConvReluPoolGradAttrs } from './conv-relu.ts';
 import { FUSED_ADAM_KERNEL, type FusedAdamAttrs } from './fused-adam.ts';
 import type { ConvShape, ElementwiseOp, NativeAddon, PoolShape } from './native-addon.ts';
 import { replaceKernel, type KernelArgs, type TensorInfo } from './wasm-kernel-utils.ts';
@@ -449,28 +449,36 @@ function convPoolShape(x: TensorInfo, filter: TensorInfo) {
   return { batch: x.shape[0], inHeight: x.shape[1], inWidth: x.shape[2], outChannels: filter.shape[3] };
 }
 
-/** maxPool(relu(conv2d(x, filter) + bias)) of a one-channel image, the activations never stored. */
+/**
+ * maxPool(relu(conv2d(x, filter) + bias)) of a one-channel image, the activations never stored; its second
+ * output holds each maximum's position in its window (conv-pool.cc), for the backward.
+ */
 function makeConvReluPool(addon: NativeAddon): tf.KernelFunc {
   return (args: KernelArgs) => {
     const backend = args.backend as BackendWasm;
     const { x, filter, bias } = args.inputs as Record<'x' | 'filter' | 'bias', TensorInfo>;
     const [batch, height, width] = x.shape;
     const y = backend.makeOutput([batch, Math.floor((height - 2) / 2), Math.floor((width - 2) / 2), filter.shape[3]], 'float32');
-    if (batch > 0) addon.convReluPool(heap(backend), { x: offset(backend, x), filter: offset(backend, filter), bias: offset(backend, bias), y: offset(backend, y) }, convPoolShape(x, filter));
+    const positions = backend.makeOutput(convReluPoolPositionsShape(y.shape), 'int32');
+    if (batch > 0) {
+      const tensors = { x: offset(backend, x), filter: offset(backend, filter), bias: offset(backend, bias), y: offset(backend, y), positions: offset(backend, positions) };
+      addon.convReluPool(heap(backend), tensors, convPoolShape(x, filter));
+    }
     counted(CONV_RELU_POOL_KERNEL);
-    return y;
+    return [y, positions];
   };
 }
 
-/** Its filter or input gradient, recomputing the activations of each window. */
+/** Its filter or input gradient, from the maxima's positions the forward wrote. */
 function makeConvReluPoolGrad(addon: NativeAddon): tf.KernelFunc {
   return (args: KernelArgs) => {
     const backend = args.backend as BackendWasm;
-    const { x, filter, bias, dy } = args.inputs as Record<'x' | 'filter' | 'bias' | 'dy', TensorInfo>;
+    const { x, filter, y, positions, dy } = args.inputs as Record<'x' | 'filter' | 'y' | 'positions' | 'dy', TensorInfo>;
     const { of } = args.attrs as unknown as ConvReluPoolGradAttrs;
     const out = backend.makeOutput(of === 'filter' ? filter.shape : x.shape, 'float32');
     if (x.shape[0] > 0) {
-      const tensors = { x: offset(backend, x), filter: offset(backend, filter), bias: offset(backend, bias), dy: offset(backend, dy), ...(of === 'filter' ? { dfilter: offset(backend, out) } : { dx: offset(backend, out) }) };
+      const common = { y: offset(backend, y), positions: offset(backend, positions), dy: offset(backend, dy) };
+      const tensors = of === 'filter' ? { ...common, x: offset(backend, x), dfilter: offset(backend, out) } : { ...common, filter: offset(backend, filter), dx: offset(backend, out) };
       addon.convReluPoolGrad(heap(backend), tensors, convPoolShape(x, filter));
     } else {
       backend.typedArrayFromHeap(out).fill(0);
