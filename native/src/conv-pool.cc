@@ -76,10 +76,9 @@ struct Block {
   }
 };
 
-// A window's four relu activations for one filter block (positions in row-major order), its maximum by
-// the first-strict rule and the index of that maximum (−1 where every value is NaN).
+// A window's maximum relu activation for one filter block, by the first-strict rule over its positions
+// in row-major order, and the index of that maximum (−1 where every value is NaN).
 struct Window {
-  Floats z[4];
   Floats max;
   Ints first;
 };
@@ -89,19 +88,23 @@ struct Window {
 #define ENSDEF_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 
 inline Window window(const Block &k, const float *image, int64_t w, int64_t r, int64_t q) {
+  // The four positions' sums run side by side, each in tap order, so that no addition waits on the last.
+  const float *patch = image + 2 * r * w + 2 * q;
+  Floats a[4] = {};
+#pragma GCC unroll 9
+  for (int t = 0; t < kTaps; t++)
+#pragma GCC unroll 4
+    for (int position = 0; position < 4; position++) a[position] += patch[(position / 2 + t / 3) * w + position % 2 + t % 3] * k.weights[t];
   Window out;
   out.max = Floats{} + kNegInf;
   out.first = Ints{} - 1;
+#pragma GCC unroll 4
   for (int position = 0; position < 4; position++) {
-    const float *corner = image + (2 * r + position / 2) * w + 2 * q + position % 2;
-    Floats a = Floats{};
-    for (int t = 0; t < kTaps; t++) a += corner[(t / 3) * w + t % 3] * k.weights[t];
-    a += k.bias;
-    a = a > 0.f ? a : (a != a ? a : Floats{});  // relu, NaN kept
-    out.z[position] = a;
-    const Ints above = a > out.max;
+    Floats z = a[position] + k.bias;
+    z = z > 0.f ? z : (z != z ? z : Floats{});  // relu, NaN kept
+    const Ints above = z > out.max;
     out.first = above ? Ints{} + position : out.first;
-    out.max = above ? a : out.max;
+    out.max = above ? z : out.max;
   }
   return out;
 }
