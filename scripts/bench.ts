@@ -5,7 +5,8 @@
  *   npm run bench -- --quick                       fewer batches, smaller pipelines (about 3 minutes)
  *   npm run bench -- --only mnist-train,mnist-epoch
  *   npm run bench -- --backend cpu --only mnist-train
- *   npm run bench -- --profile cifar10             CPU ms per kernel of one training step (mnist-input-grad: of an attack's gradient)
+ *   npm run bench -- --profile cifar10             CPU ms per kernel of one training step (mnist-input-grad: of an attack's
+ *                                                  gradient; mnist-grad2|grad3: of a 10-member ensemble's, batch 200)
  *   npm run bench -- --compare [--quick]           only the native / wasm / PyTorch comparison (scripts/bench-native.ts),
  *                                                  which a plain `npm run bench` runs first
  *
@@ -347,19 +348,31 @@ function measureInChild(name: string, settings: Settings): Promise<Measure> {
 }
 
 /**
- * `--profile mnist|cifar10[-input-grad]`: CPU milliseconds per training step (or per input-gradient batch,
- * what the attacks run) spent in each kernel of the active backend, by kernel and input shapes. A kernel
+ * `--profile mnist|cifar10[-input-grad|-grad2|-grad3]`: CPU milliseconds per training step (or per input-gradient
+ * batch, what the attacks run, or per Grad. 2 / Grad. 3 gradient of a 10-member ensemble) spent in each kernel of the active backend, by kernel and input shapes. A kernel
  * that runs other kernels (the wasm training kernels do) is charged for all of them; what the rows do not
  * add up to is tfjs's own bookkeeping between kernels.
  */
 function profileStep(target: string, settings: Settings): void {
-  const inputGrad = target.endsWith('-input-grad');
-  const dataset = target.replace(/-input-grad$/, '');
-  const model = buildModel(baseModelFor(dataset), SEED);
-  const optimizer = adam(LEARNING_RATE);
+  const [, dataset, kind = 'train'] = /^(\w+?)(?:-(input-grad|grad2|grad3))?$/.exec(target)!;
   const { x, y } = benchBatch(dataset, SEED);
-  const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(y, model.apply(input, { training: false }) as tf.Tensor2D));
-  const step = inputGrad ? () => tf.tidy(() => void gradient(x).dataSync()) : () => trainStep(model, optimizer, x, y);
+  let step: () => void;
+  let what: string;
+  if (kind === 'grad2' || kind === 'grad3') {
+    // One gradient of a 10-member ensemble over an attack's batch, as BIM asks for it at each step.
+    const ensemble = new Ensemble(Array.from({ length: ENSEMBLE_SIZE }, (_, i) => buildModel(baseModelFor(dataset), SEED + i)));
+    const { gradient } = gradientHooks(ensemble, { grad: kind === 'grad2' ? '2' : '3', member: 0, loss: 'logits' });
+    const copies = Math.ceil(ATTACK_BATCH_SIZE / BATCH);
+    const [bx, by] = tf.tidy(() => [tf.concat(Array(copies).fill(x)).slice(0, ATTACK_BATCH_SIZE) as tf.Tensor4D, tf.concat(Array(copies).fill(y)).slice(0, ATTACK_BATCH_SIZE) as tf.Tensor2D]);
+    step = () => tf.tidy(() => void gradient(bx, by).dataSync());
+    what = `Grad. ${kind.slice(-1)} of ${ENSEMBLE_SIZE} members (batch ${ATTACK_BATCH_SIZE})`;
+  } else {
+    const model = buildModel(baseModelFor(dataset), SEED);
+    const optimizer = adam(LEARNING_RATE);
+    const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(y, model.apply(input, { training: false }) as tf.Tensor2D));
+    step = kind === 'input-grad' ? () => tf.tidy(() => void gradient(x).dataSync()) : () => trainStep(model, optimizer, x, y);
+    what = `${kind === 'input-grad' ? 'input gradient' : 'train step'} (batch ${BATCH})`;
+  }
   const { warmup, repeats } = trainRepeats(dataset, settings.quick);
   for (let i = 0; i < warmup; i++) step();
   const backendName = tf.getBackend();
@@ -388,7 +401,7 @@ function profileStep(target: string, settings: Settings): void {
   const timings = timeRepeated(step, 0, repeats);
   const stepMs = (1000 * timings.cpuSeconds.reduce((a, b) => a + b, 0)) / repeats;
   const kernelMs = (1000 * [...spent.values()].reduce((a, b) => a + b, 0)) / repeats;
-  console.log(`profile ${dataset} ${inputGrad ? 'input gradient' : 'train step'} (batch ${BATCH}): ${stepMs.toFixed(1)} CPU ms per step, ${kernelMs.toFixed(1)} in kernels`);
+  console.log(`profile ${dataset} ${what}: ${stepMs.toFixed(1)} CPU ms per step, ${kernelMs.toFixed(1)} in kernels`);
   for (const [key, seconds] of [...spent].sort((a, b) => b[1] - a[1])) {
     const ms = (1000 * seconds) / repeats;
     if (ms >= 0.05) console.log(`  ${ms.toFixed(2).padStart(8)} ms  ${key}`);
@@ -446,7 +459,7 @@ async function main(): Promise<void> {
     return;
   }
   if (values.profile) {
-    const targets = Object.keys(IMAGE_SHAPES).flatMap((d) => [d, `${d}-input-grad`]);
+    const targets = Object.keys(IMAGE_SHAPES).flatMap((d) => [d, `${d}-input-grad`, `${d}-grad2`, `${d}-grad3`]);
     if (!targets.includes(values.profile)) throw usageError(`--profile: expected one of ${targets.join(', ')} (got '${values.profile}')`);
     profileStep(values.profile, settings);
     return;
@@ -501,7 +514,7 @@ main().catch((error: unknown) => {
     process.exit(error.exitCode);
   }
   if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`bench: ${error.message}; options: --quick, --compare, --only NAMES, --profile mnist|cifar10, --backend NAME, --workers N, --out DIR\n`);
+    process.stderr.write(`bench: ${error.message}; options: --quick, --compare, --only NAMES, --profile mnist|cifar10[-input-grad|-grad2|-grad3], --backend NAME, --workers N, --out DIR\n`);
     process.exit(USAGE_EXIT);
   }
   throw error;
