@@ -103,7 +103,8 @@ export function savedTimedRuns(dir = fileURLToPath(new URL('../../docs/reproduct
  * A step's seconds: its cost at this machine's measured speed (training samples and input gradients per
  * second), times how far finished steps of the same data set, kind and attack were from that prediction —
  * in this sitting or, through the reproduction's state file, an earlier one (the ratio carries to another
- * machine; the speed is measured anew).
+ * machine; the speed is measured anew). A step's time is recorded as the machine alone would have taken it
+ * (run.ts takes off the share other processes had), so a shared machine's load does not carry.
  */
 export class Eta {
   private readonly observed: LearnedTimes;

@@ -21,7 +21,7 @@ import { datasetDescriptor } from '../datasets/registry.ts';
 import { budgetShares, describeEstimate, describeSpeeds, Eta, savedTimedRuns, type LearnedTimes } from './estimate.ts';
 import { buildPlan, datasetOf, selectRuns, type Step, type TrainStep } from './plan.ts';
 import { describeScale, type Preset } from './presets.ts';
-import { measureSpeed, type MachineSpeed } from './speed.ts';
+import { cpuTicks, measureSpeed, othersShare, type MachineSpeed } from './speed.ts';
 
 export interface ReproduceOptions {
   preset: Preset;
@@ -63,11 +63,14 @@ export interface Sitting {
   estimated?: number;
   /** The speed measured at its start, per data set, which that estimate was made from (absent before 2026-12-07). */
   speeds?: Record<string, MachineSpeed>;
+  /** The share of the machine's CPU time other processes took while its steps ran (absent in sittings before 2026-12-07). */
+  othersShare?: number;
 }
 
 /** e.g. "sitting 2: 2026-12-01T09:51:02Z, 3h05m, 41 steps, AMD EPYC ×2, 24 GiB, native". */
 export function describeSitting(sitting: Sitting, index: number): string {
-  return `sitting ${index + 1}: ${sitting.started}, ${formatDuration(sitting.seconds)} to its last step${sitting.estimated === undefined ? '' : ` (${describeAgainstEstimate(sitting)})`}, ${sitting.steps} steps, ${sitting.machine}, ${sitting.backend}`;
+  const shared = sitting.othersShare === undefined ? '' : `, other processes took ${Math.round(100 * sitting.othersShare)} % of the machine`;
+  return `sitting ${index + 1}: ${sitting.started}, ${formatDuration(sitting.seconds)} to its last step${sitting.estimated === undefined ? '' : ` (${describeAgainstEstimate(sitting)})`}, ${sitting.steps} steps, ${sitting.machine}, ${sitting.backend}${shared}`;
 }
 
 /** e.g. "estimated 1h10m at its start: +12 %". */
@@ -208,11 +211,17 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
   const sitting: Sitting = { started: new Date().toISOString(), seconds: 0, machine: machineName(), backend: options.backend.name, steps: 0, estimated: 0, speeds };
   const sittings = [...(state.sittings ?? []), sitting];
   let estimated = 0;
+  let sharedSeconds = 0;
   for (const [k, step] of pending.entries()) {
     log(`[${plan.length - pending.length + k + 1}/${plan.length}] ${step.id}`);
     const stepStarted = performance.now();
+    const ticks = cpuTicks();
     await runStep(step, options, dirs);
-    eta.record(step, (performance.now() - stepStarted) / 1000);
+    const seconds = (performance.now() - stepStarted) / 1000;
+    const shared = othersShare(ticks, cpuTicks());
+    sharedSeconds += shared * seconds;
+    // What the step would have taken on the machine alone: the time others took is not this machine's speed.
+    eta.record(step, seconds * (1 - shared));
     done.add(step.id);
     estimated += estimatedAtStart.get(step.id)!;
     Object.assign(sitting, {
@@ -220,6 +229,7 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
       seconds: Math.round((performance.now() - started) / 1000),
       steps: k + 1,
       estimated: Math.round(estimated),
+      othersShare: Math.round((1000 * sharedSeconds) / ((performance.now() - started) / 1000)) / 1000,
     });
     writeJsonAtomic(join(outDir, STATE_FILE), { ...state, done: whole.filter((s) => done.has(s.id)).map((s) => s.id), learned: eta.learned(), sittings });
     log(`    elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${formatDuration(eta.remaining(pending.slice(k + 1)))}`);

@@ -2,9 +2,11 @@
  * This machine's speed on a data set's network, measured in a few seconds before a reproduction starts, so
  * the plan's estimate is in this machine's seconds: training samples per second (Adam steps on the paper's
  * network, batch 128) and input gradients per second (one model, in the batches attacks run). Random pixels:
- * speed does not depend on the images.
+ * speed does not depend on the images. Also how much of the machine other processes took while a step ran,
+ * so that a step's time can be read as the idle machine's.
  */
 import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
 import { adam } from '../backend/fused-adam.ts';
 import { TRAIN_DEFAULTS } from '../config/train-config.ts';
 import { ATTACK_BATCH_SIZE } from '../eval/attack-run.ts';
@@ -44,7 +46,8 @@ function secondsPer(run: () => void, repeats: number): number {
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
 }
 
-export function measureSpeed(dataset: DatasetDescriptor, repeats = 3): MachineSpeed {
+// The median of 3 single batches swung 6,000–9,900 training samples/s on one idle machine; of 25, 6,600–7,300.
+export function measureSpeed(dataset: DatasetDescriptor, repeats = 25): MachineSpeed {
   const model = buildModel(baseModelFor(dataset.name), 0);
   const optimizer = adam(TRAIN_DEFAULTS.learningRate);
   const train = randomBatch(dataset, TRAIN_BATCH);
@@ -59,4 +62,32 @@ export function measureSpeed(dataset: DatasetDescriptor, repeats = 3): MachineSp
     optimizer.dispose();
     model.dispose();
   }
+}
+
+/** CPU time in clock ticks: the whole machine's (busy, and in all) from /proc/stat, and this process's with its finished children. */
+export interface CpuTicks {
+  machineBusy: number;
+  machineAll: number;
+  own: number;
+}
+
+/** Now's CPU ticks; undefined where /proc is not there (not Linux). */
+export function cpuTicks(): CpuTicks | undefined {
+  try {
+    const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    const self = readFileSync('/proc/self/stat', 'utf8');
+    // After the command name (which may hold spaces): state, then fields 4.., of which 14–17 are utime, stime, cutime, cstime.
+    const fields = self.slice(self.lastIndexOf(')') + 2).split(' ').map(Number);
+    const busy = user + nice + system + irq + softirq + steal;
+    return { machineBusy: busy, machineAll: busy + idle + iowait, own: fields[11] + fields[12] + fields[13] + fields[14] };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share of the machine's CPU time between two readings that went to other processes (and the hypervisor); 0 where unknown. */
+export function othersShare(from: CpuTicks | undefined, to: CpuTicks | undefined): number {
+  if (!from || !to || to.machineAll <= from.machineAll) return 0;
+  const others = to.machineBusy - from.machineBusy - (to.own - from.own);
+  return Math.min(1, Math.max(0, others / (to.machineAll - from.machineAll)));
 }

@@ -9,6 +9,7 @@ import { buildPlan, planRuns, selectRuns, type Step, type TrainStep } from '../.
 import { PRESETS } from '../../src/reproduce/presets.ts';
 import { budgetShares, describeEstimate, Eta } from '../../src/reproduce/estimate.ts';
 import { describeSitting, reproduce, REPORT_STEP } from '../../src/reproduce/run.ts';
+import { cpuTicks, othersShare } from '../../src/reproduce/speed.ts';
 import { slurmStatus } from '../../src/cluster/executor.ts';
 import { UserError } from '../../src/errors.ts';
 import { appendResults, resultsPath } from '../../src/eval/results.ts';
@@ -150,6 +151,19 @@ describe('reproduce plan', () => {
     assert.doesNotMatch(describeEstimate([suite], next), /up to/, 'a timed suite is no longer a bound');
   });
 
+  it('reads how much of the machine other processes took from the CPU ticks before and after', () => {
+    assert.equal(othersShare({ machineBusy: 100, machineAll: 400, own: 50 }, { machineBusy: 300, machineAll: 800, own: 150 }), 0.25);
+    assert.equal(othersShare({ machineBusy: 100, machineAll: 400, own: 50 }, { machineBusy: 200, machineAll: 800, own: 150 }), 0, 'only this process was busy');
+    assert.equal(othersShare(undefined, { machineBusy: 1, machineAll: 2, own: 0 }), 0, 'unknown off Linux');
+    const before = cpuTicks();
+    if (before === undefined) return;
+    const until = performance.now() + 300;
+    let spin = 0;
+    while (performance.now() < until) spin += Math.sqrt(spin + 1);
+    const after = cpuTicks()!;
+    assert.ok(spin > 0 && after.own > before.own && after.machineBusy - before.machineBusy >= after.own - before.own - 2, `${JSON.stringify(before)} → ${JSON.stringify(after)}`);
+  });
+
   it("predicts an attack that stops at first success from the share of its budget saved runs of the same method used", () => {
     const mnist = datasetDescriptor('mnist');
     const suiteRow = (fields: Parameters<typeof resultRow>[0]) => resultRow({ attack: 'worst-case', grad: '3', loss: 'logits', n: 100, ...fields });
@@ -225,6 +239,7 @@ describe('reproduce plan', () => {
     const sitting = { started: '2026-12-07T08:00:00.000Z', seconds: 3300, estimated: 3000, machine: 'AMD EPYC ×2, 24 GiB', backend: 'native', steps: 9 };
     assert.match(describeSitting(sitting, 0), /55m00s to its last step \(estimated 50m00s at its start: \+10 %\), 9 steps/);
     assert.match(describeSitting({ ...sitting, seconds: 2400 }, 0), /: −20 %\)/);
+    assert.match(describeSitting({ ...sitting, othersShare: 0.234 }, 0), /native, other processes took 23 % of the machine$/);
     // (Training steps are judged by their members' records, which this stand-in run does not have.)
     const status = slurmStatus({ preset: PRESETS.smoke, datasets: ['mnist'], outDir: out });
     assert.deepEqual(status.filter((s) => s.state !== 'done' && !s.stepId.startsWith('train:')), []);
