@@ -8,7 +8,7 @@ import { dataCommand } from './commands/data.ts';
 import { evalCommand } from './commands/eval.ts';
 import { addGlobalOptions } from './commands/global.ts';
 import { reportCommand } from './commands/report.ts';
-import { reproduceCommand } from './commands/reproduce.ts';
+import { reproduceCommand, speedProbeCommand } from './commands/reproduce.ts';
 import { trainCommand, trainMemberCommand } from './commands/train.ts';
 
 const program = addGlobalOptions(
@@ -26,6 +26,7 @@ program.addCommand(alignmentCommand());
 program.addCommand(reproduceCommand());
 program.addCommand(dataCommand());
 program.addCommand(trainMemberCommand(), { hidden: true });
+program.addCommand(speedProbeCommand(), { hidden: true });
 
 /** The words that run `command`, e.g. "ensdef data info". */
 function commandPath(command: Command): string {

@@ -5,6 +5,7 @@ import { DATASET_NAMES, datasetDescriptor, loadDataset } from '../datasets/regis
 import { buildPlan, selectRuns } from '../reproduce/plan.ts';
 import { PRESET_NAMES, PRESETS, type PresetName } from '../reproduce/presets.ts';
 import { describeSitting, recordedReproduction, reproduce, reproduceStep } from '../reproduce/run.ts';
+import { speedProbeWorker } from '../reproduce/speed.ts';
 import { slurmStatus, splitArgs, submitToSlurm } from '../cluster/executor.ts';
 import { usageError } from '../errors.ts';
 import { checkDirectoryFlag } from '../run/run-dir.ts';
@@ -29,6 +30,18 @@ interface ReproduceFlags {
 }
 
 const EXECUTORS = ['local', 'slurm'] as const;
+
+/** Internal: one worker of reproduce's parallel training speed check (reproduce/speed.ts: measureParallelTraining). */
+export function speedProbeCommand(): Command {
+  return new Command('speed-probe')
+    .description("(internal) one worker of reproduce's parallel training speed check")
+    .addOption(new Option('--dataset <name>', 'data set').choices(DATASET_NAMES).makeOptionMandatory())
+    .requiredOption('--seconds <s>', 'how long to train', integerOption('--seconds', 1))
+    .action(async (flags: { dataset: string; seconds: number }, cmd: Command) => {
+      await startBackend(cmd.optsWithGlobals() as GlobalOptions, () => {});
+      await speedProbeWorker(datasetDescriptor(flags.dataset), flags.seconds);
+    });
+}
 
 export function reproduceCommand(): Command {
   return new Command('reproduce')

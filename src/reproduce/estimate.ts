@@ -119,13 +119,18 @@ export class Eta {
 
   /** A bound attack's time depends on the run's method (see BudgetShares); other steps' times do not. */
   private key(step: Step): string {
-    const base = `${datasetOf(step)}:${step.kind}:${step.kind === 'train' ? '' : step.job.attack?.definition.id ?? 'none'}`;
+    // Training is predicted from the parallel workers' speed since 2026-12-07; ratios learned against the process's ('…:train:') do not apply.
+    const base = `${datasetOf(step)}:${step.kind}:${step.kind === 'train' ? 'workers' : step.job.attack?.definition.id ?? 'none'}`;
     return costIsBound(step) ? `${base}@${(step as AttackStep).method}` : base;
   }
 
   private predicted(step: Step): number {
     const speed = this.speeds[datasetOf(step)];
-    return step.cost / (step.kind === 'train' ? speed.trainSamplesPerSecond : speed.gradientsPerSecond);
+    if (step.kind !== 'train') return step.cost / speed.gradientsPerSecond;
+    // A run with fewer separate members than workers trains on fewer of them (and on one: in this process).
+    const parallel = speed.parallelTraining && Math.min(speed.parallelTraining.workers, step.separateMembers);
+    if (!parallel || parallel < 2) return step.cost / speed.trainSamplesPerSecond;
+    return step.cost / ((parallel / speed.parallelTraining!.workers) * speed.parallelTraining!.samplesPerSecond);
   }
 
   record(step: Step, seconds: number): void {
@@ -203,6 +208,6 @@ export function describeEstimate(steps: Step[], eta: Eta): string {
 
 export function describeSpeeds(speeds: Record<string, MachineSpeed>): string {
   return Object.entries(speeds)
-    .map(([dataset, s]) => `${dataset} ${Math.round(s.trainSamplesPerSecond)} training samples/s, ${Math.round(s.gradientsPerSecond)} input gradients/s`)
+    .map(([dataset, s]) => `${dataset} ${Math.round(s.trainSamplesPerSecond)} training samples/s${s.parallelTraining ? ` (${Math.round(s.parallelTraining.samplesPerSecond)} in ${s.parallelTraining.workers} workers)` : ''}, ${Math.round(s.gradientsPerSecond)} input gradients/s`)
     .join('; ');
 }

@@ -21,6 +21,8 @@ export interface TrainStep {
   config: TrainConfig;
   /** Relative cost: training samples processed, weighted by the method's work per sample. */
   cost: number;
+  /** Members that can train in separate worker processes at once (1 for a jointly trained run). */
+  separateMembers: number;
 }
 
 export interface AttackStep {
@@ -91,7 +93,7 @@ function trainStep(
   });
   const samples = Math.min(scale.trainLimit ?? Infinity, dataset.sizes.train);
   const cost = config.members * config.epochs * samples * definition.workPerSample(methodParams(config));
-  return { kind: 'train', id: `train:${runName}`, runName, config, cost };
+  return { kind: 'train', id: `train:${runName}`, runName, config, cost, separateMembers: definition.joint ? 1 : config.members };
 }
 
 /** A method's run beyond the paper: its name says the parameters it sets, e.g. "-atSteps20" (none at the defaults). */

@@ -21,7 +21,7 @@ import { datasetDescriptor } from '../datasets/registry.ts';
 import { budgetShares, describeEstimate, describeSpeeds, Eta, savedTimedRuns, type LearnedTimes } from './estimate.ts';
 import { buildPlan, datasetOf, selectRuns, type Step, type TrainStep } from './plan.ts';
 import { describeScale, type Preset } from './presets.ts';
-import { cpuTicks, measureSpeed, othersShare, type MachineSpeed } from './speed.ts';
+import { cpuTicks, measureParallelTraining, measureSpeed, othersShare, PARALLEL_PROBE_SECONDS, type MachineSpeed } from './speed.ts';
 
 export interface ReproduceOptions {
   preset: Preset;
@@ -202,8 +202,8 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
   const pending = plan.filter((s) => !done.has(s.id));
   log(`reproduce --preset ${preset.name} on ${datasets.join(', ')}: ${plan.length} steps${options.runs ? ` (runs ${options.runs.join(', ')}: ${plan.length} of the plan's ${whole.length})` : ''}, ${pending.length} to do`);
   for (const dataset of datasets) log(`  ${describeScale(preset, datasetDescriptor(dataset))}`);
-  const measure = options.measureSpeed ?? ((dataset: string) => measureSpeed(datasetDescriptor(dataset)));
-  const speeds = Object.fromEntries([...new Set(pending.map(datasetOf))].map((dataset) => [dataset, measure(dataset)]));
+  const speeds: Record<string, MachineSpeed> = {};
+  for (const dataset of new Set(pending.map(datasetOf))) speeds[dataset] = await machineSpeed(dataset, pending, options);
   const eta = new Eta(speeds, state.learned, budgetShares(savedTimedRuns()));
   if (pending.length > 0) log(`  ${describeEstimate(pending, eta)}; measured here: ${describeSpeeds(speeds)}`);
   const estimatedAtStart = new Map(pending.map((s) => [s.id, eta.seconds(s)]));
@@ -236,6 +236,21 @@ async function reproduceLocked(options: ReproduceOptions): Promise<ReportFiles> 
   }
   if (pending.length > 0) log(describeSitting(sitting, sittings.length - 1));
   return reportStep(outDir, preset.name, datasets);
+}
+
+/**
+ * The data set's speed here; with the members of pending runs spread over parallel workers, also those
+ * workers' speed together, measured as they run (an injected measureSpeed, in tests, is taken as it is).
+ */
+async function machineSpeed(dataset: string, pending: Step[], options: ReproduceOptions): Promise<MachineSpeed> {
+  if (options.measureSpeed) return options.measureSpeed(dataset);
+  const speed = measureSpeed(datasetDescriptor(dataset));
+  const separateMembers = pending.filter((s): s is TrainStep => s.kind === 'train' && datasetOf(s) === dataset).map((s) => s.separateMembers);
+  const workers = Math.min(options.workers, Math.max(0, ...separateMembers));
+  if (workers < 2) return speed;
+  options.log(`  measuring ${dataset} training in ${workers} workers at once (${PARALLEL_PROBE_SECONDS} s once they have started)`);
+  const samplesPerSecond = await measureParallelTraining(dataset, workers, options.backend.name);
+  return samplesPerSecond === undefined ? speed : { ...speed, parallelTraining: { workers, samplesPerSecond } };
 }
 
 /** Builds OUT/report from every run's results and marks the report step done. */

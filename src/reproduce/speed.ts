@@ -6,6 +6,7 @@
  * so that a step's time can be read as the idle machine's.
  */
 import * as tf from '@tensorflow/tfjs';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { adam } from '../backend/fused-adam.ts';
 import { TRAIN_DEFAULTS } from '../config/train-config.ts';
@@ -15,9 +16,17 @@ import { baseModelFor, buildModel } from '../datasets/registry.ts';
 import { crossEntropyFromLogits } from '../models/loss.ts';
 import { trainStep } from '../models/train-member.ts';
 import { Rng } from '../run/rng.ts';
+import { ENSDEF_BIN } from '../training/worker-pool.ts';
 
 export interface MachineSpeed {
+  /** In this process, on all its threads: a member trained here (a single model, a joint run). */
   trainSamplesPerSecond: number;
+  /**
+   * `workers` training worker processes released together, as `train` runs members in parallel: their samples
+   * per second in all (absent with one worker, and before 2026-12-07). On 2 vCPUs, two one-thread native workers
+   * train MNIST about 1.5x faster than this process on both threads, which is why the estimate needs it.
+   */
+  parallelTraining?: { workers: number; samplesPerSecond: number };
   gradientsPerSecond: number;
 }
 
@@ -62,6 +71,85 @@ export function measureSpeed(dataset: DatasetDescriptor, repeats = 25): MachineS
     optimizer.dispose();
     model.dispose();
   }
+}
+
+/** Trains on random batches for `seconds`, warmed up before: samples per second. `ready` is awaited between the two. */
+async function probeTraining(dataset: DatasetDescriptor, seconds: number, ready: () => Promise<void>): Promise<number> {
+  const model = buildModel(baseModelFor(dataset.name), 0);
+  const optimizer = adam(TRAIN_DEFAULTS.learningRate);
+  const train = randomBatch(dataset, TRAIN_BATCH);
+  try {
+    const step = () => trainStep(model, optimizer, train.x, train.y);
+    for (let i = 0; i < 3; i++) step();
+    await ready();
+    const started = performance.now();
+    let steps = 0;
+    while (performance.now() - started < 1000 * seconds) {
+      step();
+      steps++;
+    }
+    return (steps * TRAIN_BATCH) / ((performance.now() - started) / 1000);
+  } finally {
+    tf.dispose([train.x, train.y]);
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+/**
+ * One worker of measureParallelTraining (`ensdef speed-probe`): warms up, prints "ready", trains once a line
+ * arrives on stdin (the parent releases every worker at once), then prints its samples per second as JSON.
+ */
+export async function speedProbeWorker(dataset: DatasetDescriptor, seconds: number): Promise<void> {
+  const samplesPerSecond = await probeTraining(dataset, seconds, () => {
+    process.stdout.write(`${PROBE_READY}\n`);
+    return new Promise((resolve) => process.stdin.once('data', () => resolve()));
+  });
+  process.stdin.destroy();
+  console.log(JSON.stringify({ samplesPerSecond }));
+}
+
+export const PARALLEL_PROBE_SECONDS = 3;
+const PROBE_READY = 'ready';
+const PROBE_GO = 'go';
+// Workers not all warmed up by then (a machine far too slow or busy) leave the estimate to the process's speed.
+const PARALLEL_PROBE_TIMEOUT_MS = 60_000;
+
+/**
+ * `workers` worker processes (`ensdef speed-probe`, threads as a `train-member` worker has them), each warmed
+ * up, then released together to train for a few seconds: their samples per second in all; undefined if one
+ * failed or the workers were not all ready within a minute.
+ */
+export async function measureParallelTraining(dataset: string, workers: number, backend: string): Promise<number | undefined> {
+  const args = [ENSDEF_BIN, 'speed-probe', '--dataset', dataset, '--seconds', String(PARALLEL_PROBE_SECONDS), '--backend', backend];
+  const env = { ...process.env, ENSDEF_THREADS: process.env.ENSDEF_THREADS ?? '1' };
+  const children = Array.from({ length: workers }, () => spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'ignore'] }));
+  let readyCount = 0;
+  const timeout = setTimeout(() => children.forEach((child) => child.kill()), PARALLEL_PROBE_TIMEOUT_MS);
+  const rates = await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<number | undefined>((resolve) => {
+          let out = '';
+          let ready = false;
+          child.stdout!.on('data', (chunk: Buffer) => {
+            out += chunk;
+            if (!ready && out.startsWith(`${PROBE_READY}\n`)) {
+              ready = true;
+              if (++readyCount === workers) children.forEach((c) => c.stdin!.end(`${PROBE_GO}\n`));
+            }
+          });
+          child.on('error', () => resolve(undefined));
+          child.on('exit', (code) => {
+            const result = out.split('\n').find((line) => line.startsWith('{'));
+            const rate = code === 0 && result ? Number(JSON.parse(result).samplesPerSecond) : NaN;
+            resolve(Number.isFinite(rate) && rate > 0 ? rate : undefined);
+          });
+        }),
+    ),
+  );
+  clearTimeout(timeout);
+  return rates.every((r) => r !== undefined) ? rates.reduce((a, b) => a! + b!, 0) : undefined;
 }
 
 /** CPU time in clock ticks: the whole machine's (busy, and in all) from /proc/stat, and this process's with its finished children. */

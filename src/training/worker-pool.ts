@@ -14,7 +14,8 @@ import type { MemberRecord } from '../run/manifest.ts';
 import { memberDir } from '../run/run-dir.ts';
 import { trainAndSaveMember } from './member.ts';
 
-const ENSDEF_BIN = fileURLToPath(new URL('../../bin/ensdef.js', import.meta.url));
+/** The CLI a worker process runs. */
+export const ENSDEF_BIN = fileURLToPath(new URL('../../bin/ensdef.js', import.meta.url));
 
 /** Where a worker leaves the reason it failed, for the parent to print once and record in the manifest. */
 function workerFailurePath(dir: string, index: number): string {

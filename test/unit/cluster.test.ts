@@ -74,7 +74,7 @@ test('a jointly trained run is one job, not an array: no --member, its log named
   const out = tempDir('cluster-joint');
   const step = (method: string): TrainStep => {
     const config = trainConfig({ dataset: 'mnist', method, members: 3, epochs: 1 });
-    return { kind: 'train', id: `train:${method}`, runName: method, config, cost: 1 };
+    return { kind: 'train', id: `train:${method}`, runName: method, config, cost: 1, separateMembers: config.members };
   };
   const joint = trainJob(step('ensemble-pgd-adversarial-training'), 'j', join(out, 'runs'), join(out, 'logs'), ['node', 'ensdef.js']);
   assert.equal(joint.array, undefined);

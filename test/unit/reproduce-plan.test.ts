@@ -9,7 +9,7 @@ import { buildPlan, planRuns, selectRuns, type Step, type TrainStep } from '../.
 import { PRESETS } from '../../src/reproduce/presets.ts';
 import { budgetShares, describeEstimate, Eta } from '../../src/reproduce/estimate.ts';
 import { describeSitting, reproduce, REPORT_STEP } from '../../src/reproduce/run.ts';
-import { cpuTicks, othersShare } from '../../src/reproduce/speed.ts';
+import { cpuTicks, measureParallelTraining, othersShare } from '../../src/reproduce/speed.ts';
 import { slurmStatus } from '../../src/cluster/executor.ts';
 import { UserError } from '../../src/errors.ts';
 import { appendResults, resultsPath } from '../../src/eval/results.ts';
@@ -149,6 +149,30 @@ describe('reproduce plan', () => {
     close(next.seconds(suite), 0.1 * (suite.cost / 1000));
     close(next.seconds(bim), bim.cost / 1000);
     assert.doesNotMatch(describeEstimate([suite], next), /up to/, 'a timed suite is no longer a bound');
+  });
+
+  it('predicts members trained in parallel workers from the workers\' measured speed, a joint run or a single model from the process\'s', () => {
+    const speeds = { mnist: { trainSamplesPerSecond: 800, parallelTraining: { workers: 2, samplesPerSecond: 1500 }, gradientsPerSecond: 500 } };
+    const paper = buildPlan(PRESETS.paper, ['mnist']);
+    const trainOf = (method: string) => paper.find((s): s is TrainStep => s.kind === 'train' && s.config.method === method)!;
+    const [ensemble, single, joint] = [trainOf('bagging'), trainOf('distillation'), trainOf('ensemble-pgd-adversarial-training')];
+    assert.deepEqual([ensemble.separateMembers, single.separateMembers, joint.separateMembers], [10, 1, 1], "a joint run's members train together in one process");
+    const eta = new Eta(speeds);
+    assert.equal(eta.seconds(ensemble), ensemble.cost / 1500);
+    assert.equal(eta.seconds(single), single.cost / 800);
+    assert.equal(eta.seconds(joint), joint.cost / 800);
+    const twoMembers = { ...ensemble, separateMembers: 2 };
+    const fourWorkers = new Eta({ mnist: { ...speeds.mnist, parallelTraining: { workers: 4, samplesPerSecond: 3000 } } });
+    assert.equal(fourWorkers.seconds(twoMembers), twoMembers.cost / 1500, 'two members keep two of the four workers busy');
+    assert.equal(new Eta({ mnist: { trainSamplesPerSecond: 800, gradientsPerSecond: 500 } }).seconds(ensemble), ensemble.cost / 800, 'no parallel measure: the process\'s speed');
+    // A ratio learned when training was predicted from the process's speed alone does not carry.
+    assert.equal(new Eta(speeds, { 'mnist:train:': { seconds: 3, predicted: 1 } }).seconds(ensemble), ensemble.cost / 1500);
+  });
+
+  it('measures parallel training in worker processes released together, and gives up on a worker that fails', async () => {
+    const rate = await measureParallelTraining('mnist', 2, 'wasm');
+    assert.ok(rate !== undefined && rate > 0, `two wasm workers together: ${rate} samples/s`);
+    assert.equal(await measureParallelTraining('mnist', 2, 'no-such-backend'), undefined);
   });
 
   it('reads how much of the machine other processes took from the CPU ticks before and after', () => {
