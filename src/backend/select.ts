@@ -70,13 +70,6 @@ async function useNative(addon: NativeAddon): Promise<boolean> {
   return tf.setBackend('wasm');
 }
 
-/** Sets the native kernels' thread count (OpenMP) for this process; returns the count in effect. */
-export function setNativeThreads(threads: number): number {
-  const { addon } = loadNativeAddon();
-  if (!addon) throw new Error('setNativeThreads: the native addon is not loaded');
-  return addon.setThreads(threads);
-}
-
 let active: BackendInfo | undefined;
 
 /** The backend initBackend started in this process (undefined before it ran). */
