@@ -55,15 +55,18 @@ Floats load(const float *p) {
 
 void store(float *p, Floats v) { std::memcpy(p, &v, sizeof v); }
 
+typedef int8_t Bytes __attribute__((vector_size(kLanes)));
+
 // A block's maxima positions as bytes: 0–3, or −1 where every value of the window is NaN.
-void storePositions(int8_t *p, Ints first) {
-  for (int lane = 0; lane < kLanes; lane++) p[lane] = static_cast<int8_t>(first[lane]);
+inline void storePositions(int8_t *p, Ints first) {
+  const Bytes bytes = __builtin_convertvector(first, Bytes);
+  std::memcpy(p, &bytes, sizeof bytes);
 }
 
-Ints loadPositions(const int8_t *p) {
-  Ints first;
-  for (int lane = 0; lane < kLanes; lane++) first[lane] = p[lane];
-  return first;
+inline Ints loadPositions(const int8_t *p) {
+  Bytes bytes;
+  std::memcpy(&bytes, p, sizeof bytes);
+  return __builtin_convertvector(bytes, Ints);
 }
 
 // One filter block's weights and bias.
