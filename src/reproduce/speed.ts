@@ -24,7 +24,7 @@ export interface MachineSpeed {
   /**
    * `workers` training worker processes released together, as `train` runs members in parallel: their samples
    * per second in all (absent with one worker, and before 2026-12-07). On 2 vCPUs, two one-thread native workers
-   * train MNIST about 1.5x faster than this process on both threads, which is why the estimate needs it.
+   * trained MNIST 1.5–2.2x faster than this process on both threads, which is why the estimate needs it.
    */
   parallelTraining?: { workers: number; samplesPerSecond: number };
   gradientsPerSecond: number;
@@ -125,7 +125,9 @@ export async function measureParallelTraining(dataset: string, workers: number, 
   const env = { ...process.env, ENSDEF_THREADS: process.env.ENSDEF_THREADS ?? '1' };
   const children = Array.from({ length: workers }, () => spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'ignore'] }));
   let readyCount = 0;
-  const timeout = setTimeout(() => children.forEach((child) => child.kill()), PARALLEL_PROBE_TIMEOUT_MS);
+  let released = false;
+  const stopAll = () => children.forEach((child) => child.kill());
+  const timeout = setTimeout(stopAll, PARALLEL_PROBE_TIMEOUT_MS);
   const rates = await Promise.all(
     children.map(
       (child) =>
@@ -136,11 +138,16 @@ export async function measureParallelTraining(dataset: string, workers: number, 
             out += chunk;
             if (!ready && out.startsWith(`${PROBE_READY}\n`)) {
               ready = true;
-              if (++readyCount === workers) children.forEach((c) => c.stdin!.end(`${PROBE_GO}\n`));
+              if (++readyCount === workers) {
+                released = true;
+                children.forEach((c) => c.stdin!.end(`${PROBE_GO}\n`));
+              }
             }
           });
           child.on('error', () => resolve(undefined));
           child.on('exit', (code) => {
+            // One that ends before the release would leave the others waiting for it.
+            if (!released) stopAll();
             const result = out.split('\n').find((line) => line.startsWith('{'));
             const rate = code === 0 && result ? Number(JSON.parse(result).samplesPerSecond) : NaN;
             resolve(Number.isFinite(rate) && rate > 0 ? rate : undefined);
