@@ -48,8 +48,11 @@ async function useWasm(): Promise<boolean> {
   return tf.setBackend('wasm');
 }
 
+/** The internal commands that run as one of several worker processes: training's, and reproduce's speed check of them. */
+const WORKER_COMMANDS = ['train-member', 'speed-probe'];
+
 /**
- * oneDNN threads (OpenMP) per process: ENSDEF_THREADS if set; 1 in a `train-member` worker, since `train`
+ * oneDNN threads (OpenMP) per process: ENSDEF_THREADS if set; 1 in a worker process (WORKER_COMMANDS), since `train`
  * starts one worker per core; otherwise every core. Measured on 2 shared cores (docs/PERFORMANCE.md):
  * two 1-thread workers trained faster than one 2-thread process, and a single process (an attack) ran
  * faster on 2 threads than on 1 once OpenMP sleeps instead of spinning (native-addon.ts).
@@ -57,7 +60,7 @@ async function useWasm(): Promise<boolean> {
 export function defaultNativeThreads(): number {
   const given = Number(process.env.ENSDEF_THREADS);
   if (Number.isInteger(given) && given >= 1) return given;
-  return process.argv[2] === 'train-member' ? 1 : availableParallelism();
+  return WORKER_COMMANDS.includes(process.argv[2]) ? 1 : availableParallelism();
 }
 
 async function useNative(addon: NativeAddon): Promise<boolean> {

@@ -128,9 +128,10 @@ export class Eta {
     const speed = this.speeds[datasetOf(step)];
     if (step.kind !== 'train') return step.cost / speed.gradientsPerSecond;
     // A run with fewer separate members than workers trains on fewer of them (and on one: in this process).
-    const parallel = speed.parallelTraining && Math.min(speed.parallelTraining.workers, step.separateMembers);
-    if (!parallel || parallel < 2) return step.cost / speed.trainSamplesPerSecond;
-    return step.cost / ((parallel / speed.parallelTraining!.workers) * speed.parallelTraining!.samplesPerSecond);
+    const parallel = speed.parallelTraining;
+    const workers = parallel ? Math.min(parallel.workers, step.separateMembers) : 1;
+    if (!parallel || workers < 2) return step.cost / speed.trainSamplesPerSecond;
+    return step.cost / ((workers / parallel.workers) * parallel.samplesPerSecond);
   }
 
   record(step: Step, seconds: number): void {

@@ -57,29 +57,39 @@ function secondsPer(run: () => void, repeats: number): number {
 
 // The median of 3 single batches swung 6,000–9,900 training samples/s on one idle machine; of 25, 6,600–7,300.
 export function measureSpeed(dataset: DatasetDescriptor, repeats = 25): MachineSpeed {
-  const model = buildModel(baseModelFor(dataset.name), 0);
-  const optimizer = adam(TRAIN_DEFAULTS.learningRate);
-  const train = randomBatch(dataset, TRAIN_BATCH);
+  const probe = trainingProbe(dataset);
   const attack = randomBatch(dataset, GRADIENT_BATCH);
-  const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(attack.y, model.apply(input, { training: false }) as tf.Tensor2D));
+  const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(attack.y, probe.model.apply(input, { training: false }) as tf.Tensor2D));
   try {
-    const trainSeconds = secondsPer(() => trainStep(model, optimizer, train.x, train.y), repeats);
+    const trainSeconds = secondsPer(probe.step, repeats);
     const gradientSeconds = secondsPer(() => tf.tidy(() => void gradient(attack.x).dataSync()), repeats);
     return { trainSamplesPerSecond: TRAIN_BATCH / trainSeconds, gradientsPerSecond: GRADIENT_BATCH / gradientSeconds };
   } finally {
-    tf.dispose([train.x, train.y, attack.x, attack.y]);
-    optimizer.dispose();
-    model.dispose();
+    tf.dispose([attack.x, attack.y]);
+    probe.dispose();
   }
+}
+
+/** The paper's network, its optimizer and a random batch: `step` is one training step on them. */
+function trainingProbe(dataset: DatasetDescriptor): { model: tf.LayersModel; step: () => void; dispose: () => void } {
+  const model = buildModel(baseModelFor(dataset.name), 0);
+  const optimizer = adam(TRAIN_DEFAULTS.learningRate);
+  const train = randomBatch(dataset, TRAIN_BATCH);
+  return {
+    model,
+    step: () => trainStep(model, optimizer, train.x, train.y),
+    dispose: () => {
+      tf.dispose([train.x, train.y]);
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
 }
 
 /** Trains on random batches for `seconds`, warmed up before: samples per second. `ready` is awaited between the two. */
 async function probeTraining(dataset: DatasetDescriptor, seconds: number, ready: () => Promise<void>): Promise<number> {
-  const model = buildModel(baseModelFor(dataset.name), 0);
-  const optimizer = adam(TRAIN_DEFAULTS.learningRate);
-  const train = randomBatch(dataset, TRAIN_BATCH);
+  const { step, dispose } = trainingProbe(dataset);
   try {
-    const step = () => trainStep(model, optimizer, train.x, train.y);
     for (let i = 0; i < 3; i++) step();
     await ready();
     const started = performance.now();
@@ -90,9 +100,7 @@ async function probeTraining(dataset: DatasetDescriptor, seconds: number, ready:
     }
     return (steps * TRAIN_BATCH) / ((performance.now() - started) / 1000);
   } finally {
-    tf.dispose([train.x, train.y]);
-    optimizer.dispose();
-    model.dispose();
+    dispose();
   }
 }
 
@@ -116,14 +124,13 @@ const PROBE_GO = 'go';
 const PARALLEL_PROBE_TIMEOUT_MS = 60_000;
 
 /**
- * `workers` worker processes (`ensdef speed-probe`, threads as a `train-member` worker has them), each warmed
+ * `workers` worker processes (`ensdef speed-probe`, on a worker's threads: backend/select.ts), each warmed
  * up, then released together to train for a few seconds: their samples per second in all; undefined if one
  * failed or the workers were not all ready within a minute.
  */
 export async function measureParallelTraining(dataset: string, workers: number, backend: string): Promise<number | undefined> {
   const args = [ENSDEF_BIN, 'speed-probe', '--dataset', dataset, '--seconds', String(PARALLEL_PROBE_SECONDS), '--backend', backend];
-  const env = { ...process.env, ENSDEF_THREADS: process.env.ENSDEF_THREADS ?? '1' };
-  const children = Array.from({ length: workers }, () => spawn(process.execPath, args, { env, stdio: ['pipe', 'pipe', 'ignore'] }));
+  const children = Array.from({ length: workers }, () => spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'ignore'] }));
   let readyCount = 0;
   let released = false;
   const stopAll = () => children.forEach((child) => child.kill());
