@@ -131,7 +131,11 @@ export class Eta {
     const parallel = speed.parallelTraining;
     const workers = parallel ? Math.min(parallel.workers, step.separateMembers) : 1;
     if (!parallel || workers < 2) return step.cost / speed.trainSamplesPerSecond;
-    return step.cost / ((workers / parallel.workers) * parallel.samplesPerSecond);
+    // Each member is a worker process of its own, so members train in rounds, each a worker's start and one
+    // member at one worker's speed: 3 members on 2 workers take two rounds, the second on one core.
+    const rounds = Math.ceil(step.separateMembers / workers);
+    const memberSeconds = step.cost / step.separateMembers / (parallel.samplesPerSecond / parallel.workers);
+    return rounds * ((parallel.startupSeconds ?? 0) + memberSeconds);
   }
 
   record(step: Step, seconds: number): void {
@@ -209,6 +213,6 @@ export function describeEstimate(steps: Step[], eta: Eta): string {
 
 export function describeSpeeds(speeds: Record<string, MachineSpeed>): string {
   return Object.entries(speeds)
-    .map(([dataset, s]) => `${dataset} ${Math.round(s.trainSamplesPerSecond)} training samples/s${s.parallelTraining ? ` (${Math.round(s.parallelTraining.samplesPerSecond)} in ${s.parallelTraining.workers} workers)` : ''}, ${Math.round(s.gradientsPerSecond)} input gradients/s`)
+    .map(([dataset, s]) => `${dataset} ${Math.round(s.trainSamplesPerSecond)} training samples/s${s.parallelTraining ? ` (${Math.round(s.parallelTraining.samplesPerSecond)} in ${s.parallelTraining.workers} workers${s.parallelTraining.startupSeconds === undefined ? '' : `, started in ${s.parallelTraining.startupSeconds.toFixed(1)} s`})` : ''}, ${Math.round(s.gradientsPerSecond)} input gradients/s`)
     .join('; ');
 }

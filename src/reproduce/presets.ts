@@ -43,7 +43,7 @@ export const PRESETS: Record<PresetName, Preset> = {
   },
   cpu: {
     name: 'cpu',
-    summary: 'MNIST: 5 members (paper: 10), 3 epochs (paper: 10), full training and test sets, 1,000 test images for sweeps, PGD, transfer and the worst-case suite; CIFAR-10: sized for ~3 hours, see docs/RESULTS.md',
+    summary: 'MNIST: 5 members (paper: 10), 3 epochs (paper: 10), full training and test sets, 1,000 test images for sweeps, PGD and transfer, 500 for the worst-case suite; CIFAR-10: sized for ~3 hours, see docs/RESULTS.md',
     lossForms: ['logits', 'clipped-probs'],
     pgdRestarts: 5,
     sweepEps: (d) => d.reproduce.sweepEps.full,

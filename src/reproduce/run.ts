@@ -249,8 +249,8 @@ async function machineSpeed(dataset: string, pending: Step[], options: Reproduce
   const workers = Math.min(options.workers, Math.max(0, ...separateMembers));
   if (workers < 2) return speed;
   options.log(`  measuring ${dataset} training in ${workers} workers at once (${PARALLEL_PROBE_SECONDS} s once they have started)`);
-  const samplesPerSecond = await measureParallelTraining(dataset, workers, options.backend.name);
-  return samplesPerSecond === undefined ? speed : { ...speed, parallelTraining: { workers, samplesPerSecond } };
+  const parallelTraining = await measureParallelTraining(dataset, workers, options.backend.name);
+  return parallelTraining === undefined ? speed : { ...speed, parallelTraining };
 }
 
 /** Builds OUT/report from every run's results and marks the report step done. */

@@ -26,8 +26,18 @@ export interface MachineSpeed {
    * per second in all (absent with one worker, and before 2026-12-07). On 2 vCPUs, two one-thread native workers
    * trained MNIST 1.5–2.2x faster than this process on both threads, which is why the estimate needs it.
    */
-  parallelTraining?: { workers: number; samplesPerSecond: number };
+  parallelTraining?: ParallelTraining;
   gradientsPerSecond: number;
+}
+
+export interface ParallelTraining {
+  workers: number;
+  samplesPerSecond: number;
+  /**
+   * Seconds from a worker's spawn until it could train (node, the backend, the network built and warmed up),
+   * the slowest of them: what each round of member workers costs before its first sample (absent before 2026-12-08).
+   */
+  startupSeconds?: number;
 }
 
 const TRAIN_BATCH = 128;
@@ -125,12 +135,14 @@ const PARALLEL_PROBE_TIMEOUT_MS = 60_000;
 
 /**
  * `workers` worker processes (`ensdef speed-probe`, on a worker's threads: backend/select.ts), each warmed
- * up, then released together to train for a few seconds: their samples per second in all; undefined if one
- * failed or the workers were not all ready within a minute.
+ * up, then released together to train for a few seconds: their samples per second in all, and how long they
+ * took to start; undefined if one failed or the workers were not all ready within a minute.
  */
-export async function measureParallelTraining(dataset: string, workers: number, backend: string): Promise<number | undefined> {
+export async function measureParallelTraining(dataset: string, workers: number, backend: string): Promise<ParallelTraining | undefined> {
   const args = [ENSDEF_BIN, 'speed-probe', '--dataset', dataset, '--seconds', String(PARALLEL_PROBE_SECONDS), '--backend', backend];
+  const spawned = performance.now();
   const children = Array.from({ length: workers }, () => spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'ignore'] }));
+  let startupSeconds = 0;
   let readyCount = 0;
   let released = false;
   const stopAll = () => children.forEach((child) => child.kill());
@@ -145,6 +157,7 @@ export async function measureParallelTraining(dataset: string, workers: number, 
             out += chunk;
             if (!ready && out.startsWith(`${PROBE_READY}\n`)) {
               ready = true;
+              startupSeconds = Math.max(startupSeconds, (performance.now() - spawned) / 1000);
               if (++readyCount === workers) {
                 released = true;
                 children.forEach((c) => c.stdin!.end(`${PROBE_GO}\n`));
@@ -163,7 +176,8 @@ export async function measureParallelTraining(dataset: string, workers: number, 
     ),
   );
   clearTimeout(timeout);
-  return rates.every((r) => r !== undefined) ? rates.reduce((a, b) => a! + b!, 0) : undefined;
+  if (!rates.every((r): r is number => r !== undefined)) return undefined;
+  return { workers, samplesPerSecond: rates.reduce((a, b) => a + b, 0), startupSeconds };
 }
 
 /** CPU time in clock ticks: the whole machine's (busy, and in all) from /proc/stat, and this process's with its finished children. */

@@ -165,13 +165,22 @@ describe('reproduce plan', () => {
     const fourWorkers = new Eta({ mnist: { ...speeds.mnist, parallelTraining: { workers: 4, samplesPerSecond: 3000 } } });
     assert.equal(fourWorkers.seconds(twoMembers), twoMembers.cost / 1500, 'two members keep two of the four workers busy');
     assert.equal(new Eta({ mnist: { trainSamplesPerSecond: 800, gradientsPerSecond: 500 } }).seconds(ensemble), ensemble.cost / 800, 'no parallel measure: the process\'s speed');
+    const close = (a: number, b: number) => assert.ok(Math.abs(a - b) <= 1e-9 * b, `${a} ≈ ${b}`);
+    // One worker process per member: 3 members on 2 workers are two rounds of one member at 750 samples/s, each after a start.
+    const threeMembers = { ...ensemble, separateMembers: 3 };
+    close(eta.seconds(threeMembers), 2 * (threeMembers.cost / 3 / 750));
+    const started = new Eta({ mnist: { ...speeds.mnist, parallelTraining: { ...speeds.mnist.parallelTraining, startupSeconds: 1.5 } } });
+    close(started.seconds(ensemble), 5 * 1.5 + ensemble.cost / 1500);
+    close(started.seconds(threeMembers), 2 * (1.5 + threeMembers.cost / 3 / 750));
     // A ratio learned when training was predicted from the process's speed alone does not carry.
     assert.equal(new Eta(speeds, { 'mnist:train:': { seconds: 3, predicted: 1 } }).seconds(ensemble), ensemble.cost / 1500);
   });
 
   it('measures parallel training in worker processes released together, and gives up on a worker that fails', async () => {
-    const rate = await measureParallelTraining('mnist', 2, 'wasm');
-    assert.ok(rate !== undefined && rate > 0, `two wasm workers together: ${rate} samples/s`);
+    const measured = await measureParallelTraining('mnist', 2, 'wasm');
+    assert.ok(measured !== undefined && measured.workers === 2 && measured.samplesPerSecond > 0, `two wasm workers together: ${JSON.stringify(measured)}`);
+    // Two node processes cannot start, load the backend and warm up in no time, nor take the minute the probe allows.
+    assert.ok(measured.startupSeconds! > 0.05 && measured.startupSeconds! < 60, `started in ${measured.startupSeconds} s`);
     assert.equal(await measureParallelTraining('mnist', 2, 'no-such-backend'), undefined);
   });
 
