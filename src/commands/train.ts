@@ -40,7 +40,7 @@ export const DEFAULT_WORKERS = Math.min(availableParallelism(), 8);
 
 const jointMethods = METHODS.filter((m) => m.joint).map((m) => m.name).join(', ');
 
-export const WORKERS_HELP = `members trained in parallel processes (one per core, at most 8; 1 on the tensorflow backend unless given; ignored by ${jointMethods}, whose members train together in one process)`;
+export const WORKERS_HELP = `members trained in parallel processes (one per core, at most 8; between N and 2N members all start at once and share the cores; 1 on the tensorflow backend unless given; ignored by ${jointMethods}, whose members train together in one process)`;
 
 /** --workers as given, or its default for the backend that started. */
 export function workersFor(cmd: Command, backend: BackendInfo): number {

@@ -9,6 +9,7 @@ import { ATTACKS } from '../attacks/registry.ts';
 import { formatDuration } from '../run/progress.ts';
 import { manifestExists, readManifest } from '../run/manifest.ts';
 import { readResults, resultsPath, specOf, type ResultRow } from '../eval/results.ts';
+import { memberProcesses } from '../training/worker-pool.ts';
 import { attackCost, datasetOf, type AttackStep, type Step } from './plan.ts';
 import type { MachineSpeed } from './speed.ts';
 
@@ -129,13 +130,14 @@ export class Eta {
     if (step.kind !== 'train') return step.cost / speed.gradientsPerSecond;
     // A run with fewer separate members than workers trains on fewer of them (and on one: in this process).
     const parallel = speed.parallelTraining;
-    const workers = parallel ? Math.min(parallel.workers, step.separateMembers) : 1;
-    if (!parallel || workers < 2) return step.cost / speed.trainSamplesPerSecond;
-    // Each member is a worker process of its own, so members train in rounds, each a worker's start and one
-    // member at one worker's speed: 3 members on 2 workers take two rounds, the second on one core.
-    const rounds = Math.ceil(step.separateMembers / workers);
+    const processes = parallel ? memberProcesses(step.separateMembers, parallel.workers) : 1;
+    if (!parallel || processes < 2) return step.cost / speed.trainSamplesPerSecond;
+    // Each member is a worker process of its own, so members train in rounds, each a start and one member at
+    // one worker's speed; more processes than workers share the cores (as fast in all: training/worker-pool.ts).
+    const rounds = Math.ceil(step.separateMembers / processes);
+    const sharing = Math.max(1, processes / parallel.workers);
     const memberSeconds = step.cost / step.separateMembers / (parallel.samplesPerSecond / parallel.workers);
-    return rounds * ((parallel.startupSeconds ?? 0) + memberSeconds);
+    return rounds * sharing * ((parallel.startupSeconds ?? 0) + memberSeconds);
   }
 
   record(step: Step, seconds: number): void {

@@ -24,7 +24,7 @@ import { deriveSeed } from '../run/rng.ts';
 import { markLatest, memberDir, runDir } from '../run/run-dir.ts';
 import { evaluateRun } from './evaluate-run.ts';
 import { trainAndSaveJointly, trainAndSaveMember } from './member.ts';
-import { inParallel, runWorker } from './worker-pool.ts';
+import { inParallel, memberProcesses, runWorker } from './worker-pool.ts';
 
 export interface TrainRunOptions {
   config: TrainConfig;
@@ -116,7 +116,7 @@ async function trainPending(options: TrainRunOptions, dir: string, pending: numb
     log(`run: ${config.members} members trained jointly, ensemble loss ${records[0].finalLoss.toFixed(4)}, ${records[0].samplesPerSecond.toFixed(0)} samples/s, ${formatDuration((performance.now() - started) / 1000)}`);
     return;
   }
-  const workers = Math.min(options.workers, pending.length);
+  const workers = memberProcesses(pending.length, options.workers);
   const started = performance.now();
   let finished = 0;
   // Members cost about the same, so the rate of finished members (parallel workers included) predicts the rest.
@@ -134,7 +134,7 @@ async function trainPending(options: TrainRunOptions, dir: string, pending: numb
     }
     return;
   }
-  log(`training ${pending.length} members in ${workers} worker processes`);
+  log(`training ${pending.length} members in ${workers} worker processes${workers > options.workers ? ` at once, sharing ${options.workers} workers' cores` : ''}`);
   await inParallel(pending, workers, async (index) => {
     await runWorker({ runsRoot: options.runsRoot, runName: options.runName, dir, backend: options.backend }, index);
     log(runEta());

@@ -10,6 +10,7 @@ import { PRESETS } from '../../src/reproduce/presets.ts';
 import { budgetShares, describeEstimate, Eta } from '../../src/reproduce/estimate.ts';
 import { describeSitting, reproduce, REPORT_STEP } from '../../src/reproduce/run.ts';
 import { cpuTicks, measureParallelTraining, othersShare } from '../../src/reproduce/speed.ts';
+import { memberProcesses } from '../../src/training/worker-pool.ts';
 import { slurmStatus } from '../../src/cluster/executor.ts';
 import { UserError } from '../../src/errors.ts';
 import { appendResults, resultsPath } from '../../src/eval/results.ts';
@@ -166,14 +167,21 @@ describe('reproduce plan', () => {
     assert.equal(fourWorkers.seconds(twoMembers), twoMembers.cost / 1500, 'two members keep two of the four workers busy');
     assert.equal(new Eta({ mnist: { trainSamplesPerSecond: 800, gradientsPerSecond: 500 } }).seconds(ensemble), ensemble.cost / 800, 'no parallel measure: the process\'s speed');
     const close = (a: number, b: number) => assert.ok(Math.abs(a - b) <= 1e-9 * b, `${a} ≈ ${b}`);
-    // One worker process per member: 3 members on 2 workers are two rounds of one member at 750 samples/s, each after a start.
-    const threeMembers = { ...ensemble, separateMembers: 3 };
-    close(eta.seconds(threeMembers), 2 * (threeMembers.cost / 3 / 750));
+    // One worker process per member, in rounds of one member at 750 samples/s each after a start; 3 members
+    // on 2 workers are one round of 3 processes sharing the 2 cores, so 1.5 members' time.
+    const [threeMembers, fiveMembers] = [{ ...ensemble, separateMembers: 3 }, { ...ensemble, separateMembers: 5 }];
+    close(eta.seconds(threeMembers), 1.5 * (threeMembers.cost / 3 / 750));
+    close(eta.seconds(fiveMembers), 3 * (fiveMembers.cost / 5 / 750));
     const started = new Eta({ mnist: { ...speeds.mnist, parallelTraining: { ...speeds.mnist.parallelTraining, startupSeconds: 1.5 } } });
     close(started.seconds(ensemble), 5 * 1.5 + ensemble.cost / 1500);
-    close(started.seconds(threeMembers), 2 * (1.5 + threeMembers.cost / 3 / 750));
+    close(started.seconds(threeMembers), 1.5 * (1.5 + threeMembers.cost / 3 / 750));
     // A ratio learned when training was predicted from the process's speed alone does not carry.
     assert.equal(new Eta(speeds, { 'mnist:train:': { seconds: 3, predicted: 1 } }).seconds(ensemble), ensemble.cost / 1500);
+  });
+
+  it('runs every member at once only where that saves a round: between one and two full rounds of workers', () => {
+    const cases: [members: number, workers: number, processes: number][] = [[1, 2, 1], [2, 2, 2], [3, 2, 3], [4, 2, 2], [5, 2, 2], [10, 2, 2], [5, 4, 5], [7, 4, 7], [8, 4, 4], [3, 1, 1], [2, 8, 2]];
+    for (const [members, workers, processes] of cases) assert.equal(memberProcesses(members, workers), processes, `${members} members on ${workers} workers`);
   });
 
   it('measures parallel training in worker processes released together, and gives up on a worker that fails', async () => {
