@@ -43,6 +43,8 @@ import { Rng } from '../src/run/rng.ts';
 import { crossEntropyFromLogits } from '../src/models/loss.ts';
 import { trainMember, trainStep } from '../src/models/train-member.ts';
 import { randomBatch } from '../src/reproduce/speed.ts';
+import { pgdTrainingLoss, REPRODUCE_PGD_TRAINING } from '../src/defenses/pgd-adversarial-training.ts';
+import { AT_ALPHA, AT_EPS, AT_STEPS } from '../src/defenses/params.ts';
 
 const BATCH = 128;
 const LEARNING_RATE = 1e-3;
@@ -348,13 +350,13 @@ function measureInChild(name: string, settings: Settings): Promise<Measure> {
 }
 
 /**
- * `--profile mnist|cifar10[-input-grad|-grad2|-grad3]`: CPU milliseconds per training step (or per input-gradient
+ * `--profile mnist|cifar10[-input-grad|-grad2|-grad3|-pgd-train]`: CPU milliseconds per training step (or per input-gradient
  * batch, what the attacks run, or per Grad. 2 / Grad. 3 gradient of a 10-member ensemble) spent in each kernel of the active backend, by kernel and input shapes. A kernel
  * that runs other kernels (the wasm training kernels do) is charged for all of them; what the rows do not
  * add up to is tfjs's own bookkeeping between kernels.
  */
 function profileStep(target: string, settings: Settings): void {
-  const [, dataset, kind = 'train'] = /^(\w+?)(?:-(input-grad|grad2|grad3))?$/.exec(target)!;
+  const [, dataset, kind = 'train'] = /^(\w+?)(?:-(input-grad|grad2|grad3|pgd-train))?$/.exec(target)!;
   const { x, y } = benchBatch(dataset, SEED);
   let step: () => void;
   let what: string;
@@ -370,8 +372,19 @@ function profileStep(target: string, settings: Settings): void {
     const model = buildModel(baseModelFor(dataset), SEED);
     const optimizer = adam(LEARNING_RATE);
     const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(y, model.apply(input, { training: false }) as tf.Tensor2D));
-    step = kind === 'input-grad' ? () => tf.tidy(() => void gradient(x).dataSync()) : () => trainStep(model, optimizer, x, y);
-    what = `${kind === 'input-grad' ? 'input gradient' : 'train step'} (batch ${BATCH})`;
+    // PGD adversarial training as reproduce runs it, past its ε ramp; the random start drawn per step.
+    const descriptor = datasetDescriptor(dataset);
+    const pgdParams = { atEps: AT_EPS.default(descriptor), atAlpha: AT_ALPHA.default(descriptor), atSteps: AT_STEPS.default(descriptor), ...REPRODUCE_PGD_TRAINING.params(descriptor) };
+    const pgdSchedule = { eps: pgdParams.atEps, alpha: pgdParams.atAlpha, steps: pgdParams.atSteps };
+    const pgd = pgdTrainingLoss(() => pgdSchedule, SEED);
+    let pgdSteps = 0;
+    step =
+      kind === 'input-grad'
+        ? () => tf.tidy(() => void gradient(x).dataSync())
+        : kind === 'pgd-train'
+          ? () => void trainStep(model, optimizer, x, y, pgd, pgdSteps++)
+          : () => trainStep(model, optimizer, x, y);
+    what = `${kind === 'input-grad' ? 'input gradient' : kind === 'pgd-train' ? `PGD training step, ${pgdSchedule.steps} steps of ${pgdSchedule.alpha} at ε ${pgdSchedule.eps}` : 'train step'} (batch ${BATCH})`;
   }
   const { warmup, repeats } = trainRepeats(dataset, settings.quick);
   for (let i = 0; i < warmup; i++) step();
@@ -459,7 +472,7 @@ async function main(): Promise<void> {
     return;
   }
   if (values.profile) {
-    const targets = Object.keys(IMAGE_SHAPES).flatMap((d) => [d, `${d}-input-grad`, `${d}-grad2`, `${d}-grad3`]);
+    const targets = Object.keys(IMAGE_SHAPES).flatMap((d) => [d, `${d}-input-grad`, `${d}-grad2`, `${d}-grad3`, `${d}-pgd-train`]);
     if (!targets.includes(values.profile)) throw usageError(`--profile: expected one of ${targets.join(', ')} (got '${values.profile}')`);
     profileStep(values.profile, settings);
     return;
@@ -514,7 +527,7 @@ main().catch((error: unknown) => {
     process.exit(error.exitCode);
   }
   if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`bench: ${error.message}; options: --quick, --compare, --only NAMES, --profile mnist|cifar10[-input-grad|-grad2|-grad3], --backend NAME, --workers N, --out DIR\n`);
+    process.stderr.write(`bench: ${error.message}; options: --quick, --compare, --only NAMES, --profile mnist|cifar10[-input-grad|-grad2|-grad3|-pgd-train], --backend NAME, --workers N, --out DIR\n`);
     process.exit(USAGE_EXIT);
   }
   throw error;
