@@ -39,7 +39,7 @@ export interface ReproduceOptions {
   runs?: string[];
 }
 
-interface ReproduceState {
+export interface ReproduceState {
   preset: string;
   datasets: string[];
   done: string[];
@@ -140,6 +140,22 @@ export function recordedReproduction(outDir: string): { preset: string; datasets
   } catch {
     return undefined;
   }
+}
+
+/**
+ * One reproduction's state from two records of it: `saved`, what an earlier save kept (parts run before,
+ * perhaps on another machine), and `current`, the OUT being saved. Finished steps and sittings are the
+ * union of both (a sitting is known by its start; sittings in time order); what was learned of the
+ * machine is the current one's. Two different reproductions (preset or data sets) are refused.
+ */
+export function mergeStates(saved: ReproduceState, current: ReproduceState): ReproduceState {
+  if (saved.preset !== current.preset || JSON.stringify(saved.datasets) !== JSON.stringify(current.datasets)) {
+    throw new UserError(`the saved reproduction is --preset ${saved.preset} --dataset ${saved.datasets.join(',')}, this one --preset ${current.preset} --dataset ${current.datasets.join(',')}; save it under another name`);
+  }
+  const sittings = [...(current.sittings ?? [])];
+  for (const sitting of saved.sittings ?? []) if (!sittings.some((s) => s.started === sitting.started)) sittings.push(sitting);
+  sittings.sort((a, b) => a.started.localeCompare(b.started));
+  return { ...current, done: [...new Set([...saved.done, ...current.done])], sittings };
 }
 
 /**
