@@ -44,7 +44,7 @@ import { crossEntropyFromLogits } from '../src/models/loss.ts';
 import { trainMember, trainStep } from '../src/models/train-member.ts';
 import { randomBatch } from '../src/reproduce/speed.ts';
 import { pgdTrainingLoss, REPRODUCE_PGD_TRAINING } from '../src/defenses/pgd-adversarial-training.ts';
-import { AT_ALPHA, AT_EPS, AT_STEPS } from '../src/defenses/params.ts';
+import { methodParams, trainConfig } from '../src/training/methods.ts';
 
 const BATCH = 128;
 const LEARNING_RATE = 1e-3;
@@ -372,19 +372,17 @@ function profileStep(target: string, settings: Settings): void {
     const model = buildModel(baseModelFor(dataset), SEED);
     const optimizer = adam(LEARNING_RATE);
     const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(y, model.apply(input, { training: false }) as tf.Tensor2D));
-    // PGD adversarial training as reproduce runs it, past its ε ramp; the random start drawn per step.
-    const descriptor = datasetDescriptor(dataset);
-    const pgdParams = { atEps: AT_EPS.default(descriptor), atAlpha: AT_ALPHA.default(descriptor), atSteps: AT_STEPS.default(descriptor), ...REPRODUCE_PGD_TRAINING.params(descriptor) };
-    const pgdSchedule = { eps: pgdParams.atEps, alpha: pgdParams.atAlpha, steps: pgdParams.atSteps };
-    const pgd = pgdTrainingLoss(() => pgdSchedule, SEED);
-    let pgdSteps = 0;
-    step =
-      kind === 'input-grad'
-        ? () => tf.tidy(() => void gradient(x).dataSync())
-        : kind === 'pgd-train'
-          ? () => void trainStep(model, optimizer, x, y, pgd, pgdSteps++)
-          : () => trainStep(model, optimizer, x, y);
-    what = `${kind === 'input-grad' ? 'input gradient' : kind === 'pgd-train' ? `PGD training step, ${pgdSchedule.steps} steps of ${pgdSchedule.alpha} at ε ${pgdSchedule.eps}` : 'train step'} (batch ${BATCH})`;
+    step = kind === 'input-grad' ? () => tf.tidy(() => void gradient(x).dataSync()) : () => trainStep(model, optimizer, x, y);
+    what = `${kind === 'input-grad' ? 'input gradient' : 'train step'} (batch ${BATCH})`;
+    if (kind === 'pgd-train') {
+      // PGD adversarial training as reproduce runs it, past its ε ramp; the random start drawn per step.
+      const params = methodParams(trainConfig({ dataset, method: 'pgd-adversarial-training', ...REPRODUCE_PGD_TRAINING.params(datasetDescriptor(dataset)) }));
+      const schedule = { eps: params.atEps, alpha: params.atAlpha, steps: params.atSteps };
+      const pgd = pgdTrainingLoss(() => schedule, SEED);
+      let pgdSteps = 0;
+      step = () => void trainStep(model, optimizer, x, y, pgd, pgdSteps++);
+      what = `PGD training step, ${schedule.steps} steps of ${schedule.alpha} at ε ${schedule.eps} (batch ${BATCH})`;
+    }
   }
   const { warmup, repeats } = trainRepeats(dataset, settings.quick);
   for (let i = 0; i < warmup; i++) step();
