@@ -19,6 +19,8 @@ export interface BatchInfo {
   stepsPerEpoch: number;
   loss: number;
   samplesDone: number;
+  /** Of samplesDone, those trained before this attempt resumed from a checkpoint. */
+  samplesResumed: number;
   samplesTotal: number;
 }
 
@@ -107,6 +109,7 @@ function trainLoop(trained: Trained, objective: Objective, options: MemberTraini
   const started = performance.now();
   let finalLoss = NaN;
   let samplesDone = 0;
+  let samplesResumed = 0;
   let firstEpoch = 0;
   let earlierSeconds = 0;
   try {
@@ -115,6 +118,7 @@ function trainLoop(trained: Trained, objective: Objective, options: MemberTraini
     else if (saved) {
       ({ finalLoss, samplesDone, epochsDone: firstEpoch, seconds: earlierSeconds } = saved.progress);
       rng = saved.rng;
+      samplesResumed = samplesDone;
       options.onResume?.(`resuming after epoch ${firstEpoch}/${options.epochs} from ${options.checkpoint!.path}`);
     }
     for (let epoch = firstEpoch; epoch < options.epochs; epoch++) {
@@ -136,7 +140,7 @@ function trainLoop(trained: Trained, objective: Objective, options: MemberTraini
           );
         }
         samplesDone += picked.length;
-        options.onBatch?.({ epoch, epochs: options.epochs, step, stepsPerEpoch, loss: finalLoss, samplesDone, samplesTotal: n * options.epochs });
+        options.onBatch?.({ epoch, epochs: options.epochs, step, stepsPerEpoch, loss: finalLoss, samplesDone, samplesResumed, samplesTotal: n * options.epochs });
       }
       if (options.checkpoint) {
         const seconds = earlierSeconds + (performance.now() - started) / 1000;

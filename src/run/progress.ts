@@ -5,6 +5,8 @@
 export interface ProgressSnapshot {
   done: number;
   total: number;
+  /** Work done before this process started (a resumed checkpoint's), left out of the rate and so of the ETA. */
+  initial?: number;
   /** Extra fields shown after the counters, e.g. "loss 0.213". */
   detail?: string;
 }
@@ -41,15 +43,15 @@ export class Progress {
     return (performance.now() - this.start) / 1000;
   }
 
-  rate(done: number): number {
-    return done / Math.max(this.elapsedSeconds(), 1e-9);
+  rate(done: number, initial = 0): number {
+    return (done - initial) / Math.max(this.elapsedSeconds(), 1e-9);
   }
 
-  update({ done, total, detail }: ProgressSnapshot, force = false): void {
+  update({ done, total, initial = 0, detail }: ProgressSnapshot, force = false): void {
     const now = performance.now();
     if (!force && now - this.lastPrint < (this.live ? 250 : 10000)) return;
     this.lastPrint = now;
-    const rate = this.rate(done);
+    const rate = this.rate(done, initial);
     const eta = rate > 0 ? (total - done) / rate : Infinity;
     const pct = total > 0 ? ((100 * done) / total).toFixed(0).padStart(3) : '  ?';
     const width = 20;

@@ -40,7 +40,7 @@ export async function trainAndSaveMember(dir: string, config: TrainConfig, index
   const label = `member ${index + 1}/${config.members}`;
   const bar = new Progress(label, 'samples', { lines: inWorker });
   const showBatch = (phase: string) => (info: BatchInfo) =>
-    bar.update({ done: info.samplesDone, total: info.samplesTotal, detail: `${phase} epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)}` });
+    bar.update({ done: info.samplesDone, total: info.samplesTotal, initial: info.samplesResumed, detail: `${phase} epoch ${info.epoch + 1}/${info.epochs} loss ${info.loss.toFixed(4)}` });
   const plan = await method.plan({
     config,
     params: methodParams(config),
@@ -116,7 +116,7 @@ export async function trainAndSaveJointly(dir: string, config: TrainConfig, back
   const identity = JSON.stringify(trainedIdentity(config));
   const bar = new Progress(`${config.members} members jointly`, 'samples');
   const onBatch = (info: BatchInfo) =>
-    bar.update({ done: info.samplesDone, total: info.samplesTotal, detail: `epoch ${info.epoch + 1}/${info.epochs} ensemble loss ${info.loss.toFixed(4)}` });
+    bar.update({ done: info.samplesDone, total: info.samplesTotal, initial: info.samplesResumed, detail: `epoch ${info.epoch + 1}/${info.epochs} ensemble loss ${info.loss.toFixed(4)}` });
   const members: { index: number; seed: number; directory: string; plan: MemberPlan }[] = [];
   for (let index = 0; index < config.members; index++) {
     const seed = deriveSeed(config.seed, index);

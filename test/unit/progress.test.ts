@@ -37,3 +37,16 @@ test('piped, or with lines: true on a terminal, every update is a plain line and
 test('durations read as h/m/s', () => {
   assert.deepEqual([formatDuration(59.4), formatDuration(61), formatDuration(3 * 3600 + 125), formatDuration(Infinity)], ['59s', '1m01s', '3h02m', '?']);
 });
+
+test('a resumed run: its rate and ETA count only the work done since this process started', async () => {
+  const { stream, written } = fakeStream(false);
+  const bar = new Progress('member 1/3', 'samples', { stream });
+  bar.update({ done: 150_000, total: 500_000, initial: 150_000 }, true);
+  assert.match(written[0], / 150000\/500000 0 samples\/s ETA \?\n$/);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  bar.update({ done: 150_100, total: 500_000, initial: 150_000 }, true);
+  // 100 samples in ≥ 0.1 s: at most 1,000 samples/s, where counting the resumed 150,000 would give ≥ 1.5 million.
+  const rate = Number(/ (\d+) samples\/s /.exec(written[1])![1]);
+  assert.ok(rate > 0 && rate <= 1000, written[1]);
+  assert.ok(bar.rate(150_100, 150_000) <= 1000);
+});
