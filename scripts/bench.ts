@@ -355,35 +355,37 @@ function measureInChild(name: string, settings: Settings): Promise<Measure> {
  * that runs other kernels (the wasm training kernels do) is charged for all of them; what the rows do not
  * add up to is tfjs's own bookkeeping between kernels.
  */
-function profileStep(target: string, settings: Settings): void {
-  const [, dataset, kind = 'train'] = /^(\w+?)(?:-(input-grad|grad2|grad3|pgd-train))?$/.exec(target)!;
+/** The step `--profile` times, built for its kind, and how its line names it. */
+function profiledStep(dataset: string, kind: string): { step: () => void; what: string } {
   const { x, y } = benchBatch(dataset, SEED);
-  let step: () => void;
-  let what: string;
   if (kind === 'grad2' || kind === 'grad3') {
     // One gradient of a 10-member ensemble over an attack's batch, as BIM asks for it at each step.
     const ensemble = new Ensemble(Array.from({ length: ENSEMBLE_SIZE }, (_, i) => buildModel(baseModelFor(dataset), SEED + i)));
     const { gradient } = gradientHooks(ensemble, { grad: kind === 'grad2' ? '2' : '3', member: 0, loss: 'logits' });
     const copies = Math.ceil(ATTACK_BATCH_SIZE / BATCH);
     const [bx, by] = tf.tidy(() => [tf.concat(Array(copies).fill(x)).slice(0, ATTACK_BATCH_SIZE) as tf.Tensor4D, tf.concat(Array(copies).fill(y)).slice(0, ATTACK_BATCH_SIZE) as tf.Tensor2D]);
-    step = () => tf.tidy(() => void gradient(bx, by).dataSync());
-    what = `Grad. ${kind.slice(-1)} of ${ENSEMBLE_SIZE} members (batch ${ATTACK_BATCH_SIZE})`;
-  } else {
-    const model = buildModel(baseModelFor(dataset), SEED);
-    const optimizer = adam(LEARNING_RATE);
-    const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(y, model.apply(input, { training: false }) as tf.Tensor2D));
-    step = kind === 'input-grad' ? () => tf.tidy(() => void gradient(x).dataSync()) : () => trainStep(model, optimizer, x, y);
-    what = `${kind === 'input-grad' ? 'input gradient' : 'train step'} (batch ${BATCH})`;
-    if (kind === 'pgd-train') {
-      // PGD adversarial training as reproduce runs it, past its ε ramp; the random start drawn per step.
-      const params = methodParams(trainConfig({ dataset, method: 'pgd-adversarial-training', ...REPRODUCE_PGD_TRAINING.params(datasetDescriptor(dataset)) }));
-      const schedule = { eps: params.atEps, alpha: params.atAlpha, steps: params.atSteps };
-      const pgd = pgdTrainingLoss(() => schedule, SEED);
-      let pgdSteps = 0;
-      step = () => void trainStep(model, optimizer, x, y, pgd, pgdSteps++);
-      what = `PGD training step, ${schedule.steps} steps of ${schedule.alpha} at ε ${schedule.eps} (batch ${BATCH})`;
-    }
+    return { step: () => tf.tidy(() => void gradient(bx, by).dataSync()), what: `Grad. ${kind.slice(-1)} of ${ENSEMBLE_SIZE} members (batch ${ATTACK_BATCH_SIZE})` };
   }
+  const model = buildModel(baseModelFor(dataset), SEED);
+  if (kind === 'input-grad') {
+    const gradient = tf.grad((input: tf.Tensor) => crossEntropyFromLogits(y, model.apply(input, { training: false }) as tf.Tensor2D));
+    return { step: () => tf.tidy(() => void gradient(x).dataSync()), what: `input gradient (batch ${BATCH})` };
+  }
+  const optimizer = adam(LEARNING_RATE);
+  if (kind === 'pgd-train') {
+    // PGD adversarial training as reproduce runs it, past its ε ramp; the random start drawn per step.
+    const params = methodParams(trainConfig({ dataset, method: 'pgd-adversarial-training', ...REPRODUCE_PGD_TRAINING.params(datasetDescriptor(dataset)) }));
+    const schedule = { eps: params.atEps, alpha: params.atAlpha, steps: params.atSteps };
+    const pgd = pgdTrainingLoss(() => schedule, SEED);
+    let pgdSteps = 0;
+    return { step: () => void trainStep(model, optimizer, x, y, pgd, pgdSteps++), what: `PGD training step, ${schedule.steps} steps of ${schedule.alpha} at ε ${schedule.eps} (batch ${BATCH})` };
+  }
+  return { step: () => trainStep(model, optimizer, x, y), what: `train step (batch ${BATCH})` };
+}
+
+function profileStep(target: string, settings: Settings): void {
+  const [, dataset, kind = 'train'] = /^(\w+?)(?:-(input-grad|grad2|grad3|pgd-train))?$/.exec(target)!;
+  const { step, what } = profiledStep(dataset, kind);
   const { warmup, repeats } = trainRepeats(dataset, settings.quick);
   for (let i = 0; i < warmup; i++) step();
   const backendName = tf.getBackend();
