@@ -72,3 +72,48 @@ export class Progress {
     if (this.live) this.stream.write('\r\x1b[K');
   }
 }
+
+/**
+ * When a run's last member will be trained, from the members finished so far: each takes about as long as
+ * the finished ones took from their own start, so a member still running ends that long after it started
+ * and one not started yet waits for the first process to free. Members that started together finish
+ * together: the rate of finished members over elapsed time would count them as if they had run one after another.
+ */
+export class MembersEta {
+  private readonly started = new Map<number, number>();
+  private readonly durations: number[] = [];
+
+  /** `processes`: how many members train at once; `queued`: how many have not started. */
+  constructor(
+    private readonly processes: number,
+    private queued: number,
+    private readonly now: () => number = () => performance.now() / 1000,
+  ) {}
+
+  start(index: number): void {
+    this.started.set(index, this.now());
+    this.queued = Math.max(0, this.queued - 1);
+  }
+
+  finish(index: number): void {
+    this.durations.push(this.now() - this.started.get(index)!);
+    this.started.delete(index);
+  }
+
+  get finished(): number {
+    return this.durations.length;
+  }
+
+  /** Seconds until the last member is done (needs one finished member). */
+  remainingSeconds(): number {
+    const now = this.now();
+    const member = this.durations.reduce((a, b) => a + b, 0) / this.durations.length;
+    const free = [...this.started.values()].map((since) => Math.max(now, since + member));
+    while (free.length < this.processes) free.push(now);
+    for (let i = 0; i < this.queued; i++) {
+      free.sort((a, b) => a - b);
+      free[0] += member;
+    }
+    return Math.max(now, ...free) - now;
+  }
+}

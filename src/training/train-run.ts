@@ -19,7 +19,7 @@ import { ParamError, UserError } from '../errors.ts';
 import { join } from 'node:path';
 import { changedFiles, packageVersions, readManifest, readMemberRecord, updateManifest, type Manifest, type ManifestData, type MemberRecord } from '../run/manifest.ts';
 import { LOCK_FILE, withLock } from '../run/lock.ts';
-import { formatDuration } from '../run/progress.ts';
+import { formatDuration, MembersEta } from '../run/progress.ts';
 import { deriveSeed } from '../run/rng.ts';
 import { markLatest, memberDir, runDir } from '../run/run-dir.ts';
 import { evaluateRun } from './evaluate-run.ts';
@@ -118,16 +118,18 @@ async function trainPending(options: TrainRunOptions, dir: string, pending: numb
   }
   const workers = memberProcesses(pending.length, options.workers);
   const started = performance.now();
-  let finished = 0;
-  // Members cost about the same, so the rate of finished members (parallel workers included) predicts the rest.
-  const runEta = () => {
-    finished++;
-    const elapsed = (performance.now() - started) / 1000;
-    return `run: ${finished}/${pending.length} members this time, elapsed ${formatDuration(elapsed)}, ETA ${formatDuration((elapsed / finished) * (pending.length - finished))}`;
+  const eta = new MembersEta(workers, pending.length);
+  const runEta = () =>
+    `run: ${eta.finished}/${pending.length} members this time, elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${formatDuration(eta.remainingSeconds())}`;
+  const timed = async <T>(index: number, work: () => Promise<T>): Promise<T> => {
+    eta.start(index);
+    const result = await work();
+    eta.finish(index);
+    return result;
   };
   if (workers <= 1) {
     for (const index of pending) {
-      const record = await trainAndSaveMember(dir, config, index, options.backend);
+      const record = await timed(index, () => trainAndSaveMember(dir, config, index, options.backend));
       log(
         `member ${index + 1}/${config.members} done: test accuracy ${record.testAccuracy.toFixed(4)}, loss ${record.finalLoss.toFixed(4)}, ${record.samplesPerSecond.toFixed(0)} samples/s, ${formatDuration(record.trainSeconds)}; ${runEta()}`,
       );
@@ -136,7 +138,7 @@ async function trainPending(options: TrainRunOptions, dir: string, pending: numb
   }
   log(`training ${pending.length} members in ${workers} worker processes${workers > options.workers ? ` at once, sharing ${options.workers} workers' cores` : ''}`);
   await inParallel(pending, workers, async (index) => {
-    await runWorker({ runsRoot: options.runsRoot, runName: options.runName, dir, backend: options.backend }, index);
+    await timed(index, () => runWorker({ runsRoot: options.runsRoot, runName: options.runName, dir, backend: options.backend }, index));
     log(runEta());
   });
 }

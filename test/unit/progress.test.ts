@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatDuration, Progress } from '../../src/run/progress.ts';
+import { formatDuration, MembersEta, Progress } from '../../src/run/progress.ts';
 
 /** A stream that records what is written, claiming to be a terminal or not. */
 function fakeStream(isTTY: boolean): { stream: NodeJS.WriteStream; written: string[] } {
@@ -49,4 +49,51 @@ test('a resumed run: its rate and ETA count only the work done since this proces
   const rate = Number(/ (\d+) samples\/s /.exec(written[1])![1]);
   assert.ok(rate > 0 && rate <= 1000, written[1]);
   assert.ok(bar.rate(150_100, 150_000) <= 1000);
+});
+
+/** A clock the test moves by hand, in seconds. */
+function handClock(): { now: () => number; to: (t: number) => void } {
+  let t = 0;
+  return { now: () => t, to: (value: number) => void (t = value) };
+}
+
+test('members that started together finish together: the first one done leaves no time for the others', () => {
+  // Three members at once on 2 cores: each took the same 57 minutes, and a CIFAR-10 run printed ETA 1h54m after the first.
+  const clock = handClock();
+  const eta = new MembersEta(3, 3, clock.now);
+  for (const index of [0, 1, 2]) eta.start(index);
+  clock.to(3444);
+  eta.finish(0);
+  assert.equal(eta.finished, 1);
+  assert.equal(eta.remainingSeconds(), 0);
+  clock.to(3450);
+  eta.finish(2);
+  assert.equal(eta.remainingSeconds(), 0);
+});
+
+test('one process: the members left take one member time each', () => {
+  const clock = handClock();
+  const eta = new MembersEta(1, 4, clock.now);
+  eta.start(0);
+  clock.to(10);
+  eta.finish(0);
+  assert.equal(eta.remainingSeconds(), 30);
+});
+
+test('more members than processes go in rounds, each started when a process frees', () => {
+  // 5 members on 2 processes of 10 s each: rounds end at 10, 20 and 30 s.
+  const clock = handClock();
+  const eta = new MembersEta(2, 5, clock.now);
+  eta.start(0);
+  eta.start(1);
+  clock.to(10);
+  eta.finish(0);
+  assert.equal(eta.remainingSeconds(), 20);
+  eta.start(2);
+  clock.to(12);
+  eta.finish(1);
+  // Members now take 11 s on average: member 2 ends at 21, member 3 (started now) at 23, and member 4, started
+  // when member 2's process frees, at 32.
+  eta.start(3);
+  assert.equal(eta.remainingSeconds(), 32 - 12);
 });
