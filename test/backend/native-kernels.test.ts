@@ -7,7 +7,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { convRelu, convReluPool } from '../../src/backend/conv-relu.ts';
 import { loadNativeAddon, NATIVE_BUILD_HINT } from '../../src/backend/native-addon.ts';
 import { convBackwardWeightsParts, nativeKernelCalls } from '../../src/backend/native-kernels.ts';
@@ -20,6 +23,9 @@ import { assertMatchesCpu, uniformValues, valuesOn } from '../helpers/backends.t
 const { addon, reason } = loadNativeAddon();
 const skip = addon ? false : `${reason}: ${NATIVE_BUILD_HINT}`;
 const TOLERANCE = 1e-4;
+// What the native conv-pool kernels need for their 16-lane version (native/src/conv-pool.cc).
+const cpuFlags = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+const avx512 = ['avx512f', 'avx512dq', 'avx512bw', 'avx512vl'].every((flag) => new RegExp(`\\b${flag}\\b`).test(cpuFlags));
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 type Shape4 = [number, number, number, number];
@@ -356,6 +362,14 @@ describe('the fused one-channel convolution + bias + relu + max pooling matches 
       ['value', 'dx', 'dfilter', 'dbias'].forEach((what, i) => assertMatchesCpu(native[i], cpu[i], TOLERANCE, what));
       assert.ok(cpu[1].some((v) => v !== 0), 'the cpu input gradient is all zeros');
     });
+  });
+
+  test('with AVX-512, the 16-lane kernels give the same bits as the 8-lane ones (AVX2 and baseline)', { skip: avx512 ? false : 'this CPU has no AVX-512 F/DQ/BW/VL: only the 8-lane kernels run here' }, () => {
+    const hashes = (lanes: Record<string, string>) =>
+      JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../fixtures/conv-pool-bits.ts', import.meta.url))], { env: { ...process.env, ...lanes }, encoding: 'utf8' })) as string[];
+    const sixteen = hashes({});
+    assert.equal(sixteen.length, 12);
+    assert.deepEqual(hashes({ ENSDEF_NATIVE_LANES: '8' }), sixteen);
   });
 
   test('filter counts that are not a multiple of eight use convRelu and max pooling', async () => {
