@@ -62,9 +62,9 @@ namespace wide {
 #pragma GCC pop_options
 }  // namespace wide
 
-// Each kernel twice: 8 lanes, cloned for AVX2 and the x86-64 baseline; 16 lanes for AVX-512.
+// Each kernel twice: 8 lanes, cloned for AVX2 and the x86-64 baseline; 16 lanes for AVX-512, with the
+// target of the `wide` inclusion above.
 #define ENSDEF_8_LANES __attribute__((target_clones("avx2", "default")))
-// (AVX-512 DQ and BW turn compare masks into vectors; with F alone gcc compares lane by lane.)
 #define ENSDEF_16_LANES __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl")))
 
 ENSDEF_8_LANES void forward8(const ConvPoolShape &s, const float *image, const float *filter, const float *bias, float *y, int8_t *positions) { narrow::forwardImage<8>(s, image, filter, bias, y, positions); }
