@@ -349,12 +349,6 @@ function measureInChild(name: string, settings: Settings): Promise<Measure> {
   });
 }
 
-/**
- * `--profile mnist|cifar10[-input-grad|-grad2|-grad3|-pgd-train]`: CPU milliseconds per training step (or per input-gradient
- * batch, what the attacks run, or per Grad. 2 / Grad. 3 gradient of a 10-member ensemble) spent in each kernel of the active backend, by kernel and input shapes. A kernel
- * that runs other kernels (the wasm training kernels do) is charged for all of them; what the rows do not
- * add up to is tfjs's own bookkeeping between kernels.
- */
 /** The step `--profile` times, built for its kind, and how its line names it. */
 function profiledStep(dataset: string, kind: string): { step: () => void; what: string } {
   const { x, y } = benchBatch(dataset, SEED);
@@ -383,6 +377,12 @@ function profiledStep(dataset: string, kind: string): { step: () => void; what: 
   return { step: () => trainStep(model, optimizer, x, y), what: `train step (batch ${BATCH})` };
 }
 
+/**
+ * `--profile mnist|cifar10[-input-grad|-grad2|-grad3|-pgd-train]`: CPU milliseconds per training step (or per input-gradient
+ * batch, what the attacks run, or per Grad. 2 / Grad. 3 gradient of a 10-member ensemble) spent in each kernel of the active backend, by kernel and input shapes. A kernel
+ * that runs other kernels (the wasm training kernels do) is charged for all of them; what the rows do not
+ * add up to is tfjs's own bookkeeping between kernels.
+ */
 function profileStep(target: string, settings: Settings): void {
   const [, dataset, kind = 'train'] = /^(\w+?)(?:-(input-grad|grad2|grad3|pgd-train))?$/.exec(target)!;
   const { step, what } = profiledStep(dataset, kind);
